@@ -1,0 +1,15 @@
+/** Shared vocabulary: errors with stable codes and a typed, listener-safe emitter. */
+export {
+  RecgateError,
+  InvalidArgumentError,
+  OutOfRangeError,
+  InvalidStateError,
+  UnsupportedError,
+  NoPortError,
+  QueueFullError,
+  IoError,
+  errnoCode,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { SafeEmitter } from './SafeEmitter.js';
+export type { EventMap, Listener } from './SafeEmitter.js';
