@@ -2,3 +2,4 @@
 export { goertzelPower, blockEnergy, toneFraction, rms, toneFrames } from './goertzel.js';
 export type { ToneFrameStats, ToneFrameOptions } from './goertzel.js';
 export { ToneGenerator } from './ToneGenerator.js';
+export { Resampler, RESAMPLER_RATES } from './Resampler.js';
