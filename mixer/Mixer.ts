@@ -1,0 +1,372 @@
+/**
+ * The ring-buffer mixer: a frame clock over a set of inputs (legs) and a set of outputs
+ * (what recordings and senders consume).
+ *
+ * Every tick reads one frame (20 ms at the mixer rate) at the same position from every
+ * input's ring and builds each output from it: a mono mix, a stereo pair (each side a mix of
+ * its inputs), one participant's track, or an N-1 mix (everyone but one participant, which is
+ * what that participant hears in a conference). Output buffers are preallocated; a tick
+ * allocates nothing.
+ *
+ * Clock: the mixer is idle until its first input anchors. The first sample of the first
+ * stream is position 0 and is read `delayMs` later; tick k reads [(k-1)F, kF) at
+ * startTime + k * frameMs on the monotonic clock. `service(now)` runs the ticks that are due,
+ * one by one, so after an event-loop stall the mixer catches up without skipping samples and
+ * every input stays at the same position.
+ */
+import { InvalidArgumentError, InvalidStateError } from '../common/index.js';
+import { MixerInput } from './MixerInput.js';
+import type { InputClock } from './MixerInput.js';
+import { accStore, accStoreMinus, accSum, copyStrided, mix2, zeroStrided } from './kernels.js';
+
+export type MixerRate = 8000 | 16000 | 48000;
+
+export interface MixerOptions {
+  /** Mixer sample rate in Hz. */
+  sampleRate: MixerRate;
+  /** Tick length in ms; default 20. */
+  frameMs?: number;
+  /** Playout (jitter) delay in ms: how long a late or reordered packet may still arrive; default 60. */
+  delayMs?: number;
+  /** Ring length in ms, rounded up to a power of two in samples; default 2000. */
+  ringMs?: number;
+  /** Monotonic clock in ms; default performance.now. */
+  now?: () => number;
+}
+
+/** What an output is made of. */
+export type OutputSpec =
+  /** Saturating sum of `inputs` (every input, present and future, when omitted). */
+  | { kind: 'mono'; inputs?: readonly MixerInput[] }
+  /** Left = mix of `left`, right = mix of `right`, interleaved. */
+  | { kind: 'stereo'; left: readonly MixerInput[]; right: readonly MixerInput[] }
+  /** One input alone (a participant's own track). */
+  | { kind: 'track'; input: MixerInput }
+  /** Everyone but `input`: what that participant hears. */
+  | { kind: 'minus'; input: MixerInput };
+
+/** Receives each output frame; `pcm` is only valid during the call (copy or encode it). */
+export interface FrameConsumer {
+  /**
+   * @param pcm interleaved 16-bit PCM, pcm.length = frames * channels
+   * @param position mixer sample position of the frame's first sample
+   */
+  onFrame(pcm: Int16Array, position: number): void;
+}
+
+export class MixOutput {
+  readonly spec: OutputSpec;
+  readonly channels: 1 | 2;
+  readonly consumer: FrameConsumer;
+  /** Frame buffer, frameSamples * channels. */
+  readonly buffer: Int16Array;
+  /** Rings mixed into the first (or only) channel, and into the right channel for stereo. */
+  rings0: Int16Array[] = [];
+  rings1: Int16Array[] = [];
+  /** For 'minus': the excluded input's ring. */
+  own: Int16Array | null = null;
+
+  constructor(spec: OutputSpec, consumer: FrameConsumer, frameSamples: number) {
+    this.spec = spec;
+    this.consumer = consumer;
+    this.channels = spec.kind === 'stereo' ? 2 : 1;
+    this.buffer = new Int16Array(frameSamples * this.channels);
+  }
+}
+
+export interface MixerStats {
+  sampleRate: number;
+  started: boolean;
+  /** Ticks run so far. */
+  ticks: number;
+  /** Position of the next frame, in samples. */
+  position: number;
+  /** Ticks that ran late because of an event-loop stall and were caught up. */
+  catchUpTicks: number;
+  inputs: ReturnType<MixerInput['stats']>[];
+  outputs: number;
+}
+
+export class Mixer implements InputClock {
+  readonly sampleRate: MixerRate;
+  readonly frameMs: number;
+  readonly frameSamples: number;
+  readonly delaySamples: number;
+  readonly ringSamples: number;
+  readonly #now: () => number;
+
+  readonly #inputs: MixerInput[] = [];
+  readonly #outputs: MixOutput[] = [];
+  /** Rings of every input, for 'mono all' outputs and the N-1 total. */
+  #allRings: Int16Array[] = [];
+  #minusCount = 0;
+  readonly #acc: Int32Array;
+  readonly #total: Int32Array;
+
+  #started = false;
+  #startTime = 0;
+  #position = 0;
+  #ticks = 0;
+  catchUpTicks = 0;
+  #closed = false;
+
+  constructor(options: MixerOptions) {
+    const rate = options.sampleRate;
+    if (rate !== 8000 && rate !== 16000 && rate !== 48000) {
+      throw new InvalidArgumentError(`sampleRate must be 8000, 16000 or 48000, got ${String(rate)}`);
+    }
+    const frameMs = options.frameMs ?? 20;
+    if (!Number.isInteger(frameMs) || frameMs < 5 || frameMs > 60) {
+      throw new InvalidArgumentError(`frameMs must be an integer 5..60, got ${frameMs}`);
+    }
+    const delayMs = options.delayMs ?? 60;
+    if (!(delayMs >= 0 && delayMs <= 1000)) {
+      throw new InvalidArgumentError(`delayMs must be 0..1000, got ${delayMs}`);
+    }
+    const ringMs = options.ringMs ?? 2000;
+    this.sampleRate = rate;
+    this.frameMs = frameMs;
+    this.frameSamples = (rate * frameMs) / 1000;
+    this.delaySamples = Math.round((rate * delayMs) / 1000);
+    let ring = 256;
+    while (ring < (rate * ringMs) / 1000 || ring < this.delaySamples + 8 * this.frameSamples) ring *= 2;
+    this.ringSamples = ring;
+    this.#now = options.now ?? performanceNow;
+    this.#acc = new Int32Array(this.frameSamples);
+    this.#total = new Int32Array(this.frameSamples);
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Position (samples) of the next frame to be read. */
+  get position(): number {
+    return this.#position;
+  }
+
+  get ticks(): number {
+    return this.#ticks;
+  }
+
+  get inputs(): readonly MixerInput[] {
+    return this.#inputs;
+  }
+
+  /** Mixer time in ms of a position: position / rate. */
+  positionToMs(position: number): number {
+    return (position * 1000) / this.sampleRate;
+  }
+
+  /** A new input (leg). Its ring is silent until its producer anchors it. */
+  createInput(label = ''): MixerInput {
+    this.#assertOpen();
+    const input = new MixerInput(this, {
+      ringSamples: this.ringSamples,
+      delaySamples: this.delaySamples,
+      frameSamples: this.frameSamples,
+      label,
+    });
+    // A late joiner starts at the current position (its ring reads as silence until anchored).
+    input.readHead = this.#position;
+    input.writeHead = this.#position;
+    this.#inputs.push(input);
+    this.#rebuild();
+    return input;
+  }
+
+  /** Removes an input; outputs that named it no longer include it. */
+  removeInput(input: MixerInput): void {
+    const i = this.#inputs.indexOf(input);
+    if (i === -1) return;
+    this.#inputs.splice(i, 1);
+    // A track of a departed participant goes on as silence, so its consumer keeps its timeline.
+    this.#rebuild();
+  }
+
+  addOutput(spec: OutputSpec, consumer: FrameConsumer): MixOutput {
+    this.#assertOpen();
+    const out = new MixOutput(spec, consumer, this.frameSamples);
+    this.#outputs.push(out);
+    this.#rebuild();
+    return out;
+  }
+
+  removeOutput(out: MixOutput): void {
+    const i = this.#outputs.indexOf(out);
+    if (i !== -1) {
+      this.#outputs.splice(i, 1);
+      this.#rebuild();
+    }
+  }
+
+  /**
+   * The live edge in samples (fractional). The first call starts the clock so that the first
+   * stream's anchor (live edge + delay) is position 0.
+   */
+  livePosition(): number {
+    const now = this.#now();
+    if (!this.#started) {
+      this.#started = true;
+      this.#startTime = now + (this.delaySamples * 1000) / this.sampleRate;
+    }
+    return ((now - this.#startTime) * this.sampleRate) / 1000;
+  }
+
+  /**
+   * Runs the ticks due at monotonic time `now` (ms), at most `maxTicks`. Returns true when
+   * ticks are still due (the caller services again after I/O has run).
+   */
+  service(now: number, maxTicks = 8): boolean {
+    if (!this.#started || this.#closed) return false;
+    const due = Math.floor((now - this.#startTime) / this.frameMs);
+    let n = 0;
+    while (this.#ticks < due && n < maxTicks) {
+      if (due - this.#ticks > 1) this.catchUpTicks++;
+      this.tick(this.frameSamples);
+      n++;
+    }
+    return this.#ticks < due;
+  }
+
+  /** Milliseconds until the next tick is due (negative when late; Infinity when idle). */
+  msUntilNextTick(now: number): number {
+    if (!this.#started) return Infinity;
+    return this.#startTime + (this.#ticks + 1) * this.frameMs - now;
+  }
+
+  /**
+   * Reads and mixes one frame of `n` samples (n <= frameSamples; shorter only for the last
+   * frame of a drain) and hands each output to its consumer.
+   */
+  tick(n: number): void {
+    const start = this.#position;
+    const end = start + n;
+    const inputs = this.#inputs;
+    for (let i = 0; i < inputs.length; i++) inputs[i]!.prepare(start, end);
+
+    const mask = this.ringSamples - 1;
+    const is = start & mask;
+    const first = Math.min(n, this.ringSamples - is);
+    this.#mixSegment(is, first, 0);
+    if (first < n) this.#mixSegment(0, n - first, first);
+
+    for (let i = 0; i < inputs.length; i++) inputs[i]!.consumed(end);
+    this.#position = end;
+    this.#ticks++;
+
+    const outputs = this.#outputs;
+    const partial = n !== this.frameSamples;
+    for (let k = 0; k < outputs.length; k++) {
+      const out = outputs[k]!;
+      // Only the final frame of a drain is short; only it needs a view of the buffer.
+      out.consumer.onFrame(partial ? out.buffer.subarray(0, n * out.channels) : out.buffer, start);
+    }
+  }
+
+  /**
+   * Plays out everything buffered: producers decode what they hold, then ticks run without
+   * waiting for the clock until every input's buffered audio has been mixed. Used when a
+   * call ends so the recording keeps the last `delayMs` of audio.
+   */
+  drain(): void {
+    if (!this.#started) return;
+    let end = this.#position;
+    for (let i = 0; i < this.#inputs.length; i++) {
+      const input = this.#inputs[i]!;
+      if (input.feeder !== null) input.feeder.drain(input);
+      if (input.anchored && input.writeHead > end) end = input.writeHead;
+    }
+    while (this.#position < end) this.tick(Math.min(this.frameSamples, end - this.#position));
+  }
+
+  /** Stops the clock; further service() calls do nothing. Idempotent. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  stats(): MixerStats {
+    return {
+      sampleRate: this.sampleRate,
+      started: this.#started,
+      ticks: this.#ticks,
+      position: this.#position,
+      catchUpTicks: this.catchUpTicks,
+      inputs: this.#inputs.map((i) => i.stats()),
+      outputs: this.#outputs.length,
+    };
+  }
+
+  #mixSegment(is: number, n: number, o: number): void {
+    if (this.#minusCount > 0) {
+      if (this.#allRings.length > 0) accSum(this.#total, this.#allRings, this.#allRings.length, is, n);
+      else this.#total.fill(0, 0, n);
+    }
+    const outputs = this.#outputs;
+    for (let k = 0; k < outputs.length; k++) {
+      const out = outputs[k]!;
+      const kind = out.spec.kind;
+      if (kind === 'minus') {
+        const own = out.own;
+        if (own === null) accStore(this.#total, n, out.buffer, o, 1);
+        else accStoreMinus(this.#total, own, is, n, out.buffer, o, 1);
+      } else if (kind === 'stereo') {
+        this.#mixInto(out.rings0, is, n, out.buffer, o * 2, 2);
+        this.#mixInto(out.rings1, is, n, out.buffer, o * 2 + 1, 2);
+      } else {
+        this.#mixInto(out.rings0, is, n, out.buffer, o, 1);
+      }
+    }
+  }
+
+  #mixInto(rings: Int16Array[], is: number, n: number, out: Int16Array, o: number, stride: number): void {
+    const count = rings.length;
+    if (count === 0) zeroStrided(out, o, n, stride);
+    else if (count === 1) copyStrided(rings[0]!, is, n, out, o, stride);
+    else if (count === 2) mix2(rings[0]!, rings[1]!, is, n, out, o, stride);
+    else {
+      accSum(this.#acc, rings, count, is, n);
+      accStore(this.#acc, n, out, o, stride);
+    }
+  }
+
+  /** Recomputes the ring lists of every output after inputs or outputs changed (not per tick). */
+  #rebuild(): void {
+    const present = new Set(this.#inputs);
+    const ringsOf = (list: readonly MixerInput[]): Int16Array[] =>
+      list.filter((i) => present.has(i)).map((i) => i.ring);
+    this.#allRings = this.#inputs.map((i) => i.ring);
+    this.#minusCount = 0;
+    for (const out of this.#outputs) {
+      const spec = out.spec;
+      switch (spec.kind) {
+        case 'mono':
+          out.rings0 = spec.inputs === undefined ? this.#allRings.slice() : ringsOf(spec.inputs);
+          break;
+        case 'stereo':
+          out.rings0 = ringsOf(spec.left);
+          out.rings1 = ringsOf(spec.right);
+          break;
+        case 'track':
+          out.rings0 = ringsOf([spec.input]);
+          break;
+        case 'minus':
+          out.own = present.has(spec.input) ? spec.input.ring : null;
+          this.#minusCount++;
+          break;
+      }
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new InvalidStateError('mixer is closed');
+  }
+}
+
+function performanceNow(): number {
+  return performance.now();
+}

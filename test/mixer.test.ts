@@ -1,0 +1,282 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Mixer, FrameScheduler } from '../mixer/index.js';
+import type { MixerInput, InputFeeder, FrameConsumer } from '../mixer/index.js';
+import { ToneGenerator, toneFrames } from '../dsp/index.js';
+
+/** A virtual monotonic clock in ms. */
+function clock(start = 1000) {
+  const c = { t: start, now: () => c.t };
+  return c;
+}
+
+/** Collects every frame an output produces, checking positions are contiguous. */
+class Collector implements FrameConsumer {
+  chunks: Int16Array[] = [];
+  positions: number[] = [];
+  gaps = 0;
+  #next = -1;
+  onFrame(pcm: Int16Array, position: number): void {
+    if (this.#next !== -1 && position !== this.#next) this.gaps++;
+    this.#next = position + pcm.length / this.channels;
+    this.chunks.push(pcm.slice());
+    this.positions.push(position);
+  }
+  constructor(readonly channels = 1) {}
+  pcm(): Int16Array {
+    const total = this.chunks.reduce((n, c) => n + c.length, 0);
+    const out = new Int16Array(total);
+    let o = 0;
+    for (const c of this.chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  }
+}
+
+/** A producer writing a tone in real-time-sized chunks, anchoring on its first write. */
+class ToneProducer {
+  readonly gen: ToneGenerator;
+  readonly buf = new Int16Array(4096);
+  constructor(readonly input: MixerInput, freq: number, rate: number, amplitude = 8000) {
+    this.gen = new ToneGenerator(freq, rate, amplitude);
+  }
+  push(samples: number): void {
+    if (!this.input.anchored) this.input.anchor();
+    this.gen.fill(this.buf, 0, samples);
+    this.input.write(this.buf, 0, samples);
+  }
+}
+
+test('mono, stereo, track and N-1 outputs hold the right legs', () => {
+  const c = clock();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 40, now: c.now });
+  const a = mixer.createInput('a');
+  const b = mixer.createInput('b');
+  const d = mixer.createInput('d');
+  const mono = new Collector();
+  const stereo = new Collector(2);
+  const track = new Collector();
+  const minusA = new Collector();
+  const minusB = new Collector();
+  mixer.addOutput({ kind: 'mono' }, mono);
+  mixer.addOutput({ kind: 'stereo', left: [a], right: [b] }, stereo);
+  mixer.addOutput({ kind: 'track', input: d }, track);
+  mixer.addOutput({ kind: 'minus', input: a }, minusA);
+  mixer.addOutput({ kind: 'minus', input: b }, minusB);
+  const pa = new ToneProducer(a, 800, 8000);
+  const pb = new ToneProducer(b, 1000, 8000);
+  const pd = new ToneProducer(d, 1200, 8000);
+  for (let i = 0; i < 100; i++) {
+    pa.push(160);
+    pb.push(160);
+    pd.push(160);
+    c.t += 20;
+    mixer.service(c.t);
+  }
+  mixer.drain();
+  const has = (pcm: Int16Array, f: number, ch = 1, channel = 0) =>
+    toneFrames(pcm, 8000, f, { channels: ch, channel, minFraction: 0.2, skipMs: 60 }).ratio;
+  // Mono holds all three.
+  for (const f of [800, 1000, 1200]) assert.ok(has(mono.pcm(), f) > 0.95, `mono lacks ${f}`);
+  // Stereo: a left only, b right only.
+  assert.ok(has(stereo.pcm(), 800, 2, 0) > 0.95);
+  assert.ok(has(stereo.pcm(), 1000, 2, 0) < 0.05);
+  assert.ok(has(stereo.pcm(), 1000, 2, 1) > 0.95);
+  assert.ok(has(stereo.pcm(), 800, 2, 1) < 0.05);
+  // Track of d: d alone.
+  assert.ok(toneFrames(track.pcm(), 8000, 1200, { skipMs: 60 }).ratio > 0.95);
+  // N-1 of a: b and d, never a.
+  assert.ok(has(minusA.pcm(), 800) < 0.05);
+  assert.ok(has(minusA.pcm(), 1000) > 0.95 && has(minusA.pcm(), 1200) > 0.95);
+  assert.ok(has(minusB.pcm(), 1000) < 0.05);
+  assert.ok(has(minusB.pcm(), 800) > 0.95);
+  assert.is(mono.gaps + stereo.gaps + track.gaps + minusA.gaps, 0);
+  // Everything written came out: 100 x 160 samples per leg, nothing more.
+  assert.is(mono.pcm().length, 16000);
+  assert.is(stereo.pcm().length, 32000);
+});
+
+test('the sum saturates instead of wrapping', () => {
+  const c = clock();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 0, now: c.now });
+  const inputs = [mixer.createInput(), mixer.createInput(), mixer.createInput()];
+  const two = new Collector();
+  const three = new Collector();
+  const minus = new Collector();
+  mixer.addOutput({ kind: 'mono', inputs: inputs.slice(0, 2) }, two);
+  mixer.addOutput({ kind: 'mono' }, three);
+  mixer.addOutput({ kind: 'minus', input: inputs[2]! }, minus);
+  const hi = new Int16Array(160).fill(30000);
+  const lo = new Int16Array(160).fill(-30000);
+  inputs[0]!.anchor();
+  inputs[1]!.anchor();
+  inputs[2]!.anchor();
+  inputs[0]!.write(hi, 0, 160);
+  inputs[1]!.write(hi, 0, 160);
+  inputs[2]!.write(lo, 0, 160);
+  inputs[0]!.write(lo, 0, 160);
+  inputs[1]!.write(lo, 0, 160);
+  inputs[2]!.write(lo, 0, 160);
+  mixer.drain();
+  const p2 = two.pcm();
+  const p3 = three.pcm();
+  const pm = minus.pcm();
+  assert.is(p2[0], 32767); // 60000 clamps
+  assert.is(p3[0], 30000); // 30000 + 30000 - 30000
+  assert.is(pm[0], 32767);
+  assert.is(p2[160], -32768);
+  assert.is(p3[160], -32768);
+});
+
+test('after a 300 ms stall the clock catches up tick by tick and loses nothing', () => {
+  const c = clock();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 60, now: c.now });
+  const a = mixer.createInput();
+  const out = new Collector();
+  mixer.addOutput({ kind: 'track', input: a }, out);
+  const p = new ToneProducer(a, 1000, 8000);
+  // Normal operation for 1 s.
+  for (let i = 0; i < 50; i++) {
+    p.push(160);
+    c.t += 20;
+    mixer.service(c.t, 1);
+  }
+  // Stall: 300 ms pass with no service; the packets of that time arrive in a burst.
+  c.t += 300;
+  for (let i = 0; i < 15; i++) p.push(160);
+  let rounds = 0;
+  while (mixer.service(c.t, 4)) rounds++;
+  assert.ok(rounds >= 3, 'catch-up ran in several rounds');
+  for (let i = 0; i < 50; i++) {
+    p.push(160);
+    c.t += 20;
+    mixer.service(c.t, 1);
+  }
+  mixer.drain();
+  assert.is(out.gaps, 0);
+  assert.is(a.underrunSamples, 0);
+  assert.is(a.overflowSamples, 0);
+  assert.ok(mixer.catchUpTicks >= 10);
+  const pcm = out.pcm();
+  assert.is(pcm.length, 115 * 160);
+  assert.is(toneFrames(pcm, 8000, 1000).ratio, 1);
+});
+
+test('a late leg contributes silence and joins at the live edge plus the delay', () => {
+  const c = clock();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 60, now: c.now });
+  const a = mixer.createInput('a');
+  const b = mixer.createInput('b');
+  const out = new Collector(2);
+  mixer.addOutput({ kind: 'stereo', left: [a], right: [b] }, out);
+  const pa = new ToneProducer(a, 1000, 8000);
+  const pb = new ToneProducer(b, 1500, 8000);
+  for (let i = 0; i < 100; i++) {
+    pa.push(160);
+    if (i >= 50) pb.push(160); // b starts 1 s later
+    c.t += 20;
+    mixer.service(c.t);
+  }
+  mixer.drain();
+  const right = toneFrames(out.pcm(), 8000, 1500, { channels: 2, channel: 1 });
+  // b's first sample arrived at 1000 ms on a's timeline: frame 50.
+  assert.is(right.firstToneFrame, 50);
+  assert.is(a.underrunSamples, 0);
+});
+
+test('a sender 1000 ppm fast or slow stays in step, and the correction is measured and counted', () => {
+  for (const ppm of [1000, -1000]) {
+    const c = clock();
+    const mixer = new Mixer({ sampleRate: 8000, delayMs: 60, now: c.now });
+    const a = mixer.createInput('drifting');
+    const ref = mixer.createInput('reference');
+    const out = new Collector(2);
+    mixer.addOutput({ kind: 'stereo', left: [a], right: [ref] }, out);
+    const pa = new ToneProducer(a, 1000, 8000);
+    const pr = new ToneProducer(ref, 1500, 8000);
+    let owed = 0;
+    const seconds = 60;
+    for (let i = 0; i < seconds * 50; i++) {
+      // The drifting sender produces 160 * (1 + ppm/1e6) samples per 20 ms of gateway time.
+      owed += 160 * (1 + ppm / 1e6);
+      const n = Math.floor(owed);
+      owed -= n;
+      pa.push(n);
+      pr.push(160);
+      c.t += 20;
+      mixer.service(c.t);
+    }
+    const s = a.stats();
+    assert.ok(Math.abs(s.driftPpm - ppm) < 150, `measured ${s.driftPpm} ppm for ${ppm}`);
+    const corrected = ppm > 0 ? s.driftDropped : s.driftInserted;
+    const expected = (Math.abs(ppm) / 1e6) * 8000 * seconds; // 480 samples
+    assert.ok(Math.abs(corrected - expected) < 0.25 * expected, `corrected ${corrected}, expected ~${expected}`);
+    // The buffer level stayed near its target: neither grew nor emptied.
+    assert.ok(Math.abs(s.lastLead - s.targetLead) < 24, `lead ${s.lastLead} target ${s.targetLead}`);
+    assert.is(s.underrunSamples, 0);
+    assert.is(s.overflowSamples, 0);
+    assert.ok(toneFrames(out.pcm(), 8000, 1000, { channels: 2, channel: 0, skipMs: 100 }).ratio > 0.99);
+  }
+});
+
+test('FrameScheduler drives a mixer from real timers', async () => {
+  const scheduler = new FrameScheduler();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 20 });
+  const a = mixer.createInput();
+  const out = new Collector();
+  mixer.addOutput({ kind: 'track', input: a }, out);
+  scheduler.add(mixer);
+  const p = new ToneProducer(a, 1000, 8000);
+  p.push(160 * 10);
+  await new Promise((r) => setTimeout(r, 260));
+  scheduler.remove(mixer);
+  assert.is(scheduler.size, 0);
+  // 200 ms of audio plus a 20 ms delay: every frame played after ~240 ms.
+  assert.ok(out.chunks.length >= 10, `ticks ${out.chunks.length}`);
+  assert.is(out.gaps, 0);
+});
+
+test('steady state allocates nothing: heap does not grow over 100k ticks', async () => {
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const c = clock();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 40, now: c.now });
+  const legs = [mixer.createInput(), mixer.createInput(), mixer.createInput()];
+  let frames = 0;
+  const sink: FrameConsumer = { onFrame: () => void frames++ };
+  mixer.addOutput({ kind: 'mono' }, sink);
+  mixer.addOutput({ kind: 'stereo', left: [legs[0]!], right: [legs[1]!, legs[2]!] }, sink);
+  mixer.addOutput({ kind: 'minus', input: legs[0]! }, sink);
+  mixer.addOutput({ kind: 'track', input: legs[2]! }, sink);
+  const pcm = new Int16Array(160).fill(1000);
+  const feeder: InputFeeder = {
+    feed(input) {
+      if (!input.anchored) input.anchor();
+      input.write(pcm, 0, 160);
+    },
+    drain() {},
+  };
+  for (const l of legs) l.feeder = feeder;
+  legs[0]!.anchor(); // starts the clock
+  const run = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      c.t += 20;
+      mixer.service(c.t, 1);
+    }
+  };
+  run(20000); // warm up: let V8 optimise
+  gc();
+  frames = 0;
+  const before = process.memoryUsage().heapUsed;
+  run(100000);
+  const growth = process.memoryUsage().heapUsed - before;
+  // One 16-byte object per tick would be 1.6 MB.
+  assert.ok(growth < 256 * 1024, `heap grew ${growth} bytes over 100k ticks`);
+  assert.is(frames, 100000 * 4);
+});
+
+test.run();
