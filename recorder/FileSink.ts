@@ -1,0 +1,233 @@
+/**
+ * A ByteSink that writes to a file through a bounded queue, so encoding (on the media path)
+ * never waits for the disk.
+ *
+ * Bytes are copied into fixed-size staging chunks; a full chunk, or any partial chunk older
+ * than `flushIntervalMs`, is queued for a positional fs.write. One write is in flight at a
+ * time, in order. The queue is bounded (`maxQueuedBytes`): when the disk is too slow for it,
+ * the sink fails with QueueFullError and says so through `onError` — bytes are never dropped
+ * silently. A disk error (ENOSPC, EIO) fails the sink the same way with the errno code.
+ *
+ * Crash safety: what was queued reaches the page cache within one flush interval plus the
+ * write time, so a killed process loses at most that much; close() also fsyncs.
+ */
+import fs from 'node:fs';
+import { IoError, InvalidStateError, QueueFullError, errnoCode } from '../common/index.js';
+import type { RecgateError } from '../common/index.js';
+import type { ByteSink } from '../encoders/index.js';
+
+export interface FileSinkOptions {
+  /** Staging chunk size in bytes; default 32 KiB. */
+  chunkBytes?: number;
+  /** Most bytes waiting for the disk before the sink fails; default 8 MiB. */
+  maxQueuedBytes?: number;
+  /** Longest time bytes wait in a partial chunk, in ms; default 250. */
+  flushIntervalMs?: number;
+  /** Monotonic clock in ms; default performance.now. */
+  now?: () => number;
+}
+
+interface Pending {
+  buf: Uint8Array;
+  length: number;
+  position: number;
+  /** Pool chunk (returned to the pool after the write) or a one-off patch buffer. */
+  pooled: boolean;
+}
+
+export class FileSink implements ByteSink {
+  readonly path: string;
+  readonly chunkBytes: number;
+  readonly maxQueuedBytes: number;
+  readonly flushIntervalMs: number;
+  /** Called once when the sink fails (queue full or disk error). */
+  onError: ((err: RecgateError) => void) | null = null;
+
+  readonly #fd: number;
+  readonly #now: () => number;
+  readonly #pool: Uint8Array[] = [];
+  readonly #queue: Pending[] = [];
+  #chunk: Uint8Array;
+  #chunkFill = 0;
+  /** File position of the staging chunk's first byte. */
+  #chunkPosition = 0;
+  #chunkSince = 0;
+  #queuedBytes = 0;
+  #writing = false;
+  #error: RecgateError | null = null;
+  #closing: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
+
+  /** Bytes appended (the file's final size, patches excluded). */
+  bytesAppended = 0;
+  /** Bytes the disk has accepted. */
+  bytesWritten = 0;
+  /** Largest backlog seen, in bytes. */
+  maxBacklog = 0;
+  writes = 0;
+
+  readonly #onWritten = (err: NodeJS.ErrnoException | null, written: number): void => this.#written(err, written);
+
+  private constructor(path: string, fd: number, options: FileSinkOptions) {
+    this.path = path;
+    this.#fd = fd;
+    this.chunkBytes = options.chunkBytes ?? 32 * 1024;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
+    this.flushIntervalMs = options.flushIntervalMs ?? 250;
+    this.#now = options.now ?? (() => performance.now());
+    this.#chunk = new Uint8Array(this.chunkBytes);
+    this.#chunkSince = this.#now();
+  }
+
+  /** Creates the file (never overwrites an existing one). */
+  static async create(path: string, options: FileSinkOptions = {}): Promise<FileSink> {
+    const fd = await new Promise<number>((resolve, reject) => {
+      fs.open(path, 'wx', 0o644, (err, fd) => (err ? reject(new IoError(`cannot create ${path}: ${err.message}`, err)) : resolve(fd)));
+    });
+    return new FileSink(path, fd, options);
+  }
+
+  /** The error that failed the sink, or null. */
+  get error(): RecgateError | null {
+    return this.#error;
+  }
+
+  /** Bytes waiting for the disk (staged and queued). */
+  get backlog(): number {
+    return this.#queuedBytes + this.#chunkFill;
+  }
+
+  append(bytes: Uint8Array, offset: number, length: number): void {
+    if (this.#closing !== null) throw new InvalidStateError(`${this.path} is closed`);
+    if (this.#error !== null) return;
+    this.bytesAppended += length;
+    let i = 0;
+    while (i < length) {
+      const run = Math.min(length - i, this.chunkBytes - this.#chunkFill);
+      const chunk = this.#chunk;
+      for (let k = 0, at = this.#chunkFill; k < run; k++, at++) chunk[at] = bytes[offset + i + k]!;
+      this.#chunkFill += run;
+      i += run;
+      if (this.#chunkFill === this.chunkBytes) this.#queueChunk();
+    }
+  }
+
+  patch(position: number, bytes: Uint8Array): void {
+    if (this.#closing !== null) throw new InvalidStateError(`${this.path} is closed`);
+    if (this.#error !== null) return;
+    // Still staged: patch in memory.
+    if (position >= this.#chunkPosition && position + bytes.length <= this.#chunkPosition + this.#chunkFill) {
+      this.#chunk.set(bytes, position - this.#chunkPosition);
+      return;
+    }
+    // Queued (or written): a positional write after everything before it keeps the order right.
+    this.#enqueue({ buf: bytes.slice(), length: bytes.length, position, pooled: false });
+  }
+
+  /** Queues the staged bytes if they have waited `flushIntervalMs`; call it once per frame. */
+  maybeFlush(): void {
+    if (this.#chunkFill > 0 && this.#now() - this.#chunkSince >= this.flushIntervalMs) this.#queueChunk();
+  }
+
+  /** Queues the staged bytes now. */
+  flush(): void {
+    if (this.#chunkFill > 0) this.#queueChunk();
+  }
+
+  /**
+   * Writes everything, fsyncs and closes the file. Idempotent. Rejects with the sink's error
+   * if it failed (the file holds what was written before the failure).
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#error === null) this.flush();
+    await new Promise<void>((resolve) => {
+      if (!this.#writing && this.#queue.length === 0) resolve();
+      else this.#drained = resolve;
+    });
+    await new Promise<void>((resolve) => fs.fsync(this.#fd, () => resolve()));
+    await new Promise<void>((resolve) => fs.close(this.#fd, () => resolve()));
+    if (this.#error !== null) throw this.#error;
+  }
+
+  #queueChunk(): void {
+    const chunk = this.#chunk;
+    const length = this.#chunkFill;
+    const position = this.#chunkPosition;
+    this.#chunkPosition += length;
+    this.#chunkFill = 0;
+    this.#chunkSince = this.#now();
+    this.#chunk = this.#pool.pop() ?? new Uint8Array(this.chunkBytes);
+    this.#enqueue({ buf: chunk, length, position, pooled: true });
+  }
+
+  #enqueue(p: Pending): void {
+    if (this.#queuedBytes + p.length > this.maxQueuedBytes) {
+      this.#fail(
+        new QueueFullError(
+          `write queue of ${this.path} is full (${this.#queuedBytes} bytes waiting for the disk, limit ${this.maxQueuedBytes})`,
+        ),
+      );
+      return;
+    }
+    this.#queue.push(p);
+    this.#queuedBytes += p.length;
+    if (this.#queuedBytes > this.maxBacklog) this.maxBacklog = this.#queuedBytes;
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#writing) return;
+    const p = this.#queue[0];
+    if (p === undefined) {
+      const done = this.#drained;
+      this.#drained = null;
+      done?.();
+      return;
+    }
+    this.#writing = true;
+    fs.write(this.#fd, p.buf, 0, p.length, p.position, this.#onWritten);
+  }
+
+  #written(err: NodeJS.ErrnoException | null, written: number): void {
+    this.#writing = false;
+    const p = this.#queue[0]!;
+    if (err) {
+      const code = errnoCode(err) ?? 'EIO';
+      this.#fail(new IoError(`write to ${this.path} failed: ${code}`, err));
+      this.#queue.length = 0;
+      this.#queuedBytes = 0;
+      this.#pump();
+      return;
+    }
+    this.writes++;
+    this.bytesWritten += written;
+    if (written < p.length) {
+      // A short write: continue with the rest of the same buffer.
+      p.buf = p.buf.subarray(written);
+      p.length -= written;
+      p.position += written;
+      this.#queuedBytes -= written;
+      this.#pump();
+      return;
+    }
+    this.#queue.shift();
+    this.#queuedBytes -= p.length;
+    if (p.pooled && p.buf.byteLength === this.chunkBytes) this.#pool.push(p.buf);
+    this.#pump();
+  }
+
+  #fail(err: RecgateError): void {
+    if (this.#error !== null) return;
+    this.#error = err;
+    try {
+      this.onError?.(err);
+    } catch {
+      // A failing error handler must not break the media path.
+    }
+  }
+}

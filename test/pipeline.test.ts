@@ -1,0 +1,184 @@
+/**
+ * End to end in one process: two RTP legs over real UDP sockets on 127.0.0.1 -> endpoints ->
+ * jitter buffers -> mixer (real-time clock) -> encoders -> files, then decoded with ffmpeg.
+ * Caller sends 1000 Hz, callee 1500 Hz.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Mixer, FrameScheduler } from '../mixer/index.js';
+import { AudioReceiver, AudioSender, PortAllocator, RtpEndpoint, PCMU, RtpHeaderReader, RtpDrop, decodePcmu } from '../rtp/index.js';
+import { Recording } from '../recorder/index.js';
+import type { RecordingResult } from '../recorder/index.js';
+import { toneFrames } from '../dsp/index.js';
+import { decodeFile, probeFile } from './helpers/ffmpeg.js';
+import { UdpPeer, randomPortRange } from './helpers/udpPeer.js';
+import type { SendPlan } from './helpers/udpPeer.js';
+
+interface Call {
+  dir: string;
+  results: Record<string, RecordingResult>;
+  callerPeer: UdpPeer;
+  receivers: AudioReceiver[];
+  sentMs: number;
+}
+
+/** Runs a two-leg call for `packets` x 20 ms and records it in every format. */
+async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false): Promise<Call> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-pipeline-'));
+  const [min, max] = randomPortRange();
+  const ports = new PortAllocator(min, max);
+  const scheduler = new FrameScheduler();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 60 });
+  const callerIn = mixer.createInput('caller');
+  const calleeIn = mixer.createInput('callee');
+  const legA = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1' });
+  const legB = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1' });
+  const callerPeer = await UdpPeer.open();
+  const calleePeer = await UdpPeer.open();
+  try {
+    const receivers = [legA, legB].map((ep, i) => {
+      const r = new AudioReceiver({ formats: [PCMU], mixerRate: 8000 });
+      r.attach(i === 0 ? callerIn : calleeIn);
+      ep.handler = r;
+      return r;
+    });
+    if (relay) {
+      // The caller hears the callee through the gateway (B2BUA media path).
+      mixer.addOutput({ kind: 'track', input: calleeIn }, new AudioSender({ format: PCMU, mixerRate: 8000 }, legA));
+    }
+    scheduler.add(mixer);
+    const rec = (name: string, o: Partial<Parameters<typeof Recording.start>[0]>) =>
+      Recording.start({
+        mixer,
+        path: path.join(dir, name),
+        format: 'wav',
+        sampleRate: 8000,
+        channels: 1,
+        ...o,
+      });
+    const recs = {
+      stereo: await rec('stereo.wav', { channels: 2, output: { kind: 'stereo', left: [callerIn], right: [calleeIn] } }),
+      mono: await rec('mono.wav', {}),
+      mp3: await rec('stereo.mp3', { format: 'mp3', channels: 2, output: { kind: 'stereo', left: [callerIn], right: [calleeIn] } }),
+      opus: await rec('mono.ogg', { format: 'opus', sampleRate: 48000 }),
+      wav16k: await rec('mono16k.wav', { sampleRate: 16000 }),
+    };
+    const t0 = performance.now();
+    await Promise.all([
+      callerPeer.sendTone(legA.port, { freq: 1000, ssrc: 0xa }, { ...plan, seed: 1 }),
+      calleePeer.sendTone(legB.port, { freq: 1500, ssrc: 0xb }, { ...plan, seed: 2 }),
+    ]);
+    const sentMs = performance.now() - t0;
+    // The call ends: play out what is buffered, then stop every recording.
+    await new Promise((r) => setTimeout(r, 30));
+    mixer.drain();
+    const results: Record<string, RecordingResult> = {};
+    for (const [k, r] of Object.entries(recs)) results[k] = await r.stop('hangup');
+    return { dir, results, callerPeer, receivers, sentMs };
+  } finally {
+    scheduler.close();
+    mixer.close();
+    legA.close();
+    legB.close();
+    calleePeer.close();
+    callerPeer.close();
+  }
+}
+
+const SENT_MS = 2000;
+let clean: Call;
+
+test.before(async () => {
+  clean = await recordCall({ packets: SENT_MS / 20 }, true);
+});
+
+test.after(() => {
+  fs.rmSync(clean.dir, { recursive: true, force: true });
+});
+
+test('stereo WAV: 1000 Hz only on the left, 1500 Hz only on the right', async () => {
+  const a = await decodeFile(clean.results.stereo!.path);
+  assert.is(a.channels, 2);
+  const opt = (channel: number) => ({ channels: 2, channel, skipMs: 20 });
+  assert.ok(toneFrames(a.pcm, 8000, 1000, opt(0)).ratio >= 0.95);
+  assert.ok(toneFrames(a.pcm, 8000, 1500, opt(1)).ratio >= 0.95);
+  assert.is(toneFrames(a.pcm, 8000, 1500, opt(0)).toneFrames, 0);
+  assert.is(toneFrames(a.pcm, 8000, 1000, opt(1)).toneFrames, 0);
+});
+
+test('mono WAV holds both tones; every file lasts what was sent within 20 ms', async () => {
+  const a = await decodeFile(clean.results.mono!.path);
+  // Each tone is half the energy of the mix: look for >= 40% at each.
+  const both = { skipMs: 20, minFraction: 0.4 };
+  assert.ok(toneFrames(a.pcm, 8000, 1000, both).ratio >= 0.95);
+  assert.ok(toneFrames(a.pcm, 8000, 1500, both).ratio >= 0.95);
+  for (const r of Object.values(clean.results)) {
+    assert.ok(Math.abs(r.durationMs - SENT_MS) <= 20, `${r.path}: ${r.durationMs} ms`);
+    // What a player plays: ffmpeg's decoded length (it trims the MP3 delay from our LAME tag
+    // and the Opus pre-skip and end granule).
+    const decoded = await decodeFile(r.path);
+    assert.ok(Math.abs(decoded.durationMs - SENT_MS) <= 20, `${r.path}: decodes to ${decoded.durationMs} ms`);
+    assert.is(r.state, 'ended');
+    assert.is(r.fileSize, fs.statSync(r.path).size);
+    assert.match(r.sha256, /^[0-9a-f]{64}$/);
+  }
+  for (const st of clean.receivers.map((r) => r.stats())) {
+    assert.is(st.received, SENT_MS / 20);
+    assert.is(st.lost, 0);
+  }
+});
+
+test('MP3 (stereo) and Opus (mono, 48 kHz) decode with ffmpeg and keep the tones', async () => {
+  const mp3 = await decodeFile(clean.results.mp3!.path);
+  assert.is((await probeFile(clean.results.mp3!.path)).codec, 'mp3');
+  assert.ok(toneFrames(mp3.pcm, mp3.rate, 1000, { channels: 2, channel: 0, skipMs: 100 }).ratio >= 0.95);
+  assert.ok(toneFrames(mp3.pcm, mp3.rate, 1500, { channels: 2, channel: 1, skipMs: 100 }).ratio >= 0.95);
+  const ogg = await decodeFile(clean.results.opus!.path);
+  const probe = await probeFile(clean.results.opus!.path);
+  assert.is(probe.codec, 'opus');
+  assert.is(ogg.rate, 48000);
+  const both = { skipMs: 100, minFraction: 0.4 };
+  assert.ok(toneFrames(ogg.pcm, 48000, 1000, both).ratio >= 0.95);
+  assert.ok(toneFrames(ogg.pcm, 48000, 1500, both).ratio >= 0.95);
+  const w16 = await decodeFile(clean.results.wav16k!.path);
+  assert.is(w16.rate, 16000);
+  assert.ok(toneFrames(w16.pcm, 16000, 1000, both).ratio >= 0.95);
+});
+
+test('send direction: the caller receives the callee\'s 1500 Hz, re-encoded by the gateway', () => {
+  const h = new RtpHeaderReader();
+  const pcm: number[] = [];
+  const out = new Int16Array(160);
+  let marker = 0;
+  for (const b of clean.callerPeer.received) {
+    assert.is(h.parse(b, 0, b.length), RtpDrop.None);
+    assert.is(h.payloadType, 0);
+    if (h.marker) marker++;
+    decodePcmu(b, h.payloadOffset, h.payloadLength, out, 0);
+    pcm.push(...out.subarray(0, h.payloadLength));
+  }
+  assert.is(marker, 1);
+  assert.ok(clean.callerPeer.received.length >= 95, `received ${clean.callerPeer.received.length}`);
+  assert.ok(toneFrames(pcm, 8000, 1500, { skipMs: 20 }).ratio >= 0.95);
+});
+
+test('5% loss and reordering: the tones are still in >= 95% of frames', async () => {
+  const lossy = await recordCall({ packets: 100, loss: 0.05, reorder: 0.1 });
+  try {
+    const a = await decodeFile(lossy.results.stereo!.path);
+    const opt = (channel: number) => ({ channels: 2, channel, skipMs: 20 });
+    const left = toneFrames(a.pcm, 8000, 1000, opt(0)).ratio;
+    const right = toneFrames(a.pcm, 8000, 1500, opt(1)).ratio;
+    assert.ok(left >= 0.95 && right >= 0.95, `left ${left}, right ${right}`);
+    const st = lossy.receivers[0]!.stats();
+    assert.ok(st.lost >= 1 && st.reordered >= 1, JSON.stringify(st));
+    assert.is(st.lost, st.concealed);
+  } finally {
+    fs.rmSync(lossy.dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
