@@ -19,6 +19,9 @@ import { MixerInput } from './MixerInput.js';
 import type { InputClock } from './MixerInput.js';
 import { accStore, accStoreMinus, accSum, copyStrided, mix2, zeroStrided } from './kernels.js';
 
+/** Input slots the bank starts with; it doubles when a mixer gets more inputs. */
+const INITIAL_SLOTS = 2;
+
 export type MixerRate = 8000 | 16000 | 48000;
 
 export interface MixerOptions {
@@ -60,11 +63,11 @@ export class MixOutput {
   readonly consumer: FrameConsumer;
   /** Frame buffer, frameSamples * channels. */
   readonly buffer: Int16Array;
-  /** Rings mixed into the first (or only) channel, and into the right channel for stereo. */
-  rings0: Int16Array[] = [];
-  rings1: Int16Array[] = [];
-  /** For 'minus': the excluded input's ring. */
-  own: Int16Array | null = null;
+  /** Bank offsets of the rings mixed into the first (or only) channel, and the right channel. */
+  bases0: Int32Array = new Int32Array(0);
+  bases1: Int32Array = new Int32Array(0);
+  /** For 'minus': the bank offset of the excluded input's ring, or -1 once it left. */
+  own = -1;
 
   constructor(spec: OutputSpec, consumer: FrameConsumer, frameSamples: number) {
     this.spec = spec;
@@ -97,8 +100,12 @@ export class Mixer implements InputClock {
 
   readonly #inputs: MixerInput[] = [];
   readonly #outputs: MixOutput[] = [];
-  /** Rings of every input, for 'mono all' outputs and the N-1 total. */
-  #allRings: Int16Array[] = [];
+  /** Every input's ring, one after the other (slot k at k * ringSamples). */
+  #bank: Int16Array;
+  /** Which input holds each slot (null = free). */
+  #slots: (MixerInput | null)[];
+  /** Bank offsets of every input, for 'mono all' outputs and the N-1 total. */
+  #allBases: Int32Array = new Int32Array(0);
   #minusCount = 0;
   readonly #acc: Int32Array;
   readonly #total: Int32Array;
@@ -134,6 +141,8 @@ export class Mixer implements InputClock {
     this.#now = options.now ?? performanceNow;
     this.#acc = new Int32Array(this.frameSamples);
     this.#total = new Int32Array(this.frameSamples);
+    this.#bank = new Int16Array(INITIAL_SLOTS * ring);
+    this.#slots = new Array<MixerInput | null>(INITIAL_SLOTS).fill(null);
   }
 
   get started(): boolean {
@@ -161,8 +170,14 @@ export class Mixer implements InputClock {
   /** A new input (leg). Its ring is silent until its producer anchors it. */
   createInput(label = ''): MixerInput {
     this.#assertOpen();
+    let slot = this.#slots.indexOf(null);
+    if (slot === -1) slot = this.#grow();
+    const base = slot * this.ringSamples;
+    const ring = this.#bank.subarray(base, base + this.ringSamples);
+    ring.fill(0); // a reused slot must read as silence
     const input = new MixerInput(this, {
-      ringSamples: this.ringSamples,
+      ring,
+      bankOffset: base,
       delaySamples: this.delaySamples,
       frameSamples: this.frameSamples,
       label,
@@ -170,6 +185,7 @@ export class Mixer implements InputClock {
     // A late joiner starts at the current position (its ring reads as silence until anchored).
     input.readHead = this.#position;
     input.writeHead = this.#position;
+    this.#slots[slot] = input;
     this.#inputs.push(input);
     this.#rebuild();
     return input;
@@ -180,6 +196,7 @@ export class Mixer implements InputClock {
     const i = this.#inputs.indexOf(input);
     if (i === -1) return;
     this.#inputs.splice(i, 1);
+    this.#slots[input.bankOffset / this.ringSamples] = null;
     // A track of a departed participant goes on as silence, so its consumer keeps its timeline.
     this.#rebuild();
   }
@@ -302,60 +319,72 @@ export class Mixer implements InputClock {
   }
 
   #mixSegment(is: number, n: number, o: number): void {
-    if (this.#minusCount > 0) {
-      if (this.#allRings.length > 0) accSum(this.#total, this.#allRings, this.#allRings.length, is, n);
-      else this.#total.fill(0, 0, n);
-    }
+    const bank = this.#bank;
+    if (this.#minusCount > 0) accSum(this.#total, bank, this.#allBases, this.#allBases.length, is, n);
     const outputs = this.#outputs;
     for (let k = 0; k < outputs.length; k++) {
       const out = outputs[k]!;
       const kind = out.spec.kind;
       if (kind === 'minus') {
-        const own = out.own;
-        if (own === null) accStore(this.#total, n, out.buffer, o, 1);
-        else accStoreMinus(this.#total, own, is, n, out.buffer, o, 1);
+        if (out.own < 0) accStore(this.#total, n, out.buffer, o, 1);
+        else accStoreMinus(this.#total, bank, out.own + is, n, out.buffer, o, 1);
       } else if (kind === 'stereo') {
-        this.#mixInto(out.rings0, is, n, out.buffer, o * 2, 2);
-        this.#mixInto(out.rings1, is, n, out.buffer, o * 2 + 1, 2);
+        this.#mixInto(out.bases0, is, n, out.buffer, o * 2, 2);
+        this.#mixInto(out.bases1, is, n, out.buffer, o * 2 + 1, 2);
       } else {
-        this.#mixInto(out.rings0, is, n, out.buffer, o, 1);
+        this.#mixInto(out.bases0, is, n, out.buffer, o, 1);
       }
     }
   }
 
-  #mixInto(rings: Int16Array[], is: number, n: number, out: Int16Array, o: number, stride: number): void {
-    const count = rings.length;
+  #mixInto(bases: Int32Array, is: number, n: number, out: Int16Array, o: number, stride: number): void {
+    const count = bases.length;
+    const bank = this.#bank;
     if (count === 0) zeroStrided(out, o, n, stride);
-    else if (count === 1) copyStrided(rings[0]!, is, n, out, o, stride);
-    else if (count === 2) mix2(rings[0]!, rings[1]!, is, n, out, o, stride);
+    else if (count === 1) copyStrided(bank, bases[0]! + is, n, out, o, stride);
+    else if (count === 2) mix2(bank, bases[0]! + is, bases[1]! + is, n, out, o, stride);
     else {
-      accSum(this.#acc, rings, count, is, n);
+      accSum(this.#acc, bank, bases, count, is, n);
       accStore(this.#acc, n, out, o, stride);
     }
+  }
+
+  /** Doubles the bank (inputs keep their slots and audio); returns the first new slot. */
+  #grow(): number {
+    const old = this.#slots.length;
+    const bank = new Int16Array(old * 2 * this.ringSamples);
+    bank.set(this.#bank);
+    this.#bank = bank;
+    this.#slots.length = old * 2;
+    this.#slots.fill(null, old);
+    for (const input of this.#inputs) {
+      input.ring = bank.subarray(input.bankOffset, input.bankOffset + this.ringSamples);
+    }
+    return old;
   }
 
   /** Recomputes the ring lists of every output after inputs or outputs changed (not per tick). */
   #rebuild(): void {
     const present = new Set(this.#inputs);
-    const ringsOf = (list: readonly MixerInput[]): Int16Array[] =>
-      list.filter((i) => present.has(i)).map((i) => i.ring);
-    this.#allRings = this.#inputs.map((i) => i.ring);
+    const basesOf = (list: readonly MixerInput[]): Int32Array =>
+      Int32Array.from(list.filter((i) => present.has(i)).map((i) => i.bankOffset));
+    this.#allBases = basesOf(this.#inputs);
     this.#minusCount = 0;
     for (const out of this.#outputs) {
       const spec = out.spec;
       switch (spec.kind) {
         case 'mono':
-          out.rings0 = spec.inputs === undefined ? this.#allRings.slice() : ringsOf(spec.inputs);
+          out.bases0 = spec.inputs === undefined ? this.#allBases.slice() : basesOf(spec.inputs);
           break;
         case 'stereo':
-          out.rings0 = ringsOf(spec.left);
-          out.rings1 = ringsOf(spec.right);
+          out.bases0 = basesOf(spec.left);
+          out.bases1 = basesOf(spec.right);
           break;
         case 'track':
-          out.rings0 = ringsOf([spec.input]);
+          out.bases0 = basesOf([spec.input]);
           break;
         case 'minus':
-          out.own = present.has(spec.input) ? spec.input.ring : null;
+          out.own = present.has(spec.input) ? spec.input.bankOffset : -1;
           this.#minusCount++;
           break;
       }

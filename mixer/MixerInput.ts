@@ -37,8 +37,10 @@ export interface InputClock {
 }
 
 export interface MixerInputOptions {
-  /** Ring size in samples; a power of two. */
-  ringSamples: number;
+  /** The ring: a power-of-two slice of the mixer's shared bank (see kernels.ts). */
+  ring: Int16Array;
+  /** Index of the ring's first sample in the bank. */
+  bankOffset: number;
   /** Playout delay in samples: how far ahead of the live edge a new stream is anchored. */
   delaySamples: number;
   /** Samples per mixer tick (20 ms at the mixer rate). */
@@ -73,7 +75,10 @@ export interface MixerInputStats {
 const DRIFT_WINDOW_TICKS = 50;
 
 export class MixerInput {
-  readonly ring: Int16Array;
+  /** This leg's ring: a view of the mixer's bank (replaced when the bank grows). */
+  ring: Int16Array;
+  /** Index of ring[0] in the mixer's bank. */
+  bankOffset: number;
   readonly mask: number;
   readonly delaySamples: number;
   readonly frameSamples: number;
@@ -117,14 +122,15 @@ export class MixerInput {
   #lastLead = NaN;
 
   constructor(clock: InputClock, options: MixerInputOptions) {
-    const size = options.ringSamples;
-    if (!Number.isInteger(size) || size < 256 || (size & (size - 1)) !== 0) {
-      throw new InvalidArgumentError(`ringSamples must be a power of two >= 256, got ${size}`);
+    const size = options.ring.length;
+    if (size < 256 || (size & (size - 1)) !== 0) {
+      throw new InvalidArgumentError(`the ring must be a power of two >= 256 samples, got ${size}`);
     }
     if (!(options.delaySamples >= 0) || options.delaySamples + 4 * options.frameSamples > size) {
       throw new InvalidArgumentError(`delaySamples ${options.delaySamples} does not fit a ring of ${size}`);
     }
-    this.ring = new Int16Array(size);
+    this.ring = options.ring;
+    this.bankOffset = options.bankOffset;
     this.mask = size - 1;
     this.delaySamples = options.delaySamples;
     this.frameSamples = options.frameSamples;

@@ -1,11 +1,15 @@
 /**
- * The mixer's inner loops over 16-bit PCM. Plain typed-array loops that V8 compiles to
- * tight machine code: no closures, no allocation, monomorphic arguments (Int16Array and
- * Int32Array only). Every ring in one mixer has the same size and is read at the same
- * position, so one index `is` addresses the same instant in every leg.
+ * The mixer's inner loops over 16-bit PCM.
  *
- * Saturation clamps to [-32768, 32767] (what a DSP's saturating add does) instead of
- * wrapping, which would turn loud overlaps into full-scale clicks.
+ * Every input ring of a mixer lives in one shared Int16Array (the bank), at `slot * ringSamples`.
+ * Reading eight legs from one array in one pass lets V8 keep a single bounds check and base
+ * pointer in registers; measured here it is 2-3x faster than the same loop over eight separate
+ * arrays (bench/: 8 legs reach ~95% of scalar C instead of ~40%). Plain typed-array loops, no
+ * closures, no allocation; arguments are always Int16Array/Int32Array (monomorphic).
+ *
+ * Offsets `a`, `b`, ... are absolute indices into the bank of the first sample to read.
+ * Saturation clamps to [-32768, 32767] (what a DSP's saturating add does) instead of wrapping,
+ * which would turn loud overlaps into full-scale clicks.
  */
 
 /** Clamp an int to the 16-bit range. */
@@ -13,9 +17,9 @@ export function sat16(v: number): number {
   return v > 32767 ? 32767 : v < -32768 ? -32768 : v;
 }
 
-/** out[o + i*stride] = src[is + i] for i < n. */
-export function copyStrided(src: Int16Array, is: number, n: number, out: Int16Array, o: number, stride: number): void {
-  for (let i = 0; i < n; i++) out[o + i * stride] = src[is + i]!;
+/** out[o + i*stride] = bank[a + i] for i < n. */
+export function copyStrided(bank: Int16Array, a: number, n: number, out: Int16Array, o: number, stride: number): void {
+  for (let i = 0; i < n; i++) out[o + i * stride] = bank[a + i]!;
 }
 
 /** out[o + i*stride] = 0 for i < n. */
@@ -27,43 +31,88 @@ export function zeroStrided(out: Int16Array, o: number, n: number, stride: numbe
   for (let i = 0; i < n; i++) out[o + i * stride] = 0;
 }
 
-/** out[o + i*stride] = sat(a[is + i] + b[is + i]): the two-leg mix in one pass. */
-export function mix2(a: Int16Array, b: Int16Array, is: number, n: number, out: Int16Array, o: number, stride: number): void {
+/** out[o + i*stride] = sat(bank[a + i] + bank[b + i]): the two-leg mix in one pass. */
+export function mix2(bank: Int16Array, a: number, b: number, n: number, out: Int16Array, o: number, stride: number): void {
   for (let i = 0; i < n; i++) {
-    const v = a[is + i]! + b[is + i]!;
+    const v = bank[a + i]! + bank[b + i]!;
     out[o + i * stride] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
 }
 
-/** acc[i] = src[is + i]. */
-export function accStart(acc: Int32Array, src: Int16Array, is: number, n: number): void {
-  for (let i = 0; i < n; i++) acc[i] = src[is + i]!;
+/** acc[i] += bank[a + i]. */
+export function accAdd1(acc: Int32Array, bank: Int16Array, a: number, n: number): void {
+  for (let i = 0; i < n; i++) acc[i] = acc[i]! + bank[a + i]!;
 }
 
-/** acc[i] += src[is + i]. */
-export function accAdd1(acc: Int32Array, src: Int16Array, is: number, n: number): void {
-  for (let i = 0; i < n; i++) acc[i] = acc[i]! + src[is + i]!;
+/** acc[i] += two legs. */
+export function accAdd2(acc: Int32Array, bank: Int16Array, a: number, b: number, n: number): void {
+  for (let i = 0; i < n; i++) acc[i] = acc[i]! + bank[a + i]! + bank[b + i]!;
 }
 
-/** acc[i] += a[is+i] + b[is+i]: two legs per pass halves the accumulator traffic. */
-export function accAdd2(acc: Int32Array, a: Int16Array, b: Int16Array, is: number, n: number): void {
-  for (let i = 0; i < n; i++) acc[i] = acc[i]! + a[is + i]! + b[is + i]!;
+/** acc[i] += four legs. */
+export function accAdd4(acc: Int32Array, bank: Int16Array, a: number, b: number, c: number, d: number, n: number): void {
+  for (let i = 0; i < n; i++) acc[i] = acc[i]! + bank[a + i]! + bank[b + i]! + bank[c + i]! + bank[d + i]!;
 }
 
-/** acc[i] += a[is+i] + b[is+i] + c[is+i] + d[is+i]: four legs per pass. */
-export function accAdd4(
+/** acc[i] += eight legs: one pass reads eight rings, so the accumulator is touched once per eight. */
+export function accAdd8(
   acc: Int32Array,
-  a: Int16Array,
-  b: Int16Array,
-  c: Int16Array,
-  d: Int16Array,
-  is: number,
+  bank: Int16Array,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  e: number,
+  f: number,
+  g: number,
+  h: number,
   n: number,
 ): void {
   for (let i = 0; i < n; i++) {
-    const k = is + i;
-    acc[i] = acc[i]! + a[k]! + b[k]! + c[k]! + d[k]!;
+    acc[i] =
+      acc[i]! +
+      bank[a + i]! +
+      bank[b + i]! +
+      bank[c + i]! +
+      bank[d + i]! +
+      bank[e + i]! +
+      bank[f + i]! +
+      bank[g + i]! +
+      bank[h + i]!;
   }
+}
+
+/**
+ * acc[0..n) = sum over k < count of bank[bases[k] + is + i]: legs taken eight, four, two, then
+ * one per pass.
+ */
+export function accSum(acc: Int32Array, bank: Int16Array, bases: Int32Array, count: number, is: number, n: number): void {
+  acc.fill(0, 0, n);
+  let k = 0;
+  for (; k + 8 <= count; k += 8) {
+    accAdd8(
+      acc,
+      bank,
+      bases[k]! + is,
+      bases[k + 1]! + is,
+      bases[k + 2]! + is,
+      bases[k + 3]! + is,
+      bases[k + 4]! + is,
+      bases[k + 5]! + is,
+      bases[k + 6]! + is,
+      bases[k + 7]! + is,
+      n,
+    );
+  }
+  if (k + 4 <= count) {
+    accAdd4(acc, bank, bases[k]! + is, bases[k + 1]! + is, bases[k + 2]! + is, bases[k + 3]! + is, n);
+    k += 4;
+  }
+  if (k + 2 <= count) {
+    accAdd2(acc, bank, bases[k]! + is, bases[k + 1]! + is, n);
+    k += 2;
+  }
+  if (k < count) accAdd1(acc, bank, bases[k]! + is, n);
 }
 
 /** out[o + i*stride] = sat(acc[i]). */
@@ -74,30 +123,18 @@ export function accStore(acc: Int32Array, n: number, out: Int16Array, o: number,
   }
 }
 
-/** out[o + i*stride] = sat(acc[i] - src[is + i]): one N-1 mix from the total. */
+/** out[o + i*stride] = sat(acc[i] - bank[a + i]): one N-1 mix from the total. */
 export function accStoreMinus(
   acc: Int32Array,
-  src: Int16Array,
-  is: number,
+  bank: Int16Array,
+  a: number,
   n: number,
   out: Int16Array,
   o: number,
   stride: number,
 ): void {
   for (let i = 0; i < n; i++) {
-    const v = acc[i]! - src[is + i]!;
+    const v = acc[i]! - bank[a + i]!;
     out[o + i * stride] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
-}
-
-/**
- * acc[0..n) = sum of rings[list[0..count)] at [is, is+n). Legs are taken four, then two,
- * then one per pass. `count` must be >= 1.
- */
-export function accSum(acc: Int32Array, rings: Int16Array[], count: number, is: number, n: number): void {
-  accStart(acc, rings[0]!, is, n);
-  let k = 1;
-  for (; k + 4 <= count; k += 4) accAdd4(acc, rings[k]!, rings[k + 1]!, rings[k + 2]!, rings[k + 3]!, is, n);
-  for (; k + 2 <= count; k += 2) accAdd2(acc, rings[k]!, rings[k + 1]!, is, n);
-  if (k < count) accAdd1(acc, rings[k]!, is, n);
 }
