@@ -93,12 +93,12 @@ export function benchMixer(cBin: string | null): Row[] {
       rings.forEach((r, i) => bank.set(r, i * RING));
       const out = new Int16Array(FRAME * 2);
       const acc = new Int32Array(FRAME);
-      const ticks = Math.max(2000, Math.floor(4e6 / legs));
+      const ticks = Math.max(2000, Math.floor(6e5 / legs));
       const frames = ticks * FRAME;
       const plain = bestNsPer((n) => plainJsMix(rings, out, n, stereo), ticks) / FRAME;
       const kernel = bestNsPer((n) => kernelMix(bank, legs, acc, out, n, stereo), ticks) / FRAME;
       const full = bestNsPer(mixerTicks(legs, stereo), ticks) / FRAME;
-      const c = runC(cBin, ['mix', String(legs), stereo ? '1' : '0', String(frames * 20)]);
+      const c = runC(cBin, ['mix', String(legs), stereo ? '1' : '0', String(frames * 10)]);
       rows.push({
         mix: `${legs} legs ${stereo ? 'stereo' : 'mono'}`,
         'C ns/sample': c,

@@ -13,3 +13,4 @@ export {
 export type { ErrorCode } from './errors.js';
 export { SafeEmitter } from './SafeEmitter.js';
 export type { EventMap, Listener } from './SafeEmitter.js';
+export { copyBytes } from './bytes.js';

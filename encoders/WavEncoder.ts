@@ -35,6 +35,7 @@ export class WavEncoder implements Encoder {
   readonly #u32 = new Uint8Array(4);
   #dataBytes = 0;
   #closed = false;
+  #view: Uint8Array | null = null;
 
   constructor(options: EncoderOptions, sink: ByteSink) {
     this.inputRate = options.inputRate;
@@ -71,6 +72,16 @@ export class WavEncoder implements Encoder {
       throw new InvalidArgumentError(`frame: ${frame.length} samples is not a whole number of ${ch}-channel frames`);
     }
     const frames = frame.length / ch;
+    if (this.inputRate === this.sampleRate && HOST_LITTLE_ENDIAN) {
+      // Same rate: the frame's own bytes are the WAV data (no resampler pass, no copy here).
+      const n = frame.byteLength;
+      if (this.#dataBytes + n > MAX_DATA_BYTES) {
+        throw new OutOfRangeError(`WAV data would exceed ${MAX_DATA_BYTES} bytes (the RIFF u32 size limit)`);
+      }
+      this.#sink.append(this.#bytesOf(frame), frame.byteOffset, n);
+      this.#dataBytes += n;
+      return;
+    }
     for (let done = 0; done < frames; ) {
       const n = Math.min(CHUNK_FRAMES, frames - done);
       this.#emit(this.#resampler.process(frame, n, this.#out, done));
@@ -86,6 +97,12 @@ export class WavEncoder implements Encoder {
     this.#sink.patch(4, this.#u32);
     writeU32LE(this.#u32, 0, this.#dataBytes);
     this.#sink.patch(40, this.#u32);
+  }
+
+  /** A byte view of the frame's whole buffer, kept while the caller reuses the same buffer. */
+  #bytesOf(frame: Int16Array): Uint8Array {
+    if (this.#view === null || this.#view.buffer !== frame.buffer) this.#view = new Uint8Array(frame.buffer);
+    return this.#view;
   }
 
   #emit(outFrames: number): void {

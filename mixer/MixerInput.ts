@@ -174,10 +174,7 @@ export class MixerInput {
    */
   write(src: Int16Array, offset: number, n: number): void {
     this.#write(src, offset, n);
-    if (!this.#inTick && this.anchored) {
-      const lead = this.writeHead - this.#clock.livePosition();
-      if (lead < this.#windowMin) this.#windowMin = lead;
-    }
+    this.#measureLead();
   }
 
   #write(src: Int16Array, offset: number, n: number): void {
@@ -213,6 +210,77 @@ export class MixerInput {
       const run = n - i;
       this.#put(src, offset + i, run);
       i += run;
+    }
+  }
+
+  /** Ring index of the write head: where a producer decoding in place writes its next sample. */
+  get writeIndex(): number {
+    return this.writeHead & this.mask;
+  }
+
+  /**
+   * Declares `n` samples the producer decoded straight into `ring` from writeIndex (wrapping
+   * at the end), which saves a copy per packet. Applies a due drift correction in place and
+   * advances the write head. The caller made sure `n + 1 <= space()`.
+   */
+  commit(n: number): void {
+    if (this.#pending !== 0 && n >= 4 && this.#sinceCorrection + n > this.#interval) {
+      const j = Math.min(Math.max(0, this.#interval - this.#sinceCorrection), n - 3);
+      this.#correctInPlace(this.writeHead + j, this.writeHead + n);
+      n += this.#pending > 0 ? -1 : 1;
+      if (this.#pending > 0) {
+        this.#pending--;
+        this.driftDropped++;
+        this.#netCorrection++;
+      } else {
+        this.#pending++;
+        this.driftInserted++;
+        this.#netCorrection--;
+      }
+      this.#sinceCorrection = n - j;
+    } else {
+      this.#sinceCorrection += n;
+    }
+    this.writeHead += n;
+    this.samplesWritten += n;
+    this.#measureLead();
+  }
+
+  /** Writes again the `n` samples just before the write head (concealment by repetition). */
+  repeat(n: number): void {
+    const m = Math.min(n, this.space());
+    this.overflowSamples += n - m;
+    const ring = this.ring;
+    const mask = this.mask;
+    for (let k = 0, from = this.writeHead - m, to = this.writeHead; k < m; k++) ring[(to + k) & mask] = ring[(from + k) & mask]!;
+    this.writeHead += m;
+    this.samplesWritten += m;
+  }
+
+  /**
+   * One drift correction at absolute position `p` within [p, end) just written: drop (the
+   * samples at p and p+1 become their average, the rest moves back one) or insert (an
+   * interpolated sample after p, the rest moves on one). Rare (a few per second): indexed by
+   * mask, no allocation.
+   */
+  #correctInPlace(p: number, end: number): void {
+    const ring = this.ring;
+    const mask = this.mask;
+    const a = ring[p & mask]!;
+    const b = ring[(p + 1) & mask]!;
+    if (this.#pending > 0) {
+      ring[p & mask] = (a + b) >> 1;
+      for (let q = p + 1; q < end - 1; q++) ring[q & mask] = ring[(q + 1) & mask]!;
+    } else {
+      for (let q = end; q > p + 1; q--) ring[q & mask] = ring[(q - 1) & mask]!;
+      ring[(p + 1) & mask] = (a + b) >> 1;
+    }
+  }
+
+  #measureLead(): void {
+    if (!this.#inTick && this.anchored) {
+      const lead = this.writeHead - this.#clock.livePosition();
+      if (lead < this.#windowMin) this.#windowMin = lead;
     }
   }
 

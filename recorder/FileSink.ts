@@ -12,7 +12,7 @@
  * write time, so a killed process loses at most that much; close() also fsyncs.
  */
 import fs from 'node:fs';
-import { IoError, InvalidStateError, QueueFullError, errnoCode } from '../common/index.js';
+import { IoError, InvalidStateError, QueueFullError, copyBytes, errnoCode } from '../common/index.js';
 import type { RecgateError } from '../common/index.js';
 import type { ByteSink } from '../encoders/index.js';
 
@@ -21,7 +21,7 @@ export interface FileSinkOptions {
   chunkBytes?: number;
   /** Most bytes waiting for the disk before the sink fails; default 8 MiB. */
   maxQueuedBytes?: number;
-  /** Longest time bytes wait in a partial chunk, in ms; default 250. */
+  /** Longest time bytes wait in a partial chunk, in ms; default 500 (what a crash may lose, plus the write). */
   flushIntervalMs?: number;
   /** Monotonic clock in ms; default performance.now. */
   now?: () => number;
@@ -73,7 +73,7 @@ export class FileSink implements ByteSink {
     this.#fd = fd;
     this.chunkBytes = options.chunkBytes ?? 32 * 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
-    this.flushIntervalMs = options.flushIntervalMs ?? 250;
+    this.flushIntervalMs = options.flushIntervalMs ?? 500;
     this.#now = options.now ?? (() => performance.now());
     this.#chunk = new Uint8Array(this.chunkBytes);
     this.#chunkSince = this.#now();
@@ -104,8 +104,7 @@ export class FileSink implements ByteSink {
     let i = 0;
     while (i < length) {
       const run = Math.min(length - i, this.chunkBytes - this.#chunkFill);
-      const chunk = this.#chunk;
-      for (let k = 0, at = this.#chunkFill; k < run; k++, at++) chunk[at] = bytes[offset + i + k]!;
+      copyBytes(bytes, offset + i, this.#chunk, this.#chunkFill, run);
       this.#chunkFill += run;
       i += run;
       if (this.#chunkFill === this.chunkBytes) this.#queueChunk();

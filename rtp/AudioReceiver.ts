@@ -39,10 +39,17 @@ type OpusCodec = InstanceType<typeof OpusEncoder>;
 export interface PcmSink {
   readonly anchored: boolean;
   readonly writeHead: number;
+  /** The sink's ring (power-of-two length) and where the next sample goes in it. */
+  readonly ring: Int16Array;
+  readonly writeIndex: number;
   feeder: unknown;
   anchor(): void;
   anchorPosition(): number;
   write(src: Int16Array, offset: number, n: number): void;
+  /** `n` samples were decoded in place into ring from writeIndex (wrapping). */
+  commit(n: number): void;
+  /** Writes again the last `n` samples (loss concealment). */
+  repeat(n: number): void;
   writeSilence(n: number): void;
   space(): number;
   markDiscontinuity(): void;
@@ -84,6 +91,8 @@ export interface AudioReceiverStats {
   gapMs: number;
   unexpectedPayloadType: number;
   oversize: number;
+  /** Packets discarded because the mixer stopped reading and the ring stayed full. */
+  overflowPackets: number;
   decodeErrors: number;
   ssrcChanges: number;
   /** Packets of a second SSRC that did not take over. */
@@ -112,8 +121,8 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
   // Decoding.
   readonly #pcm: Int16Array; // codec-rate PCM of one packet (up to 120 ms at 48 kHz)
   readonly #out: Int16Array; // mixer-rate PCM of one packet
-  readonly #last: Int16Array; // last decoded packet at mixer rate, for PLC
-  readonly #maxPacketOut: number; // 120 ms at the mixer rate: room a packet may need
+  readonly #maxPacketOut: number; // 120 ms at the mixer rate (+1 for a drift insert): room a packet may need
+  /** Mixer samples of the last packet played, for concealment by repetition. */
   #lastLength = 0;
   #lastWasReal = false;
   #resampler8k: Resampler | null = null;
@@ -133,7 +142,8 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
   #ssrc = -1;
   #candidateSsrc = -1;
   #candidateSeq = -1;
-  readonly #candidate = new Uint8Array(1500);
+  #candidate: Uint8Array = new Uint8Array(0);
+  #candidateOffset = 0;
   #candidateLength = 0;
   #candidateTs = 0;
   #candidatePt = 0;
@@ -157,6 +167,8 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
   tsJumps = 0;
   dtmfEvents = 0;
   playedSamples = 0;
+  /** Packets discarded because the sink stayed full (its mixer stopped reading). */
+  overflowPackets = 0;
 
   constructor(options: AudioReceiverOptions) {
     super();
@@ -169,8 +181,7 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     // 120 ms at 48 kHz: the longest Opus packet, and far beyond G.711's 60 ms ptime.
     this.#pcm = new Int16Array(5760);
     this.#out = new Int16Array(Math.ceil((5760 * this.mixerRate) / 8000));
-    this.#last = new Int16Array(this.#out.length);
-    this.#maxPacketOut = (this.mixerRate * 120) / 1000;
+    this.#maxPacketOut = (this.mixerRate * 120) / 1000 + 1;
     const onEvent = (e: DtmfEvent): void => {
       this.dtmfEvents++;
       this.emit('dtmf', e);
@@ -191,8 +202,10 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
   }
 
   /**
-   * One parsed RTP packet from the endpoint. `h` holds the parsed header of
-   * bytes[offset, offset + length); `nowMs` is its arrival time on the monotonic clock.
+   * One parsed RTP packet from the endpoint. `h` holds the parsed header of `bytes`; `nowMs`
+   * is its arrival time on the monotonic clock. The receiver may keep a reference to `bytes`
+   * until the packet is played (reordering), so the caller must not reuse that buffer; Node's
+   * dgram gives every datagram its own.
    */
   receive(bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void {
     const pt = h.payloadType;
@@ -232,8 +245,20 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     nowMs: number,
   ): void {
     const isEvent = fmt.codec === 'telephone-event';
+    const sink = this.#sink;
     if (isEvent) this.#dtmf[fmt.payloadType]!.push(ts, marker, bytes, offset, length);
-    else if (fmt.codec !== 'CN') this.#updateJitter(ts, fmt.clockRate, nowMs);
+    else if (fmt.codec !== 'CN') {
+      this.#updateJitter(ts, fmt.clockRate, nowMs);
+      // Fast path: the packet the buffer waits for, nothing queued behind it: play it
+      // straight from the socket buffer, no copy into the jitter buffer.
+      if (sink !== null && length <= this.#jb.slotBytes) {
+        if (!sink.anchored) sink.anchor();
+        if (sink.space() >= this.#maxPacketOut && this.#jb.takeInOrder(seq)) {
+          this.#play(sink, fmt, bytes, offset, length, ts);
+          return;
+        }
+      }
+    }
     // Events keep their sequence number in the buffer, without payload: they are not audio.
     let r = this.#jb.push(seq, ts, fmt.payloadType, marker, bytes, offset, isEvent ? 0 : length);
     if (r === JitterPush.TooFarAhead || (r === JitterPush.Late && -seqDistance(seq, this.#jb.headSeq) > this.#jb.slots)) {
@@ -249,20 +274,20 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
         return;
       }
     }
-    if (r === JitterPush.Accepted && this.#sink !== null) {
-      if (!this.#sink.anchored) this.#sink.anchor();
-      this.#playReady(this.#sink);
+    if (r === JitterPush.Accepted && sink !== null) {
+      if (!sink.anchored) sink.anchor();
+      this.#playReady(sink);
     }
   }
 
   /** InputFeeder: provide audio up to `deadline` (mixer samples), concealing known losses. */
   feed(sink: PcmSink, deadline: number): void {
-    this.#playReady(sink);
+    if (this.#playReady(sink)) return;
     while (sink.writeHead < deadline) {
       if (this.#jb.count > 0) {
         // The head is missing but later packets are here: it is lost.
         this.#conceal(sink);
-        this.#playReady(sink);
+        if (this.#playReady(sink)) return;
         continue;
       }
       if (!this.#tsStarted) return;
@@ -280,10 +305,15 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
 
   /** InputFeeder: decode everything held, concealing gaps between packets; no padding. */
   drain(sink: PcmSink): void {
-    this.#playReady(sink);
-    while (this.#jb.count > 0) {
+    for (;;) {
+      if (this.#playReady(sink)) {
+        // The sink is full (its mixer is not reading): what is held cannot be played.
+        this.overflowPackets += this.#jb.count;
+        this.#jb.reset();
+        break;
+      }
+      if (this.#jb.count === 0) break;
       this.#conceal(sink);
-      this.#playReady(sink);
     }
     for (const d of this.#dtmf) d?.flush();
   }
@@ -302,6 +332,7 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
       gapMs: ms(this.gapSamples),
       unexpectedPayloadType: this.unexpectedPayloadType,
       oversize: jb.oversize,
+      overflowPackets: this.overflowPackets,
       decodeErrors: this.decodeErrors,
       ssrcChanges: this.ssrcChanges,
       strayPackets: this.strayPackets,
@@ -313,8 +344,11 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     };
   }
 
-  /** Plays every in-order packet at the head of the buffer while the sink has room. */
-  #playReady(sink: PcmSink): void {
+  /**
+   * Plays every in-order packet at the head of the buffer while the sink has room. Returns
+   * true when it stopped because the sink is full.
+   */
+  #playReady(sink: PcmSink): boolean {
     const jb = this.#jb;
     while (jb.headReady()) {
       const fmt = this.#formats[jb.headPayloadType]!;
@@ -324,22 +358,19 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
         continue;
       }
       // Leave packets queued when the ring is full (sender far ahead of the clock).
-      if (sink.space() < this.#maxPacketOut) return;
-      this.#play(sink, fmt);
+      if (sink.space() < this.#maxPacketOut) return true;
+      this.#play(sink, fmt, jb.headBytes, jb.headOffset, jb.headLength, jb.headTimestamp);
+      jb.pop();
     }
+    return false;
   }
 
-  #play(sink: PcmSink, fmt: PayloadFormat): void {
-    const jb = this.#jb;
-    const ts = jb.headTimestamp;
-    const data = jb.data;
-    const off = jb.headOffset;
-    const len = jb.headLength;
+  /** Places one packet's audio on the timeline and decodes it (its sequence turn is taken). */
+  #play(sink: PcmSink, fmt: PayloadFormat, data: Uint8Array, off: number, len: number, ts: number): void {
     // Packet duration in RTP clock units.
     const samples = fmt.codec === 'opus' ? opusPacketSamples(data, off, len, 48000) : len;
     if (samples <= 0) {
       this.decodeErrors++;
-      jb.pop();
       return;
     }
     if (fmt.clockRate !== this.#clockRate) {
@@ -371,7 +402,6 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
           // Its time was played as silence while it was on the way: late, wholly or in part.
           if (-diff >= samples) {
             this.lateAfterPadding++;
-            jb.pop();
             return;
           }
           skipTs = -diff;
@@ -382,31 +412,42 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
       }
       if (skipTs === 0) this.#expectedTs = ts;
     }
-    const n = this.#decode(fmt, data, off, len, samples);
-    if (n < 0) {
-      this.decodeErrors++;
-      jb.pop();
-      return;
+    let n: number;
+    if (skipTs === 0 && this.mixerRate === 8000 && (fmt.codec === 'PCMU' || fmt.codec === 'PCMA')) {
+      // G.711 into an 8 kHz mixer: decode straight into the ring, no staging copy.
+      const ring = sink.ring;
+      const at = sink.writeIndex;
+      const first = Math.min(samples, ring.length - at);
+      const decode = fmt.codec === 'PCMU' ? decodePcmu : decodePcma;
+      decode(data, off, first, ring, at);
+      if (first < samples) decode(data, off + first, samples - first, ring, 0);
+      sink.commit(samples);
+      n = samples;
+    } else {
+      n = this.#decode(fmt, data, off, len, samples);
+      if (n < 0) {
+        this.decodeErrors++;
+        return;
+      }
+      const skip = Math.min(n, Math.round((skipTs * this.mixerRate) / this.#clockRate));
+      sink.write(this.#out, skip, n - skip);
+      n -= skip;
     }
-    const skip = Math.min(n, Math.round((skipTs * this.mixerRate) / this.#clockRate));
-    sink.write(this.#out, skip, n - skip);
-    this.playedSamples += n - skip;
-    // Keep the frame for concealment of a following loss.
-    for (let i = 0; i < n; i++) this.#last[i] = this.#out[i]!;
+    this.playedSamples += n;
     this.#lastLength = n;
     this.#lastWasReal = true;
     this.#lastSamples = samples;
     this.#expectedTs = (ts + samples) >>> 0;
     this.#padTs = 0;
-    jb.pop();
   }
 
   /** Conceals the missing head packet: the last frame once (plc 'repeat'), else silence. */
   #conceal(sink: PcmSink): void {
     const n = Math.round((this.#lastSamples * this.mixerRate) / this.#clockRate);
     if (this.plc === 'repeat' && this.#lastWasReal && this.#lastLength > 0) {
+      // The previous packet is still in the ring, just before the write head.
       const m = Math.min(n, this.#lastLength);
-      sink.write(this.#last, 0, m);
+      sink.repeat(m);
       if (m < n) sink.writeSilence(n - m);
     } else {
       sink.writeSilence(n);
@@ -461,9 +502,10 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     this.#candidateTs = h.timestamp;
     this.#candidatePt = h.payloadType;
     this.#candidateMarker = h.marker;
-    const len = Math.min(h.payloadLength, this.#candidate.length);
-    for (let i = 0; i < len; i++) this.#candidate[i] = bytes[h.payloadOffset + i]!;
-    this.#candidateLength = len;
+    // Kept by reference, like the jitter buffer keeps its packets.
+    this.#candidate = bytes;
+    this.#candidateOffset = h.payloadOffset;
+    this.#candidateLength = h.payloadLength;
   }
 
   #switchSsrc(): void {
@@ -480,7 +522,7 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
       this.#accept(
         fmt,
         this.#candidate,
-        0,
+        this.#candidateOffset,
         this.#candidateLength,
         this.#candidateSeq,
         this.#candidateTs,

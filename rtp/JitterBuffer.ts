@@ -1,7 +1,10 @@
 /**
  * Packet store of the jitter buffer: a fixed ring of slots indexed by RTP sequence number
- * (seq & mask), like pion's samplebuilder. It reorders, rejects duplicates and late packets,
- * and copies each payload into preallocated slot memory so the socket buffer can be reused.
+ * (seq & mask), like pion's samplebuilder. It reorders and rejects duplicates and late packets.
+ *
+ * Zero copy: a slot keeps a reference to the packet's own bytes (Node's dgram hands every
+ * datagram its own Buffer), so callers must not reuse a buffer they pushed until that packet
+ * was played or skipped.
  *
  * Ordering only: when to give up on a missing packet (the playout deadline) and how to
  * conceal it is decided by the receiver that drains the buffer (AudioReceiver), because only
@@ -30,7 +33,7 @@ export type JitterPush = (typeof JitterPush)[keyof typeof JitterPush];
 export interface JitterBufferOptions {
   /** Slots, a power of two: how many packets may wait behind a missing one; default 64. */
   slots?: number;
-  /** Bytes per slot: the largest payload accepted; default 1280 (an Opus packet is <= 1275). */
+  /** Largest payload accepted in bytes; default 1280 (an Opus packet is <= 1275). */
   slotBytes?: number;
 }
 
@@ -48,8 +51,9 @@ export class JitterBuffer {
   readonly slots: number;
   readonly slotBytes: number;
   readonly #mask: number;
-  /** Payload bytes, slot i at i * slotBytes. */
-  readonly data: Uint8Array;
+  /** Each slot's packet bytes (the caller's buffer, not a copy) and where its payload starts. */
+  readonly #bytes: (Uint8Array | null)[];
+  readonly #offset: Uint32Array;
   readonly #state: Uint8Array;
   readonly #seq: Uint16Array;
   readonly #ts: Uint32Array;
@@ -85,7 +89,8 @@ export class JitterBuffer {
     this.slots = slots;
     this.slotBytes = slotBytes;
     this.#mask = slots - 1;
-    this.data = new Uint8Array(slots * slotBytes);
+    this.#bytes = new Array<Uint8Array | null>(slots).fill(null);
+    this.#offset = new Uint32Array(slots);
     this.#state = new Uint8Array(slots);
     this.#seq = new Uint16Array(slots);
     this.#ts = new Uint32Array(slots);
@@ -110,8 +115,8 @@ export class JitterBuffer {
   }
 
   /**
-   * Stores a packet. The payload is copied from `payload[offset, offset + length)`.
-   * The first packet ever (or after reset) becomes the head.
+   * Stores a packet whose payload is `payload[offset, offset + length)`, by reference (see the
+   * file comment). The first packet ever (or after reset) becomes the head.
    */
   push(
     seq: number,
@@ -155,12 +160,32 @@ export class JitterBuffer {
     this.#pt[i] = payloadType;
     this.#marker[i] = marker ? 1 : 0;
     this.#length[i] = length;
-    const base = i * this.slotBytes;
-    const data = this.data;
-    for (let k = 0; k < length; k++) data[base + k] = payload[offset + k]!;
+    this.#bytes[i] = payload;
+    this.#offset[i] = offset;
     this.#count++;
     this.received++;
     return JitterPush.Accepted;
+  }
+
+  /**
+   * The fast path for the common case: `seq` is exactly the packet the head waits for and
+   * nothing is stored behind it, so the caller plays it straight from the socket buffer
+   * without copying it here. Returns false (and changes nothing) otherwise; the caller then
+   * push()es it.
+   */
+  takeInOrder(seq: number): boolean {
+    if (this.#head === -1) {
+      this.#head = seq;
+      this.#highest = seq;
+    }
+    if (seq !== this.#head || this.#count !== 0) return false;
+    const i = seq & this.#mask;
+    this.#state[i] = PLAYED;
+    this.#seq[i] = seq;
+    this.#highest = seq;
+    this.#head = (seq + 1) & 0xffff;
+    this.received++;
+    return true;
   }
 
   /** Whether the packet the head waits for is stored. */
@@ -170,7 +195,10 @@ export class JitterBuffer {
     return this.#state[i] === STORED && this.#seq[i] === this.#head;
   }
 
-  /** Head packet fields (valid when headReady()). The payload is data[headOffset, +headLength). */
+  /** Head packet fields (valid when headReady()). The payload is headBytes[headOffset, +headLength). */
+  get headBytes(): Uint8Array {
+    return this.#bytes[this.#head & this.#mask]!;
+  }
   get headTimestamp(): number {
     return this.#ts[this.#head & this.#mask]!;
   }
@@ -181,7 +209,7 @@ export class JitterBuffer {
     return this.#marker[this.#head & this.#mask] === 1;
   }
   get headOffset(): number {
-    return (this.#head & this.#mask) * this.slotBytes;
+    return this.#offset[this.#head & this.#mask]!;
   }
   get headLength(): number {
     return this.#length[this.#head & this.#mask]!;
@@ -191,6 +219,7 @@ export class JitterBuffer {
   pop(): void {
     const i = this.#head & this.#mask;
     if (this.#state[i] === STORED && this.#seq[i] === this.#head) this.#count--;
+    this.#bytes[i] = null;
     this.#state[i] = PLAYED;
     this.#seq[i] = this.#head;
     this.#head = (this.#head + 1) & 0xffff;
@@ -199,6 +228,9 @@ export class JitterBuffer {
   /** Declares the head packet lost (concealed) and moves on. */
   skip(): void {
     const i = this.#head & this.#mask;
+    // (A stored head is never skipped by the receiver; if it were, it leaves the count.)
+    if (this.#state[i] === STORED && this.#seq[i] === this.#head) this.#count--;
+    this.#bytes[i] = null;
     this.#state[i] = CONCEALED;
     this.#seq[i] = this.#head;
     this.lost++;
@@ -212,6 +244,7 @@ export class JitterBuffer {
   reset(seq = -1): number {
     const dropped = this.#count;
     this.#state.fill(EMPTY);
+    this.#bytes.fill(null);
     this.#count = 0;
     this.#head = seq;
     this.#highest = seq;

@@ -256,6 +256,29 @@ test('a sender 1000 ppm fast stays aligned over 60 s: drift measured and correct
   assert.is(st.overflowSamples, 0);
 });
 
+test('regression: a mixer that stops reading (teardown race) never hangs the receiver', () => {
+  // Bug: with the ring full, drain() concealed a stored head forever (infinite loop).
+  let t = 0;
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 60, now: () => t });
+  const input = mixer.createInput();
+  const receiver = new AudioReceiver({ formats: [PCMU], mixerRate: 8000 });
+  receiver.attach(input);
+  const h = new RtpHeaderReader();
+  const s = new ToneStream({ freq: 1000 });
+  const all = Array.from({ length: 600 }, () => s.next().bytes); // 12 s, never read
+  for (let i = 0; i < all.length; i++) {
+    // Every 10th pair swapped, so packets also wait in the jitter buffer.
+    const b = all[i % 10 === 0 && i + 1 < all.length ? i + 1 : i % 10 === 1 ? i - 1 : i]!;
+    t = i * 20;
+    h.parse(b, 0, b.length);
+    receiver.receive(b, h, t);
+  }
+  receiver.drain(input);
+  mixer.drain();
+  const st = receiver.stats();
+  assert.ok(input.stats().overflowSamples + st.overflowPackets * 160 > 0, 'overflow is counted');
+});
+
 test('JitterBuffer: table of push results', () => {
   const jb = new JitterBuffer({ slots: 8, slotBytes: 4 });
   const p = new Uint8Array([1, 2, 3, 4, 5]);
