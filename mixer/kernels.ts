@@ -82,13 +82,73 @@ export function accAdd8(
   }
 }
 
+/** acc[i] = bank[a + i] (first pass, one leg). */
+export function accSet1(acc: Int32Array, bank: Int16Array, a: number, n: number): void {
+  for (let i = 0; i < n; i++) acc[i] = bank[a + i]!;
+}
+
+/** acc[i] = two legs (first pass). */
+export function accSet2(acc: Int32Array, bank: Int16Array, a: number, b: number, n: number): void {
+  for (let i = 0; i < n; i++) acc[i] = bank[a + i]! + bank[b + i]!;
+}
+
+/** acc[i] = four legs (first pass). */
+export function accSet4(acc: Int32Array, bank: Int16Array, a: number, b: number, c: number, d: number, n: number): void {
+  for (let i = 0; i < n; i++) acc[i] = bank[a + i]! + bank[b + i]! + bank[c + i]! + bank[d + i]!;
+}
+
+/** acc[i] = eight legs (first pass). */
+export function accSet8(
+  acc: Int32Array,
+  bank: Int16Array,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  e: number,
+  f: number,
+  g: number,
+  h: number,
+  n: number,
+): void {
+  for (let i = 0; i < n; i++) {
+    acc[i] =
+      bank[a + i]! + bank[b + i]! + bank[c + i]! + bank[d + i]! + bank[e + i]! + bank[f + i]! + bank[g + i]! + bank[h + i]!;
+  }
+}
+
 /**
- * acc[0..n) = sum over k < count of bank[bases[k] + is + i]: legs taken eight, four, two, then
- * one per pass.
+ * acc[0..n) = sum over k < count of bank[bases[k] + is + i]. The first pass assigns (no
+ * clearing pass, one accumulator read saved); legs are taken eight, four, two, then one per
+ * pass. `count` must be >= 1.
  */
 export function accSum(acc: Int32Array, bank: Int16Array, bases: Int32Array, count: number, is: number, n: number): void {
-  acc.fill(0, 0, n);
-  let k = 0;
+  let k: number;
+  if (count >= 8) {
+    accSet8(
+      acc,
+      bank,
+      bases[0]! + is,
+      bases[1]! + is,
+      bases[2]! + is,
+      bases[3]! + is,
+      bases[4]! + is,
+      bases[5]! + is,
+      bases[6]! + is,
+      bases[7]! + is,
+      n,
+    );
+    k = 8;
+  } else if (count >= 4) {
+    accSet4(acc, bank, bases[0]! + is, bases[1]! + is, bases[2]! + is, bases[3]! + is, n);
+    k = 4;
+  } else if (count >= 2) {
+    accSet2(acc, bank, bases[0]! + is, bases[1]! + is, n);
+    k = 2;
+  } else {
+    accSet1(acc, bank, bases[0]! + is, n);
+    k = 1;
+  }
   for (; k + 8 <= count; k += 8) {
     accAdd8(
       acc,
