@@ -25,6 +25,8 @@ export interface FileSinkOptions {
   flushIntervalMs?: number;
   /** Monotonic clock in ms; default performance.now. */
   now?: () => number;
+  /** Open an existing file and truncate it instead of refusing (default false: never overwrite a recording). */
+  overwrite?: boolean;
 }
 
 interface Pending {
@@ -79,10 +81,10 @@ export class FileSink implements ByteSink {
     this.#chunkSince = this.#now();
   }
 
-  /** Creates the file (never overwrites an existing one). */
+  /** Creates the file (refuses to overwrite an existing one unless `overwrite`). */
   static async create(path: string, options: FileSinkOptions = {}): Promise<FileSink> {
     const fd = await new Promise<number>((resolve, reject) => {
-      fs.open(path, 'wx', 0o644, (err, fd) => (err ? reject(new IoError(`cannot create ${path}: ${err.message}`, err)) : resolve(fd)));
+      fs.open(path, options.overwrite === true ? 'w' : 'wx', 0o644, (err, fd) => (err ? reject(new IoError(`cannot create ${path}: ${err.message}`, err)) : resolve(fd)));
     });
     return new FileSink(path, fd, options);
   }

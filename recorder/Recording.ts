@@ -233,7 +233,7 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
       error = err as RecgateError;
     }
     const stat = await fs.promises.stat(this.options.path);
-    const sha256 = await hashFile(this.options.path);
+    const sha256 = await hashFile(this.options.path, stat.size);
     const state = error === null ? 'ended' : 'failed';
     this.#setState(state);
     return {
@@ -285,11 +285,15 @@ function validate(o: RecordingStartOptions): void {
   }
 }
 
-/** SHA-256 of a file, streamed. */
-export function hashFile(path: string): Promise<string> {
+/** SHA-256 of the first `size` bytes of a file (all of it by default), streamed. */
+export function hashFile(path: string, size = Infinity): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
-    fs.createReadStream(path)
+    if (size <= 0) {
+      resolve(hash.digest('hex'));
+      return;
+    }
+    fs.createReadStream(path, Number.isFinite(size) ? { end: size - 1 } : {})
       .on('data', (chunk) => hash.update(chunk))
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')));

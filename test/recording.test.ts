@@ -1,0 +1,142 @@
+/**
+ * Recording lifecycle on real files: time limit, pause (skip or silence), the bounded write
+ * queue reporting a disk that cannot keep up, a full disk (/dev/full), checksums.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Mixer } from '../mixer/index.js';
+import { FileSink, Recording, hashFile } from '../recorder/index.js';
+import { ToneGenerator, toneFrames, rms } from '../dsp/index.js';
+import { decodeFile } from './helpers/ffmpeg.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-recording-'));
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A mixer with one leg producing a tone, driven in virtual time. */
+function toneCall() {
+  let t = 0;
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 20, now: () => t });
+  const leg = mixer.createInput('caller');
+  const gen = new ToneGenerator(1000, 8000, 12000);
+  const buf = new Int16Array(160);
+  /** Advances `ms` of call time (the leg sends 20 ms per step). */
+  const advance = (ms: number): void => {
+    for (let i = 0; i < ms / 20; i++) {
+      if (!leg.anchored) leg.anchor();
+      gen.fill(buf, 0, 160);
+      leg.write(buf, 0, 160);
+      t += 20;
+      mixer.service(t, 10);
+    }
+  };
+  return { mixer, advance };
+}
+
+test('time limit: the recording stops itself at time_limit and says so', async () => {
+  const { mixer, advance } = toneCall();
+  const rec = await Recording.start({ mixer, path: path.join(dir, 'limit.wav'), format: 'wav', sampleRate: 8000, channels: 1, timeLimitSec: 0.5 });
+  let autostop = '';
+  rec.on('autostop', (r) => (autostop = r));
+  advance(1000);
+  const r = await rec.stop();
+  assert.is(autostop, 'time_limit');
+  assert.is(r.reason, 'time_limit');
+  assert.is(r.durationMs, 500);
+  assert.is(r.state, 'ended');
+  const a = await decodeFile(r.path);
+  assert.is(a.frames, 4000);
+  assert.is(r.sha256, await hashFile(r.path));
+  assert.is(r.fileSize, 44 + 8000);
+});
+
+for (const behavior of ['skip', 'silence'] as const) {
+  test(`pause with ${behavior}: the paused span is ${behavior === 'skip' ? 'absent' : 'silent'} and listed`, async () => {
+    const { mixer, advance } = toneCall();
+    const rec = await Recording.start({
+      mixer,
+      path: path.join(dir, `pause-${behavior}.wav`),
+      format: 'wav',
+      sampleRate: 8000,
+      channels: 1,
+      pauseBehavior: behavior,
+    });
+    advance(1000);
+    rec.pause();
+    assert.is(rec.state, 'paused');
+    advance(500);
+    rec.resume();
+    advance(1000);
+    mixer.drain();
+    const r = await rec.stop();
+    assert.is(r.pauses.length, 1);
+    // The pause applies from the mixer's position, which trails the live edge by the
+    // playout delay (20 ms here): 980 ms of audio are in the file when it starts.
+    assert.is(r.pauses[0]!.offsetMs, 980);
+    assert.is(r.pauses[0]!.callEndMs - r.pauses[0]!.callStartMs, 500);
+    const a = await decodeFile(r.path);
+    if (behavior === 'skip') {
+      assert.is(r.durationMs, 2000); // 2.5 s sent, 0.5 s paused
+      assert.ok(toneFrames(a.pcm, 8000, 1000).ratio > 0.99);
+    } else {
+      assert.is(r.durationMs, 2500);
+      assert.ok(rms(a.pcm, 980 * 8, 500 * 8) === 0, 'silent while paused');
+      assert.ok(toneFrames(a.pcm.subarray(0, 980 * 8), 8000, 1000).ratio > 0.99);
+      assert.ok(toneFrames(a.pcm.subarray(1480 * 8), 8000, 1000).ratio > 0.99);
+    }
+  });
+}
+
+test('a disk that cannot keep up: the bounded queue fails the sink with ERR_QUEUE_FULL, nothing is dropped silently', async () => {
+  const file = path.join(dir, 'slow.bin');
+  const sink = await FileSink.create(file, { chunkBytes: 1024, maxQueuedBytes: 4096 });
+  const errors: string[] = [];
+  sink.onError = (e) => errors.push(e.code);
+  const data = new Uint8Array(1000).fill(7);
+  // 64 kB appended without yielding: the disk gets no chance to drain the queue.
+  for (let i = 0; i < 64; i++) sink.append(data, 0, data.length);
+  assert.equal(errors, ['ERR_QUEUE_FULL']);
+  await sink.close().then(
+    () => assert.unreachable('close must report the failure'),
+    (e: { code: string }) => assert.is(e.code, 'ERR_QUEUE_FULL'),
+  );
+  // What was queued before the failure is on disk, in order.
+  const written = fs.readFileSync(file);
+  assert.ok(written.length >= 4096 && written.length < 64000);
+  assert.ok(written.every((b) => b === 7));
+});
+
+test('a full disk (/dev/full): the recording fails with reason disk_full, the call is not affected', async () => {
+  const { mixer, advance } = toneCall();
+  const rec = await Recording.start({
+    mixer,
+    path: '/dev/full',
+    format: 'wav',
+    sampleRate: 8000,
+    channels: 1,
+    sink: { overwrite: true, flushIntervalMs: 0 },
+  });
+  advance(200);
+  await new Promise((r) => setTimeout(r, 50)); // let the writes fail
+  advance(200); // the mixer keeps running
+  const r = await rec.stop();
+  assert.is(r.state, 'failed');
+  assert.is(r.reason, 'disk_full');
+  assert.is(r.error?.code, 'ERR_IO');
+  assert.ok(mixer.ticks >= 19);
+});
+
+test('stop is idempotent and write-after-stop is ignored', async () => {
+  const { mixer, advance } = toneCall();
+  const rec = await Recording.start({ mixer, path: path.join(dir, 'twice.opus.ogg'), format: 'opus', sampleRate: 16000, channels: 1 });
+  advance(400);
+  const [a, b] = await Promise.all([rec.stop(), rec.stop()]);
+  assert.is(a, b);
+  advance(100);
+  assert.is((await rec.stop()).durationMs, a.durationMs);
+  assert.throws(() => rec.pause(), (e: { code: string }) => e.code === 'ERR_INVALID_STATE');
+});
+
+test.run();
