@@ -1,0 +1,38 @@
+/** SDP (RFC 8866) parsing and offer/answer (RFC 3264) for the audio stream. Knows nothing of media. */
+export { parseSdp, MAX_SDP_LENGTH } from './parseSdp.js';
+export {
+  negotiateAnswer,
+  createOffer,
+  negotiateAnswerReceived,
+  nextVersion,
+  isHoldOffer,
+  DEFAULT_PTIME_MS,
+} from './offerAnswer.js';
+export type {
+  Direction,
+  AddressType,
+  Codec,
+  Fingerprint,
+  RtcpAttribute,
+  MediaDescription,
+  MediaLine,
+  MediaGroup,
+  Origin,
+  SessionDescription,
+  SdpParseErrorCode,
+  SdpParseFailure,
+  SdpParseResult,
+  ParseSdpOptions,
+  LocalCodec,
+  LocalCapabilities,
+  NegotiatedMedia,
+  AnswerOptions,
+  NegotiateErrorCode,
+  NegotiateFailure,
+  AnswerResult,
+  OfferOptions,
+  LocalOffer,
+  AnswerReceivedErrorCode,
+  AnswerReceivedFailure,
+  AnswerReceivedResult,
+} from './SessionDescription.js';
