@@ -1,0 +1,2 @@
+/** HTTP API and pages. */
+export { HttpServer } from './HttpServer.js';

@@ -1,0 +1,461 @@
+/**
+ * The gateway: SIP in (UDP/TCP/TLS), calls routed to record, connect (B2BUA) or reject, media
+ * terminated here, recordings written under <data dir>/recordings/.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { NoPortError, SafeEmitter } from '../common/index.js';
+import { FrameScheduler } from '../mixer/index.js';
+import type { MixerRate } from '../mixer/index.js';
+import { PortAllocator } from '../rtp/index.js';
+import type { RtpEndpoint } from '../rtp/index.js';
+import {
+  NonceManager,
+  SipTransport,
+  TransactionLayer,
+  UserAgent,
+  createChallenge,
+  createOffer,
+  formatUri,
+  negotiateAnswer,
+  negotiateAnswerReceived,
+  nextVersion,
+  parseCredentials,
+  parseNameAddr,
+  parseSdp,
+  parseUri,
+  peerForUri,
+  verifyCredentials,
+} from '../sip/index.js';
+import type { InviteClientSession, InviteServerSession, LocalCapabilities, LocalOffer, NegotiatedMedia, UserAgentDelegate } from '../sip/index.js';
+import { Call } from './Call.js';
+import type { GatewayConfig } from './config.js';
+import { LOCAL_CODECS, MediaLeg } from './MediaLeg.js';
+import { defaultRoutes, matchRoute, sourceAllowed, targetFor } from './routes.js';
+import type { Route, RouteTable } from './routes.js';
+
+export interface GatewayEvents {
+  [key: string]: unknown[];
+  /** A call was answered (or bridged) and its media is flowing. */
+  call: [Call];
+  /** A call ended; its recordings are final. */
+  callEnded: [Call];
+}
+
+export interface GatewayStats {
+  activeCalls: number;
+  callsTotal: number;
+  rejected: Record<string, number>;
+  sip: ReturnType<SipTransport['stats']>;
+  transactions: ReturnType<TransactionLayer['stats']>;
+  rtpPortsInUse: number;
+}
+
+const CAPS: LocalCapabilities = { codecs: LOCAL_CODECS.map((c) => ({ ...c })), ptime: 20 };
+
+export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDelegate {
+  readonly config: GatewayConfig;
+  readonly routes: RouteTable;
+  readonly transport: SipTransport;
+  readonly transactions: TransactionLayer;
+  readonly ua: UserAgent;
+  readonly ports: PortAllocator;
+  readonly scheduler = new FrameScheduler();
+  readonly calls = new Map<string, Call>();
+  readonly recordingsDir: string;
+  readonly #nonces = new NonceManager();
+  #monitor: NodeJS.Timeout | null = null;
+  #closing = false;
+  callsTotal = 0;
+  readonly rejected: Record<string, number> = {};
+  /** Where log lines go (one JSON object each); tests may capture them. */
+  log: (entry: Record<string, unknown>) => void;
+
+  constructor(config: GatewayConfig, routes: RouteTable = defaultRoutes()) {
+    super();
+    this.config = config;
+    this.routes = routes;
+    this.recordingsDir = path.join(config.dataDir, 'recordings');
+    this.ports = new PortAllocator(config.rtpPorts.min, config.rtpPorts.max);
+    this.transport = new SipTransport({
+      port: config.sipPort,
+      bindAddress: config.bindAddress,
+      publicAddress: config.publicAddress,
+      ...(config.tls
+        ? { tls: { port: config.tls.port, cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) } }
+        : {}),
+    });
+    this.transactions = new TransactionLayer(this.transport);
+    this.transport.on('message', (m) => this.transactions.receive(m));
+    this.ua = new UserAgent({ transport: this.transport, transactions: this.transactions, product: 'recgate' });
+    this.ua.delegate = this;
+    this.log =
+      config.log === 'json'
+        ? (entry) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`)
+        : () => undefined;
+  }
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.recordingsDir, { recursive: true });
+    await this.transport.listen();
+    this.#monitor = setInterval(() => this.#checkCalls(), 1000);
+    this.#monitor.unref();
+  }
+
+  /** Graceful stop: new calls get 503, every call gets BYE, recordings are finalised. */
+  async stop(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#monitor) clearInterval(this.#monitor);
+    const ending: Promise<void>[] = [];
+    for (const call of this.calls.values()) {
+      this.#hangup(call, 'shutdown');
+      ending.push(call.end('shutdown'));
+    }
+    this.ua.shutdown();
+    await Promise.all(ending);
+    // Let the BYEs leave before the sockets close.
+    await new Promise((r) => setTimeout(r, 100));
+    this.transactions.close();
+    this.scheduler.close();
+    await this.transport.close();
+  }
+
+  stats(): GatewayStats {
+    return {
+      activeCalls: this.calls.size,
+      callsTotal: this.callsTotal,
+      rejected: { ...this.rejected },
+      sip: this.transport.stats(),
+      transactions: this.transactions.stats(),
+      rtpPortsInUse: this.ports.used,
+    };
+  }
+
+  /** Hangs up a call (API, timeouts): BYE to every answered party, CANCEL or 480 to the others. */
+  hangup(callId: string, reason = 'api'): boolean {
+    const call = this.calls.get(callId);
+    if (call === undefined) return false;
+    this.#hangup(call, reason);
+    return true;
+  }
+
+  // --- UserAgentDelegate
+
+  onInvite(session: InviteServerSession): void {
+    const source = session.source.address;
+    const uri = parseUri(session.requestUri);
+    const fromNa = parseNameAddr(session.from);
+    const facts = { user: uri?.user ?? '', from: fromNa ? formatUri(fromNa.uri) : '', source };
+    if (this.#closing) return this.#reject(session, 503, 'shutting_down', [['Retry-After', '30']]);
+    if (!sourceAllowed(this.routes.trunks, source)) return this.#reject(session, 403, 'source_not_allowed');
+    const route = matchRoute(this.routes, facts);
+    if (route === null) return this.#reject(session, 404, 'no_route');
+    if (route.requireAuth && !this.#authorized(session)) return;
+    if (route.action === 'reject') return this.#reject(session, route.status ?? 403, 'route_reject', [], route.reason);
+    void this.#answer(session, route, facts).catch((err: unknown) => {
+      this.log({ event: 'call.error', sip_call_id: session.sipCallId, error: String(err) });
+      session.reject(500);
+    });
+  }
+
+  async #answer(session: InviteServerSession, route: Route, facts: { user: string; from: string; source: string }): Promise<void> {
+    if (session.remoteSdp.trim() === '') {
+      // A late offer (INVITE without SDP) needs our offer in the 2xx and the answer in the ACK.
+      return this.#reject(session, 488, 'no_offer', [['Warning', '399 recgate "an SDP offer in the INVITE is required"']]);
+    }
+    const parsed = parseSdp(session.remoteSdp);
+    if (!parsed.ok) return this.#reject(session, 488, 'bad_sdp', [['Warning', `399 recgate "${parsed.code}"`]]);
+    let endpoint: RtpEndpoint;
+    try {
+      endpoint = await MediaLeg.openEndpoint(this.ports, this.config.bindAddress);
+    } catch (err) {
+      if (err instanceof NoPortError) return this.#reject(session, 503, 'no_rtp_port', [['Retry-After', '5']]);
+      throw err;
+    }
+    if (session.terminated) {
+      endpoint.close(); // cancelled while we bound the port
+      return;
+    }
+    const neg = negotiateAnswer(parsed.sdp, CAPS, { address: this.config.publicAddress, port: endpoint.port, sessionVersion: 0 });
+    if (!neg.ok) {
+      endpoint.close();
+      return this.#reject(session, 488, neg.code === 'ERR_SDP_NO_COMMON_CODEC' ? 'no_common_codec' : 'sdp', [
+        ['Warning', `304 recgate "${neg.message.replace(/"/g, "'").slice(0, 120)}"`],
+      ]);
+    }
+    const call = new Call(session, mixerRateFor(neg.audio, route), this.config.jitterMs);
+    call.routeName = route.name;
+    if (route.account !== undefined) call.account = route.account;
+    call.codec = neg.audio.codec.name;
+    const caller = new MediaLeg('caller', endpoint, call.mixer);
+    call.legs.push(caller);
+    caller.apply(neg.audio);
+    this.calls.set(call.id, call);
+    this.callsTotal++;
+    this.scheduler.add(call.mixer);
+    session.onReinvite = (offer) => this.#reinvite(caller, offer);
+    session.on('ended', (end) => this.#onCallerEnded(call, Call.describe(end)));
+    session.on('confirmed', () => {
+      if (call.tmAnswer === null) call.tmAnswer = new Date();
+    });
+
+    if (route.action === 'record') {
+      if (route.recording !== false) await call.record(route.recording, this.recordingsDir);
+      if (session.terminated) return;
+      session.accept(neg.answer);
+      call.status = 'answered';
+      call.tmAnswer = new Date();
+      this.#logStart(call, facts);
+      this.emit('call', call);
+      return;
+    }
+    await this.#connect(call, route, facts, neg.answer);
+  }
+
+  /** B2BUA: call the target, relay progress, answer the caller when the callee answers. */
+  async #connect(call: Call, route: Route, facts: { user: string; from: string; source: string }, callerAnswer: string): Promise<void> {
+    const target = targetFor(route, facts);
+    const destination = peerForUri(target);
+    if (destination === null) return this.#rejectCall(call, 500, 'bad_target');
+    let endpoint: RtpEndpoint;
+    try {
+      endpoint = await MediaLeg.openEndpoint(this.ports, this.config.bindAddress);
+    } catch (err) {
+      if (err instanceof NoPortError) return this.#rejectCall(call, 503, 'no_rtp_port');
+      throw err;
+    }
+    const calleeLeg = new MediaLeg('callee', endpoint, call.mixer);
+    call.legs.push(calleeLeg);
+    if (call.caller.terminated) return;
+    const offer: LocalOffer = createOffer(CAPS, { address: this.config.publicAddress, port: endpoint.port, sessionId: calleeLeg.sessionId });
+    const fromNa = parseNameAddr(call.caller.from);
+    const from = fromNa === null ? `<sip:anonymous@${this.config.publicAddress}>` : fromHeader(fromNa.displayName, fromNa.uri.user, this.config.publicAddress);
+    const callee = this.ua.invite({
+      uri: target,
+      from,
+      to: `<${target}>`,
+      sdp: offer.sdp,
+      destination,
+      ...(route.targetAuth ? { auth: route.targetAuth } : {}),
+    });
+    call.callee = callee;
+    call.status = 'progressing';
+    const ringTimer = setTimeout(() => {
+      if (callee.state !== 'confirmed' && callee.state !== 'terminated') {
+        callee.cancel();
+        this.#rejectCall(call, 408, 'ring_timeout');
+      }
+    }, route.ringTimeoutSec * 1000);
+    ringTimer.unref();
+    callee.on('progress', () => call.caller.progress(180));
+    callee.on('confirmed', () => {
+      clearTimeout(ringTimer);
+      void this.#bridged(call, callee, calleeLeg, offer, callerAnswer, route, facts);
+    });
+    callee.on('ended', (end) => {
+      clearTimeout(ringTimer);
+      this.#onCalleeEnded(call, callee, Call.describe(end), end.status);
+    });
+    callee.onReinvite = (o) => this.#reinvite(calleeLeg, o);
+  }
+
+  async #bridged(
+    call: Call,
+    callee: InviteClientSession,
+    calleeLeg: MediaLeg,
+    offer: LocalOffer,
+    callerAnswer: string,
+    route: Route,
+    facts: { user: string; from: string; source: string },
+  ): Promise<void> {
+    const parsed = parseSdp(callee.remoteSdp);
+    const neg = parsed.ok ? negotiateAnswerReceived(offer, parsed.sdp) : null;
+    if (neg === null || !neg.ok) {
+      callee.bye();
+      return this.#rejectCall(call, 488, 'callee_sdp');
+    }
+    calleeLeg.apply(neg.audio);
+    // Each party hears the other through the gateway (transcoded when their codecs differ).
+    call.callerLeg.hear({ kind: 'track', input: calleeLeg.input });
+    calleeLeg.hear({ kind: 'track', input: call.callerLeg.input });
+    if (route.recording !== false) await call.record(route.recording, this.recordingsDir);
+    if (call.caller.terminated) {
+      callee.bye();
+      return;
+    }
+    call.caller.accept(callerAnswer);
+    call.status = 'answered';
+    call.tmAnswer = new Date();
+    call.codec = `${call.callerLeg.media?.codec.name}/${neg.audio.codec.name}`;
+    this.#logStart(call, facts);
+    this.emit('call', call);
+  }
+
+  #onCallerEnded(call: Call, reason: string): void {
+    const callee = call.callee;
+    if (callee !== null && callee.state !== 'terminated') {
+      if (callee.state === 'confirmed') callee.bye();
+      else callee.cancel();
+    }
+    void this.#finish(call, `caller:${reason}`);
+  }
+
+  #onCalleeEnded(call: Call, callee: InviteClientSession, reason: string, status: number): void {
+    const caller = call.caller;
+    if (caller.state !== 'terminated') {
+      if (caller.state === 'confirmed' || caller.dialog !== null) caller.bye();
+      else {
+        // The callee failed before answering: its status goes back to the caller (487 after
+        // our own CANCEL is the caller's cancel, which already ended that side).
+        const code = status >= 400 && status <= 699 ? status : callee.end?.reason === 'timeout' ? 408 : 503;
+        caller.reject(code);
+      }
+    }
+    void this.#finish(call, `callee:${reason}`);
+  }
+
+  async #finish(call: Call, reason: string): Promise<void> {
+    if (!this.calls.has(call.id)) return;
+    this.calls.delete(call.id);
+    this.scheduler.remove(call.mixer);
+    await call.end(call.endReason || reason);
+    this.log({
+      event: 'call.end',
+      call_id: call.id,
+      sip_call_id: call.sipCallId,
+      from: call.caller.from,
+      to: call.caller.to,
+      codec: call.codec,
+      reason: call.endReason,
+      duration_ms: call.durationMs(),
+      packets_lost: call.packetsLost(),
+      recordings: call.recordings.map((r) => ({ id: r.id, path: r.result?.path, duration_ms: r.result?.durationMs, state: r.result?.state })),
+    });
+    this.emit('callEnded', call);
+  }
+
+  #hangup(call: Call, reason: string): void {
+    if (call.endReason === '') call.endReason = reason;
+    const caller = call.caller;
+    if (caller.state === 'terminated') return;
+    if (caller.dialog !== null) caller.bye();
+    else caller.reject(480);
+  }
+
+  #reinvite(leg: MediaLeg, offer: string): { status: number; body?: string } {
+    const parsed = parseSdp(offer);
+    if (!parsed.ok) return { status: 488 };
+    leg.sessionVersion = Number(nextVersion(leg.sessionVersion));
+    const neg = negotiateAnswer(parsed.sdp, CAPS, {
+      address: this.config.publicAddress,
+      port: leg.port,
+      sessionId: leg.sessionId,
+      sessionVersion: leg.sessionVersion,
+    });
+    if (!neg.ok) return { status: 488 };
+    leg.apply(neg.audio);
+    return { status: 200, body: neg.answer };
+  }
+
+  /** RTP inactivity and maximum duration, checked every second. */
+  #checkCalls(): void {
+    const now = performance.now();
+    for (const call of this.calls.values()) {
+      if (call.status !== 'answered') continue;
+      if (this.config.maxCallSec > 0 && call.durationMs() > this.config.maxCallSec * 1000) {
+        this.#hangupBoth(call, 'max_duration');
+        continue;
+      }
+      if (this.config.rtpTimeoutSec > 0) {
+        for (const leg of call.legs) {
+          if (!leg.remoteSends) {
+            leg.sinceMs = now;
+            continue;
+          }
+          const last = Math.max(leg.endpoint.lastPacketMs, leg.sinceMs);
+          if (now - last > this.config.rtpTimeoutSec * 1000) {
+            this.#hangupBoth(call, `rtp_timeout:${leg.label}`);
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  #hangupBoth(call: Call, reason: string): void {
+    call.endReason = reason;
+    if (call.callee !== null && call.callee.state !== 'terminated') call.callee.bye();
+    this.#hangup(call, reason);
+  }
+
+  /** Digest authentication of an INVITE (RFC 3261 §22.2); answers 401/403 itself when it fails. */
+  #authorized(session: InviteServerSession): boolean {
+    const auth = this.routes.trunks.auth;
+    if (auth === null) return true;
+    const header = session.request.headers.get('Authorization');
+    // One challenge per algorithm, most preferred first (RFC 8760 §2.4).
+    const challenge = (stale: boolean): [string, string][] =>
+      auth.algorithms.map((algorithm) => ['WWW-Authenticate', createChallenge({ realm: auth.realm, algorithm, nonce: this.#nonces.issue(), stale })]);
+    if (header === undefined) {
+      this.#reject(session, 401, 'auth_required', challenge(false));
+      return false;
+    }
+    const creds = parseCredentials(header);
+    const password = creds === null ? undefined : auth.users.get(creds.username);
+    if (creds === null || password === undefined || creds.realm !== auth.realm) {
+      this.#reject(session, 403, 'auth_failed');
+      return false;
+    }
+    const nonce = this.#nonces.check(creds.nonce);
+    if (nonce !== 'valid') {
+      this.#reject(session, 401, 'auth_stale', challenge(true));
+      return false;
+    }
+    if (!verifyCredentials({ credentials: creds, method: 'INVITE', password, realm: auth.realm })) {
+      this.#reject(session, 403, 'auth_failed');
+      return false;
+    }
+    return true;
+  }
+
+  #reject(session: InviteServerSession, status: number, why: string, headers: [string, string][] = [], reason?: string): void {
+    this.rejected[why] = (this.rejected[why] ?? 0) + 1;
+    this.log({ event: 'call.rejected', sip_call_id: session.sipCallId, from: session.from, to: session.to, status, why });
+    session.reject(status, reason, headers);
+  }
+
+  #rejectCall(call: Call, status: number, why: string): void {
+    call.endReason = why;
+    this.#reject(call.caller, status, why);
+  }
+
+  #logStart(call: Call, facts: { user: string; from: string; source: string }): void {
+    this.log({
+      event: 'call.start',
+      call_id: call.id,
+      sip_call_id: call.sipCallId,
+      from: call.caller.from,
+      to: call.caller.to,
+      user: facts.user,
+      source: facts.source,
+      route: call.routeName,
+      codec: call.codec,
+      recordings: call.recordings.map((r) => r.id),
+    });
+  }
+}
+
+/** The mixer rate: 8 kHz for narrowband calls, 16 kHz with Opus, 48 kHz when a recording asks for it. */
+function mixerRateFor(media: NegotiatedMedia, route: Route): MixerRate {
+  if (route.recording !== false && route.recording.sample_rate === 48000) return 48000;
+  if (media.codec.name.toLowerCase() === 'opus') return 16000;
+  if (route.recording !== false && route.recording.sample_rate === 16000) return 16000;
+  return 8000;
+}
+
+/** The From of the outbound leg: the caller's display name and user, at our address. */
+function fromHeader(display: string | undefined, user: string, host: string): string {
+  const name = display ? `"${display.replace(/["\\]/g, '')}" ` : '';
+  return `${name}<sip:${user || 'anonymous'}@${host.includes(':') ? `[${host}]` : host}>`;
+}

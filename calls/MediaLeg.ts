@@ -1,0 +1,146 @@
+/**
+ * One party's media in a call: its RTP endpoint, the receiver that feeds its mixer input,
+ * and (when the gateway sends to it) the sender that encodes what it should hear.
+ * Built from the SDP negotiation; a re-INVITE updates it (hold, resume, codec change).
+ */
+import { AudioReceiver, AudioSender, RtpEndpoint } from '../rtp/index.js';
+import type { PayloadFormat, PortAllocator, CodecName } from '../rtp/index.js';
+import type { FrameConsumer, Mixer, MixerInput, MixOutput, OutputSpec } from '../mixer/index.js';
+import type { Codec, Direction, NegotiatedMedia } from '../sip/index.js';
+
+/** What we offer and accept, in preference order (telephone-event for RFC 4733 DTMF). */
+export const LOCAL_CODECS = [
+  { name: 'PCMU', clockRate: 8000 },
+  { name: 'PCMA', clockRate: 8000 },
+  { name: 'opus', clockRate: 48000, channels: 2, fmtp: 'useinbandfec=1' },
+  { name: 'telephone-event', clockRate: 8000, fmtp: '0-16' },
+  { name: 'telephone-event', clockRate: 48000, fmtp: '0-16' },
+] as const;
+
+/** rtp/'s payload format for an SDP codec, or null if we cannot decode it. */
+export function payloadFormat(codec: Codec): PayloadFormat | null {
+  const name = codec.name.toLowerCase();
+  const map: Record<string, CodecName> = { pcmu: 'PCMU', pcma: 'PCMA', opus: 'opus', 'telephone-event': 'telephone-event', cn: 'CN' };
+  const c = map[name];
+  if (c === undefined) return null;
+  return { payloadType: codec.payloadType, codec: c, clockRate: codec.clockRate, ...(codec.channels !== undefined ? { channels: codec.channels } : {}) };
+}
+
+function formatsOf(media: NegotiatedMedia): PayloadFormat[] {
+  const out: PayloadFormat[] = [];
+  const audio = payloadFormat(media.codec);
+  if (audio !== null) out.push(audio);
+  if (media.telephoneEvent !== undefined) {
+    const te = payloadFormat(media.telephoneEvent);
+    if (te !== null) out.push(te);
+  }
+  return out;
+}
+
+/** Whether a direction means we send, or the remote sends. */
+export function weSend(d: Direction): boolean {
+  return d === 'sendrecv' || d === 'sendonly';
+}
+
+export class MediaLeg {
+  readonly label: string;
+  readonly endpoint: RtpEndpoint;
+  readonly input: MixerInput;
+  readonly mixer: Mixer;
+  media: NegotiatedMedia | null = null;
+  receiver: AudioReceiver | null = null;
+  sender: AudioSender | null = null;
+  #senderOutput: MixOutput | null = null;
+  /** What this leg hears, when the gateway sends to it. */
+  #hears: OutputSpec | null = null;
+  /** When media was last seen or expected, for the RTP timeout (monotonic ms). */
+  sinceMs = performance.now();
+  dtmf: string[] = [];
+
+  /** SDP o= session id and version for our side of this leg (RFC 3264 §8: version +1 per change). */
+  readonly sessionId = String(Math.floor(Math.random() * 1e12));
+  sessionVersion = 0;
+
+  constructor(label: string, endpoint: RtpEndpoint, mixer: Mixer) {
+    this.label = label;
+    this.endpoint = endpoint;
+    this.mixer = mixer;
+    this.input = mixer.createInput(label);
+  }
+
+  /** Binds an RTP port pair for a leg (RTP even, RTCP odd). */
+  static openEndpoint(ports: PortAllocator, bindAddress: string): Promise<RtpEndpoint> {
+    return RtpEndpoint.open({ ports, bindAddress, rtcpMux: false });
+  }
+
+  get port(): number {
+    return this.endpoint.port;
+  }
+
+  /** Applies a negotiation (first answer or a re-INVITE): receive formats, remote address, direction. */
+  apply(media: NegotiatedMedia): void {
+    const previous = this.media;
+    this.media = media;
+    const sameFormats =
+      previous !== null &&
+      previous.codec.payloadType === media.codec.payloadType &&
+      previous.codec.name.toLowerCase() === media.codec.name.toLowerCase() &&
+      previous.telephoneEvent?.payloadType === media.telephoneEvent?.payloadType;
+    if (!sameFormats) {
+      const receiver = new AudioReceiver({ formats: formatsOf(media), mixerRate: this.mixer.sampleRate });
+      receiver.attach(this.input);
+      receiver.on('dtmf', (e) => {
+        if (e.type === 'end') this.dtmf.push(e.digit);
+      });
+      this.receiver = receiver;
+      this.endpoint.handler = receiver;
+    }
+    // On hold the peer may send c=0.0.0.0: keep what symmetric RTP learned.
+    if (media.remoteAddress !== '0.0.0.0' && media.remoteAddress !== '::' && media.remotePort > 0) {
+      this.endpoint.setRemote({ address: media.remoteAddress, port: media.remotePort });
+    }
+    this.sinceMs = performance.now();
+    if (this.#hears !== null) this.#connectSender(!sameFormats);
+    if (this.sender !== null) {
+      const active = weSend(media.direction);
+      if (active && !this.sender.active) this.sender.markTalkspurt();
+      this.sender.active = active;
+    }
+  }
+
+  /** The gateway sends this leg what `spec` mixes (B2BUA: the other party's track). */
+  hear(spec: OutputSpec): void {
+    this.#hears = spec;
+    this.#connectSender(true);
+  }
+
+  /** Whether the remote is expected to send RTP (not on hold with inactive/recvonly). */
+  get remoteSends(): boolean {
+    return this.media === null || weSend(this.media.remoteDirection);
+  }
+
+  close(): void {
+    if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
+    this.#senderOutput = null;
+    this.endpoint.close();
+  }
+
+  #connectSender(rebuild: boolean): void {
+    const media = this.media;
+    const spec = this.#hears;
+    if (media === null || spec === null) return;
+    const format = payloadFormat(media.codec);
+    if (format === null) return;
+    if (rebuild || this.sender === null) {
+      if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
+      this.sender = new AudioSender({ format, mixerRate: this.mixer.sampleRate, ptimeMs: ptimeFor(format, media.ptime) }, this.endpoint);
+      this.sender.active = weSend(media.direction);
+      this.#senderOutput = this.mixer.addOutput(spec, this.sender as FrameConsumer);
+    }
+  }
+}
+
+function ptimeFor(format: PayloadFormat, wanted: number): number {
+  const allowed = format.codec === 'opus' ? [10, 20, 40, 60] : [10, 20, 30, 40, 60];
+  return allowed.includes(wanted) ? wanted : 20;
+}

@@ -1,0 +1,127 @@
+/**
+ * Gateway configuration: environment variables, each with a matching command-line flag
+ * (`--sip-port 5070` overrides RECGATE_SIP_PORT). Invalid values stop start-up with a message
+ * naming the variable.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { InvalidArgumentError } from '../common/index.js';
+
+export interface GatewayConfig {
+  sipPort: number;
+  httpPort: number;
+  bindAddress: string;
+  publicAddress: string;
+  rtpPorts: { min: number; max: number };
+  dataDir: string;
+  routesFile: string | null;
+  /** Seconds without RTP after which a call is hung up; 0 disables. */
+  rtpTimeoutSec: number;
+  /** Longest call in seconds; 0 disables. */
+  maxCallSec: number;
+  /** TLS for SIP (port and PEM files), or null. */
+  tls: { port: number; certFile: string; keyFile: string } | null;
+  /** Jitter buffer / playout delay in ms. */
+  jitterMs: number;
+  /** Log format: one JSON object per line, or nothing. */
+  log: 'json' | 'off';
+}
+
+interface Setting {
+  env: string;
+  flag: string;
+  help: string;
+  default: string;
+}
+
+export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'rtpPorts' | 'tlsPort' | 'tlsCert' | 'tlsKey', Setting> = {
+  sipPort: { env: 'RECGATE_SIP_PORT', flag: '--sip-port', help: 'SIP port, UDP and TCP', default: '5060' },
+  httpPort: { env: 'RECGATE_HTTP_PORT', flag: '--http-port', help: 'HTTP port (API, health)', default: '8080' },
+  bindAddress: { env: 'RECGATE_BIND_ADDRESS', flag: '--bind-address', help: 'address to listen on', default: '0.0.0.0' },
+  publicAddress: {
+    env: 'RECGATE_PUBLIC_ADDRESS',
+    flag: '--public-address',
+    help: 'address put in SDP and Contact (default: the bind address, or the first non-internal IPv4)',
+    default: '',
+  },
+  rtpPorts: { env: 'RECGATE_RTP_PORTS', flag: '--rtp-ports', help: 'RTP port range', default: '20000-29999' },
+  dataDir: { env: 'RECGATE_DATA_DIR', flag: '--data-dir', help: 'where recordings and state live', default: './data' },
+  routesFile: { env: 'RECGATE_ROUTES', flag: '--routes', help: 'routes file (JSON); without it every call is recorded', default: '' },
+  rtpTimeoutSec: { env: 'RECGATE_RTP_TIMEOUT', flag: '--rtp-timeout', help: 'seconds without RTP before a call is hung up (0: never)', default: '60' },
+  maxCallSec: { env: 'RECGATE_MAX_CALL_DURATION', flag: '--max-call-duration', help: 'longest call in seconds (0: no limit)', default: '14400' },
+  jitterMs: { env: 'RECGATE_JITTER_MS', flag: '--jitter-ms', help: 'jitter buffer (playout) delay in ms', default: '60' },
+  tlsPort: { env: 'RECGATE_TLS_PORT', flag: '--tls-port', help: 'SIP over TLS port (needs cert and key)', default: '5061' },
+  tlsCert: { env: 'RECGATE_TLS_CERT', flag: '--tls-cert', help: 'PEM certificate file for SIP TLS', default: '' },
+  tlsKey: { env: 'RECGATE_TLS_KEY', flag: '--tls-key', help: 'PEM private key file for SIP TLS', default: '' },
+  log: { env: 'RECGATE_LOG', flag: '--log', help: 'json (one line per event) or off', default: 'json' },
+};
+
+/** The --help text. */
+export function helpText(): string {
+  const lines = ['recgate: a self-hosted call-recording gateway', '', 'usage: npm start -- [flags]   (or environment variables)', ''];
+  for (const s of Object.values(SETTINGS)) {
+    lines.push(`  ${s.flag.padEnd(22)} ${s.env.padEnd(26)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
+  }
+  lines.push(`  ${'--help'.padEnd(22)} ${''.padEnd(26)} this text`);
+  return lines.join('\n');
+}
+
+/** Reads settings from argv (flags) over env over defaults. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayConfig {
+  const raw = new Map<string, string>();
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    const v = env[s.env];
+    raw.set(key, v !== undefined && v !== '' ? v : s.default);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const entry = Object.entries(SETTINGS).find(([, s]) => s.flag === flag);
+    if (entry === undefined) throw new InvalidArgumentError(`unknown option ${a} (see --help)`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new InvalidArgumentError(`${flag} needs a value`);
+    raw.set(entry[0], value);
+  }
+  const get = (k: keyof typeof SETTINGS): string => raw.get(k) ?? '';
+  const int = (k: keyof typeof SETTINGS, min: number, max: number): number => {
+    const v = get(k);
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) {
+      throw new InvalidArgumentError(`${SETTINGS[k].env} must be an integer ${min}..${max}, got "${v}"`);
+    }
+    return n;
+  };
+  const bindAddress = get('bindAddress');
+  const m = /^(\d+)-(\d+)$/.exec(get('rtpPorts'));
+  if (!m || Number(m[1]) < 1024 || Number(m[2]) > 65535 || Number(m[1]) >= Number(m[2])) {
+    throw new InvalidArgumentError(`${SETTINGS.rtpPorts.env} must look like 20000-29999 within 1024-65535, got "${get('rtpPorts')}"`);
+  }
+  const log = get('log');
+  if (log !== 'json' && log !== 'off') throw new InvalidArgumentError(`${SETTINGS.log.env} must be json or off, got "${log}"`);
+  const cert = get('tlsCert');
+  const key = get('tlsKey');
+  if ((cert === '') !== (key === '')) throw new InvalidArgumentError('SIP TLS needs both RECGATE_TLS_CERT and RECGATE_TLS_KEY');
+  return {
+    sipPort: int('sipPort', 0, 65535),
+    httpPort: int('httpPort', 0, 65535),
+    bindAddress,
+    publicAddress: get('publicAddress') || defaultPublicAddress(bindAddress),
+    rtpPorts: { min: Number(m[1]), max: Number(m[2]) },
+    dataDir: path.resolve(get('dataDir')),
+    routesFile: get('routesFile') || null,
+    rtpTimeoutSec: int('rtpTimeoutSec', 0, 86400),
+    maxCallSec: int('maxCallSec', 0, 7 * 86400),
+    jitterMs: int('jitterMs', 0, 1000),
+    tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key },
+    log,
+  };
+}
+
+/** The bind address when it names one interface, else the machine's first non-internal IPv4. */
+export function defaultPublicAddress(bindAddress: string): string {
+  if (bindAddress !== '0.0.0.0' && bindAddress !== '::') return bindAddress;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}

@@ -1,0 +1,435 @@
+/**
+ * SIP transports (RFC 3261 §18): UDP and TCP on the same port, TLS optionally on its own port.
+ *
+ * Receiving: datagrams and stream bytes become messages (TCP/TLS through the StreamFramer).
+ * Requests get `received`/`rport` on their top Via (§18.2.1, RFC 3581) so responses reach
+ * callers behind NAT. A request that cannot be parsed but whose method and dialog headers
+ * were read is answered with the parser's status (400, 413, 505); anything else is dropped
+ * and counted. Nothing from the network ever throws out of here.
+ *
+ * Sending: responses follow §18.2.2 — back on the connection the request came in on while it
+ * is open, else to `received`:`rport` (or the Via's sent-by). Requests to a TCP/TLS target
+ * reuse an open connection to that address and port, or open one.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import tls from 'node:tls';
+import { IoError, SafeEmitter, errnoCode } from '../../common/index.js';
+import {
+  StreamFramer,
+  createResponse,
+  formatVia,
+  parseMessage,
+  parseVia,
+  reasonPhrase,
+  serializeMessage,
+} from '../message/index.js';
+import type { ParseError, SipLimits, SipMessage, SipRequest, SipResponse } from '../message/index.js';
+
+export type TransportProtocol = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+
+/** A stream connection (TCP, TLS, later WebSocket) a message arrived on or may leave by. */
+export interface Connection {
+  readonly id: number;
+  readonly protocol: TransportProtocol;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly open: boolean;
+  /** Writes bytes; false when the connection is closed. */
+  write(bytes: Buffer): boolean;
+  close(): void;
+}
+
+/** Where a message came from, or where it goes. */
+export interface Peer {
+  protocol: TransportProtocol;
+  address: string;
+  port: number;
+  /** For stream transports: the connection (responses go back on it while it is open). */
+  connection?: Connection;
+}
+
+export interface IncomingMessage {
+  message: SipMessage;
+  source: Peer;
+}
+
+export interface SipTransportOptions {
+  /** Address to bind; default 0.0.0.0. */
+  bindAddress?: string;
+  /** UDP and TCP port; 0 picks a free one (tests). */
+  port: number;
+  /** Address written in our Via and Contact; default the bind address (or 127.0.0.1 for 0.0.0.0). */
+  publicAddress?: string;
+  /** TLS on its own port with a certificate and key (PEM). */
+  tls?: { port: number; cert: string | Buffer; key: string | Buffer };
+  limits?: Partial<SipLimits>;
+  /** Close stream connections idle for this long, in ms; default 15 minutes. */
+  idleTimeoutMs?: number;
+  /** Most simultaneous stream connections; more are refused; default 4096. */
+  maxConnections?: number;
+}
+
+export interface SipTransportEvents {
+  [key: string]: unknown[];
+  message: [IncomingMessage];
+}
+
+export interface SipTransportStats {
+  received: number;
+  sent: number;
+  /** Messages refused by the parser, by error code. */
+  parseErrors: Record<string, number>;
+  /** Error responses (400/413/505) sent for unparseable requests. */
+  rejected: number;
+  dropped: number;
+  sendErrors: number;
+  connections: number;
+  keepAlives: number;
+}
+
+let nextConnectionId = 1;
+
+/** A TCP or TLS socket with its framer. */
+class StreamConnection implements Connection {
+  readonly id = nextConnectionId++;
+  readonly protocol: TransportProtocol;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly socket: net.Socket;
+  readonly framer: StreamFramer;
+  lastActivity = Date.now();
+
+  constructor(protocol: TransportProtocol, socket: net.Socket, framer: (c: StreamConnection) => StreamFramer) {
+    this.protocol = protocol;
+    this.socket = socket;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
+    this.remotePort = socket.remotePort ?? 0;
+    this.framer = framer(this);
+  }
+
+  get open(): boolean {
+    return !this.socket.destroyed && this.socket.writable;
+  }
+
+  write(bytes: Buffer): boolean {
+    if (!this.open) return false;
+    this.lastActivity = Date.now();
+    this.socket.write(bytes);
+    return true;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export class SipTransport extends SafeEmitter<SipTransportEvents> {
+  readonly options: SipTransportOptions;
+  readonly publicAddress: string;
+  #udp: dgram.Socket | null = null;
+  #tcp: net.Server | null = null;
+  #tls: net.Server | null = null;
+  #port = 0;
+  #tlsPort = 0;
+  readonly #connections = new Map<string, StreamConnection>();
+  readonly #pendingConnects = new Map<string, Promise<StreamConnection>>();
+  #idleTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  received = 0;
+  sent = 0;
+  readonly parseErrors: Record<string, number> = {};
+  rejected = 0;
+  dropped = 0;
+  sendErrors = 0;
+  keepAlives = 0;
+
+  constructor(options: SipTransportOptions) {
+    super();
+    this.options = options;
+    const bind = options.bindAddress ?? '0.0.0.0';
+    this.publicAddress = options.publicAddress ?? (bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind);
+  }
+
+  /** The UDP/TCP port (after listen()). */
+  get port(): number {
+    return this.#port;
+  }
+
+  get tlsPort(): number {
+    return this.#tlsPort;
+  }
+
+  /** Binds UDP and TCP on the same port (and TLS when configured). */
+  async listen(): Promise<void> {
+    const address = this.options.bindAddress ?? '0.0.0.0';
+    const family = address.includes(':') ? 'udp6' : 'udp4';
+    // TCP first when the port is 0, so UDP can take the same number.
+    const tcp = net.createServer((s) => this.#accept('tcp', s));
+    await listenServer(tcp, address, this.options.port);
+    this.#tcp = tcp;
+    this.#port = (tcp.address() as net.AddressInfo).port;
+    const udp = dgram.createSocket({ type: family, reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', (err) => reject(new IoError(`cannot bind SIP UDP ${address}:${this.#port}: ${err.message}`, err)));
+      udp.bind({ port: this.#port, address, exclusive: true }, () => resolve());
+    });
+    udp.removeAllListeners('error');
+    udp.on('error', () => this.sendErrors++);
+    udp.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
+    this.#udp = udp;
+    if (this.options.tls) {
+      const server = tls.createServer({ cert: this.options.tls.cert, key: this.options.tls.key }, (s) => this.#accept('tls', s));
+      await listenServer(server, address, this.options.tls.port);
+      this.#tls = server;
+      this.#tlsPort = (server.address() as net.AddressInfo).port;
+    }
+    const idle = this.options.idleTimeoutMs ?? 15 * 60 * 1000;
+    this.#idleTimer = setInterval(() => this.#closeIdle(idle), Math.min(idle, 60_000));
+    this.#idleTimer.unref();
+  }
+
+  /** A Via value for a request we send over `protocol` (RFC 3261 §18.1.1, with rport of RFC 3581). */
+  via(protocol: TransportProtocol, branch: string): string {
+    const port = protocol === 'tls' ? this.#tlsPort : this.#port;
+    return formatVia({
+      transport: protocol.toUpperCase(),
+      host: this.publicAddress,
+      port,
+      branch,
+      rport: null,
+      params: new Map(),
+    });
+  }
+
+  /** Sends a message to a peer; resolves when handed to the kernel. Never throws for network errors (counted). */
+  async send(message: SipMessage, to: Peer): Promise<boolean> {
+    if (this.#closed) return false;
+    const bytes = serializeMessage(message);
+    try {
+      if (to.protocol === 'udp') {
+        const udp = this.#udp;
+        if (udp === null) return false;
+        await new Promise<void>((resolve, reject) =>
+          udp.send(bytes, to.port, to.address, (err) => (err ? reject(err) : resolve())),
+        );
+      } else {
+        const conn = to.connection !== undefined && to.connection.open ? to.connection : await this.#connect(to);
+        if (!conn.write(bytes)) throw new Error('connection closed');
+      }
+      this.sent++;
+      return true;
+    } catch {
+      this.sendErrors++;
+      return false;
+    }
+  }
+
+  /**
+   * Sends a response the way §18.2.2 says: on the request's connection while open, else to
+   * the top Via's received/rport (RFC 3581) or sent-by.
+   */
+  sendResponse(response: SipResponse, source: Peer): Promise<boolean> {
+    return this.send(response, responseTarget(response, source));
+  }
+
+  stats(): SipTransportStats {
+    return {
+      received: this.received,
+      sent: this.sent,
+      parseErrors: { ...this.parseErrors },
+      rejected: this.rejected,
+      dropped: this.dropped,
+      sendErrors: this.sendErrors,
+      connections: this.#connections.size,
+      keepAlives: this.keepAlives,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    for (const c of this.#connections.values()) c.close();
+    this.#connections.clear();
+    this.#udp?.close();
+    await Promise.all(
+      [this.#tcp, this.#tls].map((s) => (s === null ? undefined : new Promise<void>((r) => s.close(() => r())))),
+    );
+    this.removeAllListeners();
+  }
+
+  #onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const source: Peer = { protocol: 'udp', address: normalizeAddress(rinfo.address), port: rinfo.port };
+    // RFC 5626 §3.5.1 keep-alive (CRLF) or empty datagrams: not a message.
+    if (msg.length <= 4 && msg.every((b) => b === 13 || b === 10)) {
+      this.keepAlives++;
+      return;
+    }
+    this.#deliver(parseMessage(msg, this.options.limits), source);
+  }
+
+  #deliver(result: ReturnType<typeof parseMessage>, source: Peer): void {
+    if (!result.ok) {
+      this.#refuse(result.error, source);
+      return;
+    }
+    const message = result.message;
+    if (message.kind === 'request') stampVia(message, source);
+    this.received++;
+    this.emit('message', { message, source });
+  }
+
+  /** Counts a parse error and answers it when the parser read enough of a request. */
+  #refuse(error: ParseError, source: Peer): void {
+    this.parseErrors[error.code] = (this.parseErrors[error.code] ?? 0) + 1;
+    const partial = error.partial;
+    if (error.status === 0 || partial === undefined || partial.method === 'ACK' || !partial.headers.has('Via')) {
+      this.dropped++;
+      return;
+    }
+    const request: SipRequest = {
+      kind: 'request',
+      method: partial.method,
+      uri: 'sip:invalid',
+      headers: partial.headers,
+      body: Buffer.alloc(0),
+    };
+    stampVia(request, source);
+    const response = createResponse(request, error.status, reasonPhrase(error.status));
+    response.headers.set('Warning', `399 recgate "${error.message.replace(/["\\]/g, "'").slice(0, 200)}"`);
+    this.rejected++;
+    void this.sendResponse(response, source);
+  }
+
+  #accept(protocol: TransportProtocol, socket: net.Socket): void {
+    const max = this.options.maxConnections ?? 4096;
+    if (this.#connections.size >= max) {
+      socket.destroy();
+      this.dropped++;
+      return;
+    }
+    this.#register(new StreamConnection(protocol, socket, (c) => this.#framer(c)));
+  }
+
+  #framer(conn: StreamConnection): StreamFramer {
+    const framer = new StreamFramer(
+      (bytes) => {
+        const source: Peer = { protocol: conn.protocol, address: conn.remoteAddress, port: conn.remotePort, connection: conn };
+        this.#deliver(parseMessage(bytes, this.options.limits), source);
+      },
+      (error) => {
+        // A stream that lost its framing cannot be resynchronised (§18.3): answer if possible, close.
+        this.#refuse(error, { protocol: conn.protocol, address: conn.remoteAddress, port: conn.remotePort, connection: conn });
+        setImmediate(() => conn.close());
+      },
+      this.options.limits,
+    );
+    framer.onKeepAlive = () => {
+      this.keepAlives++;
+      conn.write(CRLF); // RFC 5626 §3.5.1 pong
+    };
+    return framer;
+  }
+
+  #register(conn: StreamConnection): void {
+    const key = connectionKey(conn.protocol, conn.remoteAddress, conn.remotePort);
+    this.#connections.set(key, conn);
+    conn.socket.on('data', (chunk: Buffer) => {
+      conn.lastActivity = Date.now();
+      conn.framer.push(chunk);
+    });
+    conn.socket.on('error', () => undefined);
+    conn.socket.on('close', () => {
+      if (this.#connections.get(key) === conn) this.#connections.delete(key);
+    });
+  }
+
+  /** An open connection to the peer, reused or new. */
+  async #connect(to: Peer): Promise<StreamConnection> {
+    const key = connectionKey(to.protocol, to.address, to.port);
+    const open = this.#connections.get(key);
+    if (open && open.open) return open;
+    let pending = this.#pendingConnects.get(key);
+    if (!pending) {
+      pending = new Promise<StreamConnection>((resolve, reject) => {
+        const socket =
+          to.protocol === 'tls'
+            ? tls.connect({ host: to.address, port: to.port, rejectUnauthorized: false })
+            : net.connect({ host: to.address, port: to.port });
+        const ready = to.protocol === 'tls' ? 'secureConnect' : 'connect';
+        const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), 10_000);
+        socket.once(ready, () => {
+          clearTimeout(timer);
+          const conn = new StreamConnection(to.protocol, socket, (c) => this.#framer(c));
+          this.#register(conn);
+          resolve(conn);
+        });
+        socket.once('error', (err) => {
+          clearTimeout(timer);
+          reject(new IoError(`cannot connect ${to.protocol} ${to.address}:${to.port}: ${errnoCode(err) ?? err.message}`, err));
+        });
+      }).finally(() => this.#pendingConnects.delete(key));
+      this.#pendingConnects.set(key, pending);
+    }
+    return pending;
+  }
+
+  #closeIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const c of this.#connections.values()) if (now - c.lastActivity > idleMs) c.close();
+  }
+}
+
+const CRLF = Buffer.from('\r\n');
+
+function connectionKey(protocol: string, address: string, port: number): string {
+  return `${protocol}:${address}:${port}`;
+}
+
+function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function listenServer(server: net.Server, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new IoError(`cannot listen on ${address}:${port}: ${err.message}`, err)));
+    server.listen({ port, host: address, exclusive: true }, () => resolve());
+  });
+}
+
+/** §18.2.1 and RFC 3581 §4: record where the request really came from in its top Via. */
+export function stampVia(request: SipRequest, source: Peer): void {
+  const values = request.headers.getAll('Via');
+  const top = values[0];
+  if (top === undefined) return;
+  const via = parseVia(top);
+  if (via === null) return;
+  let changed = false;
+  if (via.host !== source.address || via.rport === null) {
+    via.received = source.address;
+    via.params.set('received', source.address);
+    changed = true;
+  }
+  if (via.rport === null) {
+    via.rport = source.port;
+    via.params.set('rport', String(source.port));
+    changed = true;
+  }
+  if (!changed) return;
+  const rest = values.slice(1);
+  request.headers.set('Via', [formatVia(via), ...rest]);
+}
+
+/** Where a response goes (§18.2.2 with RFC 3581 §4). */
+export function responseTarget(response: SipResponse, source: Peer): Peer {
+  if (source.connection !== undefined && source.connection.open) return source;
+  const top = response.headers.get('Via');
+  const via = top === undefined ? null : parseVia(top);
+  if (via === null) return source;
+  const protocol = via.transport.toLowerCase() as TransportProtocol;
+  const address = via.received ?? via.host;
+  const port = typeof via.rport === 'number' ? via.rport : (via.port ?? (protocol === 'tls' ? 5061 : 5060));
+  return { protocol: protocol === 'udp' || protocol === 'tcp' || protocol === 'tls' ? protocol : source.protocol, address, port };
+}

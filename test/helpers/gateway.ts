@@ -1,0 +1,66 @@
+/**
+ * Starts a real Gateway in-process on 127.0.0.1 with free ports and a scratch data dir, and
+ * tears it down even when a test fails.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Gateway, defaultRoutes, parseRoutes } from '../../calls/index.js';
+import type { Call, GatewayConfig } from '../../calls/index.js';
+import { randomPortRange } from './udpPeer.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  config: GatewayConfig;
+  sipPort: number;
+  dir: string;
+  logs: Record<string, unknown>[];
+  /** Resolves with the next call that ends (its recordings final). */
+  nextEnded(): Promise<Call>;
+  /** Every ended call so far. */
+  ended: Call[];
+  stop(): Promise<void>;
+}
+
+export async function startGateway(opts: { routes?: unknown; config?: Partial<GatewayConfig> } = {}): Promise<TestGateway> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-gw-'));
+  const [min, max] = randomPortRange();
+  const config: GatewayConfig = {
+    sipPort: 0,
+    httpPort: 0,
+    bindAddress: '127.0.0.1',
+    publicAddress: '127.0.0.1',
+    rtpPorts: { min, max },
+    dataDir: dir,
+    routesFile: null,
+    rtpTimeoutSec: 60,
+    maxCallSec: 0,
+    tls: null,
+    jitterMs: 60,
+    log: 'off',
+    ...opts.config,
+  };
+  const gateway = new Gateway(config, opts.routes === undefined ? defaultRoutes() : parseRoutes(opts.routes));
+  const logs: Record<string, unknown>[] = [];
+  gateway.log = (e) => logs.push(e);
+  const ended: Call[] = [];
+  const waiters: ((c: Call) => void)[] = [];
+  gateway.on('callEnded', (c) => {
+    ended.push(c);
+    waiters.shift()?.(c);
+  });
+  await gateway.start();
+  return {
+    gateway,
+    config,
+    sipPort: gateway.transport.port,
+    dir,
+    logs,
+    ended,
+    nextEnded: () => new Promise<Call>((resolve) => waiters.push(resolve)),
+    async stop() {
+      await gateway.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
