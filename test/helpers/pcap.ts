@@ -35,14 +35,18 @@ export async function startCapture(file: string, filter: string): Promise<Captur
       reject(new Error(`tcpdump exited ${code}: ${stderr}`));
     });
   });
+  child.removeAllListeners('exit');
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let stopped: Promise<CapturedPacket[]> | null = null;
   return {
-    async stop() {
-      await new Promise<void>((resolve) => {
-        child.removeAllListeners('exit');
-        child.on('exit', () => resolve());
+    // Idempotent: a finally block may stop it again.
+    stop() {
+      stopped ??= (async () => {
         child.kill('SIGINT');
-      });
-      return readPcap(fs.readFileSync(file));
+        await exited;
+        return readPcap(fs.readFileSync(file));
+      })();
+      return stopped;
     },
   };
 }

@@ -1,0 +1,139 @@
+/**
+ * B2BUA: sipp UAC (1000 Hz) -> gateway `connect` route -> sipp UAS (streams 1500 Hz back).
+ * The stereo recording has the caller left and the callee right, aligned; the caller really
+ * receives the callee's audio through the gateway (seen on the wire with tcpdump); a callee
+ * failure code goes back to the caller.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toneFrames } from '../dsp/index.js';
+import { RtpDrop, RtpHeaderReader, decodePcmu } from '../rtp/index.js';
+import { decodeFile } from './helpers/ffmpeg.js';
+import { startGateway } from './helpers/gateway.js';
+import { startCapture } from './helpers/pcap.js';
+import { runSipp, uacScenario, writeScenario, writeToneFile } from './helpers/sipp.js';
+import { uasRejectScenario, uasToneScenario } from './helpers/sippScenarios.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-b2bua-'));
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const base = 33000 + 2 * Math.floor(Math.random() * 4000);
+const uasSip = base;
+const uacSip = base + 40;
+const common = ['-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1'];
+
+/** First sample index whose magnitude exceeds a threshold, in a channel of interleaved PCM. */
+function onset(pcm: Int16Array, channels: number, channel: number, threshold = 3000): number {
+  for (let i = channel; i < pcm.length; i += channels) if (Math.abs(pcm[i]!) > threshold) return (i - channel) / channels;
+  return -1;
+}
+
+test('stereo recording: caller 1000 Hz left, callee 1500 Hz right, aligned; the caller hears the callee', async () => {
+  const tone1k = path.join(dir, 'caller.ul');
+  const tone15 = path.join(dir, 'callee.ul');
+  writeToneFile(tone1k, 1000, 10);
+  writeToneFile(tone15, 1500, 10);
+  const gw = await startGateway({
+    routes: {
+      routes: [
+        {
+          match: { user: '+1*' },
+          action: 'connect',
+          target: `sip:{user}@127.0.0.1:${uasSip}`,
+          recording: { format: 'wav', channels: 'stereo' },
+        },
+      ],
+    },
+  });
+  const { min, max } = gw.config.rtpPorts;
+  const capture = await startCapture(path.join(dir, 'rtp.pcap'), `udp and portrange ${min}-${max}`);
+  try {
+    const uas = runSipp(['-sf', writeScenario(dir, 'uas.xml', uasToneScenario(tone15)), ...common, '-p', String(uasSip), '-mp', String(uasSip + 2)], 30000);
+    await new Promise((r) => setTimeout(r, 300));
+    const uac = await runSipp([
+      '-sf',
+      writeScenario(dir, 'uac.xml', uacScenario({ toneFile: tone1k, holdMs: 4000 })),
+      '-s',
+      '+15551234',
+      ...common,
+      '-p',
+      String(uacSip),
+      '-mp',
+      String(uacSip + 2),
+      `127.0.0.1:${gw.sipPort}`,
+    ]);
+    assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
+    const callee = await uas;
+    assert.is(callee.code, 0, `callee: ${callee.stderr.slice(-800)}`);
+    for (let i = 0; i < 50 && gw.ended.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const call = gw.ended[0]!;
+    assert.ok(call, 'the call ended in the gateway');
+    const rec = call.recordings[0]!.result!;
+    assert.is(rec.channels, 2);
+    const audio = await decodeFile(rec.path);
+    const opt = (channel: number) => ({ channels: 2, channel, skipMs: 200 });
+    assert.ok(toneFrames(audio.pcm, 8000, 1000, opt(0)).ratio >= 0.95, 'caller tone on the left');
+    assert.ok(toneFrames(audio.pcm, 8000, 1500, opt(1)).ratio >= 0.9, 'callee tone on the right');
+    assert.is(toneFrames(audio.pcm, 8000, 1500, opt(0)).toneFrames, 0);
+    assert.is(toneFrames(audio.pcm, 8000, 1000, opt(1)).toneFrames, 0);
+
+    const packets = await capture.stop();
+    const h = new RtpHeaderReader();
+    const legs = call.legs.map((l) => l.port);
+    // First RTP from each party into the gateway, on the wire.
+    const firstIn = (port: number) => packets.find((p) => p.dstPort === port && h.parse(p.payload, 0, p.payload.length) === RtpDrop.None);
+    const inCaller = firstIn(legs[0]!);
+    const inCallee = firstIn(legs[1]!);
+    assert.ok(inCaller && inCallee, 'both parties sent RTP');
+    // Onsets in the recording are where the wire says, within 40 ms of each other's offset.
+    const expected = inCallee.timeMs - inCaller.timeMs;
+    const got = ((onset(audio.pcm, 2, 1) - onset(audio.pcm, 2, 0)) / 8000) * 1000;
+    assert.ok(Math.abs(got - expected) <= 40, `callee onset ${got.toFixed(1)} ms after the caller's; on the wire ${expected.toFixed(1)} ms`);
+
+    // What the gateway sent to the caller: the callee's 1500 Hz, re-encoded PCMU.
+    const toCaller = packets.filter((p) => p.srcPort === legs[0]! && h.parse(p.payload, 0, p.payload.length) === RtpDrop.None);
+    assert.ok(toCaller.length >= 150, `${toCaller.length} packets to the caller`);
+    const heard: number[] = [];
+    const buf = new Int16Array(400);
+    for (const p of toCaller) {
+      h.parse(p.payload, 0, p.payload.length);
+      decodePcmu(p.payload, h.payloadOffset, h.payloadLength, buf, 0);
+      for (let i = 0; i < h.payloadLength; i++) heard.push(buf[i]!);
+    }
+    assert.ok(toneFrames(heard, 8000, 1500, { skipMs: 100 }).ratio >= 0.9, 'the caller hears 1500 Hz');
+    assert.is(toneFrames(heard, 8000, 1000).toneFrames, 0, 'and not itself');
+  } finally {
+    await capture.stop().catch(() => undefined);
+    await gw.stop();
+  }
+});
+
+test("the callee's failure code goes back to the caller (486 Busy Here)", async () => {
+  const gw = await startGateway({
+    routes: { routes: [{ match: { user: '*' }, action: 'connect', target: `sip:{user}@127.0.0.1:${uasSip + 100}` }] },
+  });
+  try {
+    const uas = runSipp(['-sf', writeScenario(dir, 'busy.xml', uasRejectScenario('486 Busy Here')), ...common, '-p', String(uasSip + 100), '-mp', String(uasSip + 102)], 20000);
+    await new Promise((r) => setTimeout(r, 300));
+    const uac = await runSipp([
+      '-sf',
+      writeScenario(dir, 'uac486.xml', uacScenario({ holdMs: 0, expect: 486 })),
+      '-s',
+      'busy',
+      ...common,
+      '-p',
+      String(uacSip + 100),
+      '-mp',
+      String(uacSip + 102),
+      `127.0.0.1:${gw.sipPort}`,
+    ]);
+    assert.is(uac.code, 0, uac.stderr.slice(-800));
+    assert.is((await uas).code, 0);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test.run();

@@ -1,0 +1,45 @@
+/** 100 concurrent sipp calls with RTP for 10 s each: 100 recordings, each with its tone. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toneFrames } from '../dsp/index.js';
+import { startGateway } from './helpers/gateway.js';
+import { runSipp, uacScenario, writeScenario, writeToneFile } from './helpers/sipp.js';
+
+test('100 concurrent calls, 10 s of RTP each: 100 recordings with the tone', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-load-'));
+  const gw = await startGateway();
+  try {
+    const tone = path.join(dir, 'tone.ul');
+    writeToneFile(tone, 1000, 12);
+    const port = 36000 + 2 * Math.floor(Math.random() * 2000);
+    const scenario = writeScenario(dir, 'load.xml', uacScenario({ toneFile: tone, holdMs: 10000 }));
+    const r = await runSipp(
+      ['-sf', scenario, '-s', 'record', '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(port), '-mp', String(port + 2), '-l', '100', '-r', '100', '-m', '100', `127.0.0.1:${gw.sipPort}`],
+      90_000,
+    );
+    assert.is(r.code, 0, r.stderr.slice(-800));
+    for (let i = 0; i < 100 && gw.ended.length < 100; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.is(gw.ended.length, 100);
+    let lost = 0;
+    for (const call of gw.ended) {
+      const rec = call.recordings[0]!.result!;
+      assert.is(rec.state, 'ended');
+      // Read the WAV's PCM directly (44-byte header; the format is checked by other tests with ffmpeg).
+      const bytes = fs.readFileSync(rec.path);
+      const pcm = new Int16Array(bytes.buffer, bytes.byteOffset + 44, (bytes.length - 44) >> 1);
+      const tone = toneFrames(pcm, 8000, 1000);
+      assert.ok(tone.ratio >= 0.95, `${call.sipCallId}: tone in ${(tone.ratio * 100).toFixed(1)}%`);
+      assert.ok(Math.abs(rec.durationMs - 10000) <= 200, `${call.sipCallId}: ${rec.durationMs} ms`);
+      lost += call.packetsLost();
+    }
+    assert.is(lost, 0, 'no packet lost inside the gateway');
+  } finally {
+    await gw.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
