@@ -279,3 +279,46 @@ ${uasReply(status, true)}
   <recv request="ACK"/>
 </scenario>`;
 }
+
+/** Streams PCMU, switches to PCMA with a re-INVITE, streams PCMA, hangs up. */
+export function codecChangeScenario(ulawFile: string, alawFile: string, msEach: number): string {
+  const pcma = `v=0
+      o=user1 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [rtpstream_audio_port] RTP/AVP 8
+      a=rtpmap:8 PCMA/8000
+      a=ptime:20
+      a=sendrecv
+`;
+  const pcmu = pcma.replace('RTP/AVP 8', 'RTP/AVP 0').replace('a=rtpmap:8 PCMA/8000', 'a=rtpmap:0 PCMU/8000').replace('2353687638', '2353687637');
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="codec change">
+${invite(1, pcmu)}
+${answered}
+${ack(1)}
+  <nop><action><exec rtp_stream="${ulawFile},-1,0"/></action></nop>
+  <pause milliseconds="${msEach}"/>
+  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+${headers('2 INVITE')}
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      ${pcma}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action><ereg regexp="RTP/AVP 8" search_in="body" check_it="true" assign_to="pcma"/></action>
+  </recv>
+${ack(2)}
+  <nop><action><exec rtp_stream="${alawFile},-1,8"/></action></nop>
+  <pause milliseconds="${msEach}"/>
+  <nop><action><exec rtp_stream="pause"/></action></nop>
+${bye(3)}
+  <Reference variables="pcma"/>
+</scenario>`;
+}
