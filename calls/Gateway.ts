@@ -154,8 +154,18 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     if (route.requireAuth && !this.#authorized(session)) return;
     if (route.action === 'reject') return this.#reject(session, route.status ?? 403, 'route_reject', [], route.reason);
     void this.#answer(session, route, facts).catch((err: unknown) => {
+      // Whatever failed (a recording file that cannot be created, ...), the caller gets an
+      // answer and every resource the call took is released.
       this.log({ event: 'call.error', sip_call_id: session.sipCallId, error: String(err) });
-      session.reject(500);
+      for (const call of this.calls.values()) {
+        if (call.caller === session) {
+          call.endReason = 'error';
+          if (call.callee !== null && !call.callee.terminated) call.callee.cancel();
+          void this.#finish(call, 'error');
+        }
+      }
+      if (session.dialog !== null) session.bye();
+      else session.reject(500);
     });
   }
 

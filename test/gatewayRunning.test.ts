@@ -218,6 +218,23 @@ test('codec change by re-INVITE (PCMU -> PCMA): the recording keeps the tone acr
   }
 });
 
+test('a recording that cannot be created: the caller gets 500 and nothing leaks (RTP ports, calls)', async () => {
+  const gw = await startGateway();
+  try {
+    // The recordings directory turned into a file: creating a recording fails with ENOTDIR.
+    fs.rmSync(gw.gateway.recordingsDir, { recursive: true });
+    fs.writeFileSync(gw.gateway.recordingsDir, 'not a directory');
+    const r = await runSipp(['-sf', writeScenario(dir, 'u500.xml', uacScenario({ holdMs: 0, expect: 500 })), '-s', 'x', ...sippArgs(), `127.0.0.1:${gw.sipPort}`]);
+    assert.is(r.code, 0, r.stderr.slice(-500));
+    for (let i = 0; i < 20 && gw.gateway.calls.size > 0; i++) await new Promise((res) => setTimeout(res, 50));
+    assert.is(gw.gateway.calls.size, 0);
+    assert.is(gw.gateway.stats().rtpPortsInUse, 0);
+    assert.ok(gw.logs.some((l) => l.event === 'call.error'));
+  } finally {
+    await gw.stop();
+  }
+});
+
 test('SIP over TLS: OPTIONS on the TLS port gets 200', async () => {
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
