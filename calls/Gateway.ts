@@ -466,6 +466,8 @@ function mixerRateFor(media: NegotiatedMedia, route: Route): MixerRate {
 
 /** The From of the outbound leg: the caller's display name and user, at our address. */
 function fromHeader(display: string | undefined, user: string, host: string): string {
-  const name = display ? `"${display.replace(/["\\]/g, '')}" ` : '';
+  // Quotes, backslashes and control characters (legal only as quoted-pairs) are dropped.
+  const clean = display?.replace(/["\\\u0000-\u001f\u007f]/g, '') ?? '';
+  const name = clean ? `"${clean}" ` : '';
   return `${name}<sip:${user || 'anonymous'}@${host.includes(':') ? `[${host}]` : host}>`;
 }

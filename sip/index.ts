@@ -47,7 +47,14 @@ export type {
 export { SipTransport, stampVia, responseTarget } from './transport/index.js';
 export type { Connection, Peer, IncomingMessage, TransportProtocol, SipTransportOptions, SipTransportStats } from './transport/index.js';
 export { TransactionLayer, ServerTransaction, ClientTransaction, FakeTimers, nodeTimers, DEFAULT_TIMERS, T1, T2, T4 } from './transaction/index.js';
-export type { TransactionUser, TimerApi, SipTimerValues, TransactionState, TransactionLayerStats } from './transaction/index.js';
+export type {
+  TransactionUser,
+  TimerApi,
+  SipTimerValues,
+  TransactionState,
+  TransactionLayerStats,
+  TransactionLayerOptions,
+} from './transaction/index.js';
 export { UserAgent, Session, InviteServerSession, InviteClientSession, Dialog, peerForUri, contactUri, ALLOW } from './core/index.js';
 export type {
   UserAgentDelegate,
@@ -55,6 +62,7 @@ export type {
   SessionEnd,
   EndReason,
   ReinviteAnswer,
+  ReinviteResult,
   SessionState,
   OutgoingInviteOptions,
 } from './core/index.js';

@@ -134,7 +134,9 @@ export class Dialog implements DialogState {
     if (this.peer !== null && this.routeSet.length === 0) {
       // Symmetric: a UAS reaches the UAC where its requests came from (NAT-friendly, like RFC 3581).
       if (this.peer.connection === undefined || this.peer.connection.open) return this.peer;
-      return { protocol: this.peer.protocol, address: this.peer.address, port: this.peer.port };
+      // The stream closed: its source port was the UAC's ephemeral one, which nothing listens
+      // on; open a new connection to the remote target (the UAC's Contact) instead.
+      return peerForUri(this.remoteTarget, this.protocol);
     }
     const first = this.routeSet[0];
     const target = first !== undefined ? contactUri(first) : this.remoteTarget;

@@ -3,12 +3,12 @@
  * happens inside it — BYE, re-INVITE (hold, resume, codec change), INFO, OPTIONS — plus the
  * 2xx retransmission a UAS owes until the ACK (§13.3.1.4) and the ACK a UAC sends for it.
  */
-import { SafeEmitter } from '../../common/index.js';
+import { InvalidStateError, SafeEmitter } from '../../common/index.js';
 import { createResponse, generateBranch, generateTag, reasonPhrase } from '../message/index.js';
 import type { SipRequest, SipResponse } from '../message/index.js';
 import type { ClientTransaction, ServerTransaction, TimerHandle } from '../transaction/index.js';
 import type { Peer } from '../transport/index.js';
-import { Dialog } from './Dialog.js';
+import { Dialog, contactUri } from './Dialog.js';
 import type { UserAgent } from './UserAgent.js';
 
 export type SessionState = 'initial' | 'early' | 'confirmed' | 'terminated';
@@ -38,6 +38,16 @@ export interface ReinviteAnswer {
   body?: string;
 }
 
+/** How a re-INVITE we sent ended (Session.reinvite). */
+export interface ReinviteResult {
+  /** Final status; 408 when Timer B fired, 503 when the transport could not send or the layer closed. */
+  status: number;
+  /** The peer's SDP answer in a 2xx ('' otherwise). */
+  answer: string;
+  /** The final response, or null for a timeout or a transport error. */
+  response: SipResponse | null;
+}
+
 export interface SessionEvents {
   [key: string]: unknown[];
   /** UAS: the ACK for our 2xx arrived; UAC: the 2xx arrived (ACK sent). */
@@ -61,11 +71,16 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
   /** The remote party's SDP (latest offer or answer). */
   remoteSdp = '';
 
-  // UAS 2xx retransmission (§13.3.1.4), also used for our 2xx to re-INVITEs.
-  #pending2xx: { response: SipResponse; to: Peer; seq: number } | null = null;
+  // UAS 2xx retransmission (§13.3.1.4), also used for our 2xx to re-INVITEs. `initial`: the
+  // 2xx to the dialog-creating INVITE (no BYE may be sent before its ACK, §15).
+  #pending2xx: { response: SipResponse; to: Peer; seq: number; initial: boolean } | null = null;
   #retransmitTimer: TimerHandle | null = null;
   #retransmitInterval = 0;
   #giveUpTimer: TimerHandle | null = null;
+  /** A re-INVITE we sent awaits its final response (§14.1: one INVITE transaction at a time). */
+  #reinviting = false;
+  /** bye() was called before the ACK of our initial 2xx: the BYE goes out when it arrives (§15). */
+  #byeOnAck = false;
 
   constructor(ua: UserAgent) {
     super();
@@ -81,15 +96,82 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
     return this.state === 'terminated';
   }
 
-  /** Sends BYE (confirmed dialogs) and ends the session. Idempotent. */
+  /**
+   * Sends BYE (confirmed dialogs) and ends the session. Idempotent. A UAS whose 2xx is not
+   * ACKed yet ends at once for the application, but holds the BYE until the ACK arrives or
+   * the 2xx times out (§15: the callee MUST NOT send BYE before either).
+   */
   bye(): void {
     if (this.state === 'terminated') return;
-    if (this.dialog !== null && (this.state === 'confirmed' || this.#pending2xx !== null)) {
-      const req = this.dialog.createRequest('BYE');
-      const to = this.dialog.destination();
-      if (to !== null) this.ua.sendRequest(req, to);
+    if (this.dialog !== null && this.#pending2xx !== null && this.#pending2xx.initial) {
+      this.#byeOnAck = true;
+      this.state = 'terminated';
+      this.end = { reason: 'local_bye', status: 0 };
+      this.emit('ended', this.end);
+      return;
     }
+    if (this.state === 'confirmed') this.#sendBye();
     this.finish({ reason: 'local_bye', status: 0 });
+  }
+
+  /**
+   * Sends a re-INVITE with a new SDP offer in the confirmed dialog (§14.1: hold, resume, a
+   * codec change). Resolves once the final response arrives, its ACK already sent for a 2xx
+   * and `remoteSdp` updated. A 481, 408 or Timer B ends the session (§12.2.1.2). Rejects with
+   * InvalidStateError when the dialog is not confirmed or an INVITE transaction of this dialog
+   * is still in progress (§14.1: the caller waits and retries).
+   */
+  async reinvite(sdp: string, headers: [string, string][] = []): Promise<ReinviteResult> {
+    const dialog = this.dialog;
+    if (this.state !== 'confirmed' || dialog === null) throw new InvalidStateError(`re-INVITE needs a confirmed dialog (state ${this.state})`);
+    if (this.#reinviting || this.#pending2xx !== null) {
+      throw new InvalidStateError('an INVITE transaction of this dialog is still in progress (RFC 3261 §14.1)');
+    }
+    const to = dialog.destination();
+    if (to === null) throw new InvalidStateError('the dialog has no usable remote target');
+    const request = dialog.createRequest('INVITE', { type: 'application/sdp', content: sdp }, headers);
+    const seq = dialog.localSeq;
+    this.#reinviting = true;
+    return new Promise<ReinviteResult>((resolve) => {
+      let done = false;
+      let ack: SipRequest | null = null;
+      const settle = (result: ReinviteResult): void => {
+        if (done) return;
+        done = true;
+        this.#reinviting = false;
+        resolve(result);
+      };
+      const tx = this.ua.sendRequest(request, to);
+      tx.on('response', (res) => {
+        if (res.status < 200) return;
+        if (res.status < 300) {
+          if (!done) {
+            // §12.2.1.2: a 2xx to a target refresh request replaces the remote target.
+            const contact = res.headers.get('Contact');
+            const target = contact === undefined ? '' : contactUri(contact);
+            if (target !== '') dialog.remoteTarget = target;
+          }
+          // §13.2.2.4: every 2xx, retransmissions included, gets the ACK (the same one).
+          ack ??= dialog.createAck(seq, (branch) => this.ua.transport.via(to.protocol, branch));
+          void this.ua.transport.send(ack, dialog.destination() ?? to);
+          if (done) return;
+          const answer = res.body.toString('utf8');
+          this.remoteSdp = answer;
+          settle({ status: res.status, answer, response: res });
+          return;
+        }
+        settle({ status: res.status, answer: '', response: res });
+        if (res.status === 481) this.finish({ reason: 'failed', status: 481 });
+        else if (res.status === 408) this.#timedOut();
+      });
+      tx.on('timeout', () => {
+        settle({ status: 408, answer: '', response: null });
+        this.#timedOut();
+      });
+      tx.on('transportError', () => settle({ status: 503, answer: '', response: null }));
+      // Ended without a final response: the transaction layer was closed (shutdown).
+      tx.on('terminated', () => settle({ status: 503, answer: '', response: null }));
+    });
   }
 
   /** Called by the UA for a request inside this session's dialog. */
@@ -97,6 +179,14 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
     const req = tx.request;
     if (this.dialog === null) {
       tx.respond(481);
+      return;
+    }
+    if (this.state === 'terminated') {
+      // Ended for the application, still waiting for an ACK before our BYE (see bye()).
+      if (req.method === 'BYE') {
+        tx.respond(200);
+        this.#release();
+      } else tx.respond(481);
       return;
     }
     if (!this.dialog.acceptRemoteSeq(req)) {
@@ -130,12 +220,16 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
   /** Called by the UA for an ACK in this dialog (for our 2xx). */
   handleAck(request: SipRequest): void {
     const seq = Number.parseInt((request.headers.get('CSeq') ?? '').trim(), 10);
-    if (this.#pending2xx !== null && seq === this.#pending2xx.seq) {
-      this.#stopRetransmit();
-      if (this.state === 'early' || this.state === 'initial') {
-        this.state = 'confirmed';
-        this.emit('confirmed');
-      }
+    if (this.#pending2xx === null || seq !== this.#pending2xx.seq) return;
+    this.#stopRetransmit();
+    if (this.#byeOnAck) {
+      this.#sendBye();
+      this.#release();
+      return;
+    }
+    if (this.state === 'early' || this.state === 'initial') {
+      this.state = 'confirmed';
+      this.emit('confirmed');
     }
   }
 
@@ -149,26 +243,48 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
     this.emit('ended', end);
   }
 
-  /** Sends a 2xx and retransmits it with T1 doubling up to T2 until the ACK (§13.3.1.4). */
+  /**
+   * Sends a 2xx and retransmits it with T1 doubling up to T2 until the ACK (§13.3.1.4). Over
+   * TCP too: "independent of whatever transport protocols are used", since a hop between the
+   * UAS and the UAC may be UDP.
+   */
   protected send2xx(tx: ServerTransaction, response: SipResponse): void {
     const seq = Number.parseInt((tx.request.headers.get('CSeq') ?? '').trim(), 10);
+    const initial = this.state !== 'confirmed';
     tx.respond(response);
     this.#stopRetransmit();
-    this.#pending2xx = { response, to: tx.source, seq };
+    this.#pending2xx = { response, to: tx.source, seq, initial };
     const { timers, values } = this.ua.transactions.ctx;
-    if (tx.source.protocol === 'udp') {
-      this.#retransmitInterval = values.T1;
-      this.#retransmitTimer = timers.set(() => this.#retransmit(), this.#retransmitInterval);
-    }
+    this.#retransmitInterval = values.T1;
+    this.#retransmitTimer = timers.set(() => this.#retransmit(), this.#retransmitInterval);
     this.#giveUpTimer = timers.set(() => {
       // No ACK within 64*T1: the dialog is dead; §13.3.1.4 says end it with a BYE.
-      this.#pending2xx = null;
-      if (this.dialog !== null) {
-        const to = this.dialog.destination();
-        if (to !== null) this.ua.sendRequest(this.dialog.createRequest('BYE'), to);
-      }
-      this.finish({ reason: 'ack_timeout', status: 0 });
+      this.#stopRetransmit();
+      this.#sendBye();
+      if (this.#byeOnAck) this.#release();
+      else this.finish({ reason: 'ack_timeout', status: 0 });
     }, 64 * values.T1);
+  }
+
+  /** Sends a BYE in the dialog (no state change). */
+  #sendBye(): void {
+    if (this.dialog === null) return;
+    const to = this.dialog.destination();
+    if (to !== null) this.ua.sendRequest(this.dialog.createRequest('BYE'), to);
+  }
+
+  /** Timer B or a 408 for a request in the dialog: the dialog is gone (§12.2.1.2). */
+  #timedOut(): void {
+    if (this.state === 'terminated') return;
+    this.#sendBye();
+    this.finish({ reason: 'timeout', status: 408 });
+  }
+
+  /** Drops what a session that already ended still held (the deferred BYE's wait). */
+  #release(): void {
+    this.#byeOnAck = false;
+    this.#stopRetransmit();
+    this.ua.forget(this);
   }
 
   #retransmit(): void {
@@ -192,8 +308,16 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
   #onReinvite(tx: ServerTransaction): void {
     const offer = tx.request.body.toString('utf8');
     if (this.#pending2xx !== null) {
-      // §14.2: a re-INVITE while our previous 2xx awaits its ACK.
-      tx.respond(500, 'Server Internal Error');
+      // §14.2: a re-INVITE while our previous 2xx awaits its ACK: 500 with Retry-After 0..10 s.
+      const res = createResponse(tx.request, 500, 'Server Internal Error');
+      res.headers.set('Retry-After', String(Math.floor(Math.random() * 11)));
+      this.ua.decorate(res);
+      tx.respond(res);
+      return;
+    }
+    if (this.#reinviting) {
+      // §14.2: glare, our own re-INVITE is pending.
+      tx.respond(491);
       return;
     }
     let answer: ReinviteAnswer;
@@ -209,6 +333,10 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
       res.body = Buffer.from(answer.body);
       this.ua.decorate(res);
       this.remoteSdp = offer;
+      // §12.2.2: a re-INVITE is a target refresh (applied once accepted, as RFC 6141 §3.3 says).
+      const contact = tx.request.headers.get('Contact');
+      const target = contact === undefined ? '' : contactUri(contact);
+      if (target !== '') this.dialog.remoteTarget = target;
       this.send2xx(tx, res);
       this.emit('reinvited', { offer, answer: answer.body, status: answer.status });
     } else {
@@ -270,6 +398,19 @@ export class InviteServerSession extends Session {
     this.send2xx(this.transaction, res);
   }
 
+  /**
+   * Hangs up: BYE once answered (held until the ACK, see Session.bye); before any final
+   * response the INVITE still needs one, so 480 goes out and the session ends 'local_bye'.
+   */
+  override bye(): void {
+    if (this.state !== 'terminated' && !this.transaction.finalSent) {
+      this.transaction.respond(this.#response(480));
+      this.finish({ reason: 'local_bye', status: 0 });
+      return;
+    }
+    super.bye();
+  }
+
   /** A final error response (4xx-6xx); ends the session. */
   reject(status: number, reason?: string, headers: [string, string][] = []): void {
     if (this.state === 'terminated' || this.transaction.finalSent) return;
@@ -321,8 +462,15 @@ export class InviteClientSession extends Session {
   transaction: ClientTransaction | null = null;
   #cseq = 1;
   #provisional = false;
+  /** cancel() was called: a later 2xx is ACKed and hung up, not taken as the answer. */
+  #cancelRequested = false;
+  /** cancel() came before any provisional response: the CANCEL waits for one (§9.1). */
   #cancelPending = false;
+  #cancelTimer: TimerHandle | null = null;
   #authTried = false;
+  /** A 2xx was taken (as the answer, or ACKed and hung up): later 2xx are retransmissions. */
+  #answered = false;
+  #ack: SipRequest | null = null;
 
   constructor(ua: UserAgent, options: OutgoingInviteOptions, callId: string) {
     super(ua);
@@ -337,15 +485,35 @@ export class InviteClientSession extends Session {
   }
 
   /**
+   * Hangs up: BYE once answered; before the answer a CANCEL (§9.1), the session ending
+   * 'local_bye' at once (a 2xx that still comes is ACKed and ended with a BYE).
+   */
+  override bye(): void {
+    if (this.state === 'initial' || this.state === 'early') {
+      this.cancel();
+      this.finish({ reason: 'local_bye', status: 0 });
+      return;
+    }
+    super.bye();
+  }
+
+  /**
    * §9.1: CANCEL a call not yet answered (after a provisional response; before one, the CANCEL
    * waits for it). Ends with 'cancelled' when the 487 arrives.
    */
   cancel(): void {
     if (this.state === 'terminated' || this.state === 'confirmed') return;
+    this.#cancelRequested = true;
     if (!this.#provisional) {
       this.#cancelPending = true;
       return;
     }
+    this.#sendCancel();
+  }
+
+  /** Sends the CANCEL (once) and starts the §9.1 wait for the INVITE's final response. */
+  #sendCancel(): void {
+    if (this.#cancelTimer !== null || this.#answered) return;
     const cancel: SipRequest = {
       kind: 'request',
       method: 'CANCEL',
@@ -359,6 +527,13 @@ export class InviteClientSession extends Session {
     cancel.headers.set('Via', this.request.headers.get('Via') ?? '');
     cancel.headers.set('CSeq', `${this.#cseq} CANCEL`);
     this.ua.transactions.request(cancel, this.options.destination);
+    // §9.1: with no final response to the INVITE 64*T1 after the CANCEL, consider it
+    // cancelled and destroy its transaction (an INVITE in Proceeding has no timer of its own).
+    const { timers, values } = this.ua.transactions.ctx;
+    this.#cancelTimer = timers.set(() => {
+      this.transaction?.terminate();
+      this.finish({ reason: 'cancelled', status: 0 });
+    }, 64 * values.T1);
   }
 
   #build(): SipRequest {
@@ -381,6 +556,9 @@ export class InviteClientSession extends Session {
     const tx = this.ua.transactions.request(this.request, this.options.destination);
     this.transaction = tx;
     tx.on('response', (res) => this.#onResponse(res));
+    tx.on('terminated', () => {
+      if (this.transaction === tx) this.ua.transactions.ctx.timers.clear(this.#cancelTimer);
+    });
     tx.on('timeout', () => this.#fail('timeout', 408));
     tx.on('transportError', () => this.#fail('transport_error', 503));
   }
@@ -388,40 +566,45 @@ export class InviteClientSession extends Session {
   #onResponse(res: SipResponse): void {
     const status = res.status;
     if (status < 200) {
-      if (status > 100) {
-        this.#provisional = true;
+      this.#provisional = true;
+      if (status > 100 && this.state !== 'terminated') {
         if (this.state === 'initial') this.state = 'early';
         this.emit('progress', res);
-      } else this.#provisional = true;
+      }
       if (this.#cancelPending) {
+        // Sent even when the session already ended (bye() before any 1xx): the INVITE must go.
         this.#cancelPending = false;
-        this.cancel();
+        this.#sendCancel();
       }
       return;
     }
     if (status < 300) {
-      // 2xx, first or retransmitted: (re)send the ACK (§13.2.2.4).
-      if (this.dialog === null) {
-        this.dialog = Dialog.asUac(this.request, res, this.ua.contact(this.options.destination.protocol), this.options.destination.protocol);
-        this.remoteSdp = res.body.toString('utf8');
-        this.ua.remember(this);
+      // 2xx, first or retransmitted: (re)send the ACK (§13.2.2.4), the same one each time.
+      const protocol = this.options.destination.protocol;
+      const dialog = this.dialog ?? Dialog.asUac(this.request, res, this.ua.contact(protocol), protocol);
+      this.#ack ??= dialog.createAck(this.#cseq, (branch) => this.ua.transport.via(protocol, branch));
+      void this.ua.transport.send(this.#ack, dialog.destination() ?? this.options.destination);
+      if (this.#answered) return;
+      this.#answered = true;
+      this.ua.transactions.ctx.timers.clear(this.#cancelTimer);
+      if (this.#cancelRequested || this.state === 'terminated') {
+        // The callee answered while our CANCEL was pending or in flight (§9.1: a CANCEL has no
+        // effect once the final response is sent), or after we gave up: the dialog exists at
+        // the callee, so end it with a BYE without handing it to the application.
+        this.ua.sendRequest(dialog.createRequest('BYE'), dialog.destination() ?? this.options.destination);
+        this.finish({ reason: 'cancelled', status: 0 });
+        return;
       }
-      const ack = this.dialog.createAck(this.#cseq, (branch) => this.ua.transport.via(this.options.destination.protocol, branch));
-      const to = this.dialog.destination() ?? this.options.destination;
-      void this.ua.transport.send(ack, to);
-      if (this.state !== 'confirmed' && this.state !== 'terminated') {
-        if (this.#cancelPending) {
-          // Answered while our CANCEL waited: the call is up; hang it up.
-          this.state = 'confirmed';
-          this.bye();
-          return;
-        }
-        this.state = 'confirmed';
-        this.emit('confirmed');
-      }
+      this.dialog = dialog;
+      this.remoteSdp = res.body.toString('utf8');
+      this.ua.remember(this);
+      this.state = 'confirmed';
+      this.emit('confirmed');
       return;
     }
-    if ((status === 401 || status === 407) && this.options.auth !== undefined && !this.#authTried) {
+    this.ua.transactions.ctx.timers.clear(this.#cancelTimer);
+    if (this.state === 'terminated') return;
+    if ((status === 401 || status === 407) && this.options.auth !== undefined && !this.#authTried && !this.#cancelRequested) {
       this.#authTried = true;
       const header = status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
       const challenge = res.headers.get(header);
@@ -429,6 +612,8 @@ export class InviteClientSession extends Session {
         const authorization = this.ua.authorize(challenge, 'INVITE', this.options.uri, this.options.auth);
         if (authorization !== null) {
           this.#cseq++;
+          // A new INVITE transaction: a CANCEL waits for its own provisional response (§9.1).
+          this.#provisional = false;
           this.request = this.#build();
           this.request.headers.set(status === 401 ? 'Authorization' : 'Proxy-Authorization', authorization);
           this.#send();
@@ -436,7 +621,7 @@ export class InviteClientSession extends Session {
         }
       }
     }
-    if (status === 487) this.#fail('cancelled', 487);
+    if (status === 487 || this.#cancelRequested) this.#fail('cancelled', status);
     else this.#fail('failed', status);
   }
 

@@ -13,7 +13,7 @@ import {
   SipHeaders,
 } from '../message/index.js';
 import type { SipRequest, SipResponse } from '../message/index.js';
-import type { ServerTransaction, TransactionLayer, TransactionUser } from '../transaction/index.js';
+import type { ClientTransaction, ServerTransaction, TransactionLayer, TransactionUser } from '../transaction/index.js';
 import type { Peer, SipTransport, TransportProtocol } from '../transport/index.js';
 import { dialogId } from './Dialog.js';
 import { InviteClientSession, InviteServerSession, newCallId } from './Session.js';
@@ -93,11 +93,11 @@ export class UserAgent implements TransactionUser {
     return { kind: 'request', method, uri, headers: h, body };
   }
 
-  /** Sends an in-dialog request in a new client transaction (its Via set here). */
-  sendRequest(request: SipRequest, to: Peer): void {
+  /** Sends a request in a new client transaction (its Via set here); returns the transaction. */
+  sendRequest(request: SipRequest, to: Peer): ClientTransaction {
     request.headers.set('Via', this.transport.via(to.protocol, generateBranch()));
     if (!request.headers.has('User-Agent')) request.headers.set('User-Agent', this.product);
-    this.transactions.request(request, to);
+    return this.transactions.request(request, to);
   }
 
   /** The Authorization value answering a digest challenge, or null when it cannot be answered. */
@@ -209,13 +209,17 @@ export class UserAgent implements TransactionUser {
 
   #onCancel(tx: ServerTransaction): void {
     const invite = this.transactions.inviteFor(tx.request);
-    const session = invite === undefined ? undefined : this.#pending.get(invite.key);
-    if (invite === undefined || session === undefined) {
+    if (invite === undefined) {
       this.#reject(tx, 481);
       return;
     }
-    tx.respond(200);
-    session.cancelled();
+    // §9.2: 200 whenever the INVITE transaction exists (a CANCEL after the final response
+    // has no effect), with the To tag of our responses to the INVITE.
+    const session = this.#pending.get(invite.key);
+    const res = createResponse(tx.request, 200, 'OK', { toTag: session?.localTag });
+    this.decorate(res);
+    tx.respond(res);
+    session?.cancelled();
   }
 
   #trying(req: SipRequest): SipResponse {

@@ -319,6 +319,10 @@ function readHeaderLine(
     }
     // §7.3.1: a folded line is equivalent to one SP.
     const more = trimLws(buf.toString('utf8', s, e));
+    if (BARE_CONTROL.test(more)) {
+      note({ code: 'ERR_SIP_HEADER', message: `control character in the value of ${clip(current.name)}`, status: 400 });
+      return null;
+    }
     if (more !== '') current.value = current.value === '' ? more : `${current.value} ${more}`;
     return current;
   }
@@ -334,10 +338,23 @@ function readHeaderLine(
     note({ code: 'ERR_SIP_HEADER', message: `bad header name "${clip(name)}"`, status: 400 });
     return null;
   }
-  const field: Field = { name, value: trimLws(line.slice(colon + 1)) };
+  const value = trimLws(line.slice(colon + 1));
+  // §25.1: no control characters but HTAB in a header value, except as a quoted-pair
+  // ("\" followed by it, RFC 4475 intmeth); a bare NUL would be echoed into responses.
+  if (/(^|[^\\])[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
+    note({ code: 'ERR_SIP_HEADER', message: `control character in the value of ${clip(name)}`, status: 400 });
+    return null;
+  }
+  const field: Field = { name, value };
   scan.fields.push(field);
   return field;
 }
+
+/**
+ * §25.1: no control characters but HTAB in a header value, except as a quoted-pair ("\\"
+ * followed by it, RFC 4475 intmeth); a bare NUL would be echoed into responses and other legs.
+ */
+const BARE_CONTROL = /(^|[^\\])[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 function isTokenString(s: string): boolean {
   if (s.length === 0) return false;

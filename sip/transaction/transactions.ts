@@ -7,7 +7,7 @@
  * (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2).
  */
 import { SafeEmitter } from '../../common/index.js';
-import { parseCSeq, parseVia, createResponse, reasonPhrase } from '../message/index.js';
+import { parseCSeq, parseNameAddr, parseVia, createResponse, reasonPhrase } from '../message/index.js';
 import type { SipRequest, SipResponse } from '../message/index.js';
 import type { IncomingMessage, Peer, SipTransport } from '../transport/index.js';
 import { DEFAULT_TIMERS, nodeTimers } from './timers.js';
@@ -43,14 +43,19 @@ function topVia(headers: SipRequest['headers']): { branch: string; sentBy: strin
   return { branch: via.branch ?? '', sentBy: `${via.host}:${via.port ?? ''}` };
 }
 
-/** §17.2.3 server transaction key (RFC 2543 peers without the magic cookie: a fallback key). */
+/**
+ * §17.2.3 server transaction key. RFC 2543 peers (no magic cookie) are matched by
+ * Request-URI, From tag, Call-ID, CSeq number and top Via; the To tag is left out so the ACK of
+ * a non-2xx (which carries our tag) and a CANCEL (which does not) still find their INVITE.
+ */
 export function serverKey(request: SipRequest): string | null {
   const via = topVia(request.headers);
   const cseq = parseCSeq(request.headers.get('CSeq') ?? '');
   if (via === null || cseq === null) return null;
   const method = request.method === 'ACK' ? 'INVITE' : request.method;
   if (via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${via.sentBy}|${method}`;
-  return `2543|${request.headers.get('Call-ID') ?? ''}|${cseq.seq}|${via.sentBy}|${method}`;
+  const fromTag = parseNameAddr(request.headers.get('From') ?? '')?.params.get('tag') ?? '';
+  return `2543|${request.uri}|${fromTag}|${request.headers.get('Call-ID') ?? ''}|${cseq.seq}|${via.branch}|${via.sentBy}|${method}`;
 }
 
 /** §17.1.3 client transaction key: top Via branch + CSeq method. */
@@ -161,7 +166,11 @@ export class ServerTransaction extends SafeEmitter<ServerTransactionEvents> {
       return;
     }
     // A retransmitted request: resend the last response (none yet in Trying: absorb it).
-    if (this.#last !== null && this.state !== 'accepted') void this.#ctx.transport.sendResponse(this.#last, this.source);
+    // Accepted leaves 2xx retransmission to the TU (RFC 6026 §7.1); Confirmed only absorbs
+    // (§17.2.1: the final was ACKed, so a late INVITE copy needs no answer).
+    if (this.#last !== null && this.state !== 'accepted' && this.state !== 'confirmed') {
+      void this.#ctx.transport.sendResponse(this.#last, this.source);
+    }
   }
 
   /** Stops the transaction's timers (shutdown). */

@@ -360,8 +360,15 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
             : net.connect({ host: to.address, port: to.port });
         const ready = to.protocol === 'tls' ? 'secureConnect' : 'connect';
         const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), 10_000);
+        timer.unref();
         socket.once(ready, () => {
           clearTimeout(timer);
+          if (this.#closed) {
+            // close() ran while we connected: nothing would ever close this socket.
+            socket.destroy();
+            reject(new IoError(`cannot connect ${to.protocol} ${to.address}:${to.port}: transport closed`));
+            return;
+          }
           const conn = new StreamConnection(to.protocol, socket, (c) => this.#framer(c));
           this.#register(conn);
           resolve(conn);
@@ -430,6 +437,9 @@ export function responseTarget(response: SipResponse, source: Peer): Peer {
   if (via === null) return source;
   const protocol = via.transport.toLowerCase() as TransportProtocol;
   const address = via.received ?? via.host;
-  const port = typeof via.rport === 'number' ? via.rport : (via.port ?? (protocol === 'tls' ? 5061 : 5060));
+  // RFC 3581 §4: rport is used for unreliable transports only. A closed TCP/TLS connection's
+  // source port was ephemeral; §18.2.2 opens a new connection to the sent-by port.
+  const port =
+    protocol === 'udp' && typeof via.rport === 'number' ? via.rport : (via.port ?? (protocol === 'tls' ? 5061 : 5060));
   return { protocol: protocol === 'udp' || protocol === 'tcp' || protocol === 'tls' ? protocol : source.protocol, address, port };
 }
