@@ -68,6 +68,8 @@ export interface SipTransportOptions {
   idleTimeoutMs?: number;
   /** Most simultaneous stream connections; more are refused; default 4096. */
   maxConnections?: number;
+  /** Close a stream connection whose message stays unfinished this long, in ms; default 32 s (64*T1). */
+  partialMessageTimeoutMs?: number;
 }
 
 export interface SipTransportEvents {
@@ -99,6 +101,8 @@ class StreamConnection implements Connection {
   readonly socket: net.Socket;
   readonly framer: StreamFramer;
   lastActivity = Date.now();
+  /** When the framer started holding an unfinished message (0: none), in ms since the epoch. */
+  partialSince = 0;
 
   constructor(protocol: TransportProtocol, socket: net.Socket, framer: (c: StreamConnection) => StreamFramer) {
     this.protocol = protocol;
@@ -186,7 +190,8 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
       this.#tlsPort = (server.address() as net.AddressInfo).port;
     }
     const idle = this.options.idleTimeoutMs ?? 15 * 60 * 1000;
-    this.#idleTimer = setInterval(() => this.#closeIdle(idle), Math.min(idle, 60_000));
+    const partial = this.options.partialMessageTimeoutMs ?? 32_000;
+    this.#idleTimer = setInterval(() => this.#closeIdle(idle), Math.min(idle, partial, 5_000) / 2);
     this.#idleTimer.unref();
   }
 
@@ -322,7 +327,9 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
       (error) => {
         // A stream that lost its framing cannot be resynchronised (§18.3): answer if possible, close.
         this.#refuse(error, { protocol: conn.protocol, address: conn.remoteAddress, port: conn.remotePort, connection: conn });
-        setImmediate(() => conn.close());
+        // end() lets the error response leave before the FIN; destroy() would drop it.
+        setImmediate(() => conn.socket.end());
+        setTimeout(() => conn.close(), 2000).unref();
       },
       this.options.limits,
     );
@@ -339,6 +346,9 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     conn.socket.on('data', (chunk: Buffer) => {
       conn.lastActivity = Date.now();
       conn.framer.push(chunk);
+      // Track how long a message stays unfinished: a peer trickling bytes must not hold the connection forever.
+      if (conn.framer.stats.bufferedBytes === 0) conn.partialSince = 0;
+      else if (conn.partialSince === 0) conn.partialSince = conn.lastActivity;
     });
     conn.socket.on('error', () => undefined);
     conn.socket.on('close', () => {
@@ -385,7 +395,13 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
 
   #closeIdle(idleMs: number): void {
     const now = Date.now();
-    for (const c of this.#connections.values()) if (now - c.lastActivity > idleMs) c.close();
+    const partialMs = this.options.partialMessageTimeoutMs ?? 32_000;
+    for (const c of this.#connections.values()) {
+      if (now - c.lastActivity > idleMs || (c.partialSince !== 0 && now - c.partialSince > partialMs)) {
+        if (c.partialSince !== 0) this.dropped++;
+        c.close();
+      }
+    }
   }
 }
 
