@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toneFrames } from '../dsp/index.js';
-import { RtpDrop, RtpHeaderReader, decodePcmu } from '../rtp/index.js';
+import { RtpDrop, RtpHeaderReader, decodePcma, decodePcmu } from '../rtp/index.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { startGateway } from './helpers/gateway.js';
 import { startCapture } from './helpers/pcap.js';
@@ -30,18 +30,20 @@ function onset(pcm: Int16Array, channels: number, channel: number, threshold = 3
   return -1;
 }
 
-test('stereo recording: caller 1000 Hz left, callee 1500 Hz right, aligned; the caller hears the callee', async () => {
-  const tone1k = path.join(dir, 'caller.ul');
+for (const callerLaw of ['ulaw', 'alaw'] as const) test(`stereo recording: caller 1000 Hz left, callee 1500 Hz right, aligned; the caller hears the callee (caller ${callerLaw === 'ulaw' ? 'PCMU' : 'PCMA, transcoded'}, callee PCMU)`, async () => {
+  const tone1k = path.join(dir, `caller.${callerLaw}`);
   const tone15 = path.join(dir, 'callee.ul');
-  writeToneFile(tone1k, 1000, 10);
+  writeToneFile(tone1k, 1000, 10, callerLaw);
   writeToneFile(tone15, 1500, 10);
+  const pt = callerLaw === 'ulaw' ? 0 : 8;
+  const off = callerLaw === 'ulaw' ? 0 : 200;
   const gw = await startGateway({
     routes: {
       routes: [
         {
           match: { user: '+1*' },
           action: 'connect',
-          target: `sip:{user}@127.0.0.1:${uasSip}`,
+          target: `sip:{user}@127.0.0.1:${uasSip + off}`,
           recording: { format: 'wav', channels: 'stereo' },
         },
       ],
@@ -50,18 +52,18 @@ test('stereo recording: caller 1000 Hz left, callee 1500 Hz right, aligned; the 
   const { min, max } = gw.config.rtpPorts;
   const capture = await startCapture(path.join(dir, 'rtp.pcap'), `udp and portrange ${min}-${max}`);
   try {
-    const uas = runSipp(['-sf', writeScenario(dir, 'uas.xml', uasToneScenario(tone15)), ...common, '-p', String(uasSip), '-mp', String(uasSip + 2)], 30000);
+    const uas = runSipp(['-sf', writeScenario(dir, 'uas.xml', uasToneScenario(tone15)), ...common, '-p', String(uasSip + off), '-mp', String(uasSip + off + 2)], 30000);
     await new Promise((r) => setTimeout(r, 300));
     const uac = await runSipp([
       '-sf',
-      writeScenario(dir, 'uac.xml', uacScenario({ toneFile: tone1k, holdMs: 4000 })),
+      writeScenario(dir, 'uac.xml', uacScenario({ toneFile: tone1k, holdMs: 4000, payloadType: pt })),
       '-s',
       '+15551234',
       ...common,
       '-p',
-      String(uacSip),
+      String(uacSip + off),
       '-mp',
-      String(uacSip + 2),
+      String(uacSip + off + 2),
       `127.0.0.1:${gw.sipPort}`,
     ]);
     assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
@@ -75,7 +77,17 @@ test('stereo recording: caller 1000 Hz left, callee 1500 Hz right, aligned; the 
     const audio = await decodeFile(rec.path);
     const opt = (channel: number) => ({ channels: 2, channel, skipMs: 200 });
     assert.ok(toneFrames(audio.pcm, 8000, 1000, opt(0)).ratio >= 0.95, 'caller tone on the left');
-    assert.ok(toneFrames(audio.pcm, 8000, 1500, opt(1)).ratio >= 0.9, 'callee tone on the right');
+    const right = toneFrames(audio.pcm, 8000, 1500, opt(1));
+    // On failure, a map of the recording (L caller tone, R callee tone, B both, . neither) per 20 ms.
+    let map = '';
+    if (right.ratio < 0.9) {
+      for (let f = 0; f * 320 < audio.pcm.length; f++) {
+        const l = toneFrames(audio.pcm.subarray(f * 320, f * 320 + 320), 8000, 1000, { channels: 2, channel: 0 }).toneFrames;
+        const r = toneFrames(audio.pcm.subarray(f * 320, f * 320 + 320), 8000, 1500, { channels: 2, channel: 1 }).toneFrames;
+        map += l && r ? 'B' : l ? 'L' : r ? 'R' : '.';
+      }
+    }
+    assert.ok(right.ratio >= 0.9, `callee tone on the right: ${right.toneFrames}/${right.frames}, callee leg ${JSON.stringify(call.legs[1]?.receiver?.stats())} ${map}`);
     assert.is(toneFrames(audio.pcm, 8000, 1500, opt(0)).toneFrames, 0);
     assert.is(toneFrames(audio.pcm, 8000, 1000, opt(1)).toneFrames, 0);
 
@@ -92,14 +104,16 @@ test('stereo recording: caller 1000 Hz left, callee 1500 Hz right, aligned; the 
     const got = ((onset(audio.pcm, 2, 1) - onset(audio.pcm, 2, 0)) / 8000) * 1000;
     assert.ok(Math.abs(got - expected) <= 40, `callee onset ${got.toFixed(1)} ms after the caller's; on the wire ${expected.toFixed(1)} ms`);
 
-    // What the gateway sent to the caller: the callee's 1500 Hz, re-encoded PCMU.
+    assert.is(call.codec, callerLaw === 'ulaw' ? 'PCMU/PCMU' : 'PCMA/PCMU');
+    // What the gateway sent to the caller: the callee's 1500 Hz, re-encoded in the caller's codec.
     const toCaller = packets.filter((p) => p.srcPort === legs[0]! && h.parse(p.payload, 0, p.payload.length) === RtpDrop.None);
     assert.ok(toCaller.length >= 150, `${toCaller.length} packets to the caller`);
     const heard: number[] = [];
     const buf = new Int16Array(400);
     for (const p of toCaller) {
       h.parse(p.payload, 0, p.payload.length);
-      decodePcmu(p.payload, h.payloadOffset, h.payloadLength, buf, 0);
+      assert.is(h.payloadType, pt);
+      (pt === 0 ? decodePcmu : decodePcma)(p.payload, h.payloadOffset, h.payloadLength, buf, 0);
       for (let i = 0; i < h.payloadLength; i++) heard.push(buf[i]!);
     }
     assert.ok(toneFrames(heard, 8000, 1500, { skipMs: 100 }).ratio >= 0.9, 'the caller hears 1500 Hz');
