@@ -2,7 +2,7 @@
  * Mixer throughput against the same kernel in scalar C and in a plain JS loop.
  * "Output samples" are sample frames of the mix (one per 8 kHz instant, whatever the legs).
  */
-import { Mixer, accStore, accSum, copyStrided, mix2 } from '../mixer/index.js';
+import { Mixer, accStore, accSum, copyStrided, mix2, mix4, mix8 } from '../mixer/index.js';
 import type { FrameConsumer, InputFeeder } from '../mixer/index.js';
 import { bestNsPer, noise, runC } from './util.js';
 import type { Row } from './util.js';
@@ -42,7 +42,11 @@ function kernelMix(bank: Int16Array, legs: number, acc: Int32Array, out: Int16Ar
   const side = (bases: Int32Array, base: number, o: number, stride: number): void => {
     if (bases.length === 1) copyStrided(bank, bases[0]! + base, FRAME, out, o, stride);
     else if (bases.length === 2) mix2(bank, bases[0]! + base, bases[1]! + base, FRAME, out, o, stride);
-    else {
+    else if (bases.length === 4) mix4(bank, bases[0]! + base, bases[1]! + base, bases[2]! + base, bases[3]! + base, FRAME, out, o, stride);
+    else if (bases.length === 8) {
+      const b = bases;
+      mix8(bank, b[0]! + base, b[1]! + base, b[2]! + base, b[3]! + base, b[4]! + base, b[5]! + base, b[6]! + base, b[7]! + base, FRAME, out, o, stride);
+    } else {
       accSum(acc, bank, bases, bases.length, base, FRAME);
       accStore(acc, FRAME, out, o, stride);
     }

@@ -17,12 +17,17 @@
 import { InvalidArgumentError, InvalidStateError } from '../common/index.js';
 import { MixerInput } from './MixerInput.js';
 import type { InputClock } from './MixerInput.js';
-import { accStore, accStoreMinus, accSum, copyStrided, mix2, zeroStrided } from './kernels.js';
+import { accStore, accStoreMinus, accSum, copyStrided, mix2, mix4, mix8, zeroStrided } from './kernels.js';
 
-/** Input slots the bank starts with; it doubles when a mixer gets more inputs. */
-const INITIAL_SLOTS = 2;
+/** Slots the bank starts with (slot 0 is always silent); it doubles when a mixer gets more inputs. */
+const INITIAL_SLOTS = 4;
+/** Bank offset of the silent slot: mixes of 3 or 5-7 legs pad with it to use the 4- and 8-leg kernels. */
+const SILENT = 0;
 
 export type MixerRate = 8000 | 16000 | 48000;
+
+/** Marks the bank's silent slot (no input ever writes it). */
+const SILENT_SLOT = Symbol('silent');
 
 export interface MixerOptions {
   /** Mixer sample rate in Hz. */
@@ -102,8 +107,8 @@ export class Mixer implements InputClock {
   readonly #outputs: MixOutput[] = [];
   /** Every input's ring, one after the other (slot k at k * ringSamples). */
   #bank: Int16Array;
-  /** Which input holds each slot (null = free). */
-  #slots: (MixerInput | null)[];
+  /** Which input holds each slot (null = free; slot 0 is the silent one). */
+  #slots: (MixerInput | null | typeof SILENT_SLOT)[];
   /** Bank offsets of every input, for 'mono all' outputs and the N-1 total. */
   #allBases: Int32Array = new Int32Array(0);
   #minusCount = 0;
@@ -143,6 +148,7 @@ export class Mixer implements InputClock {
     this.#total = new Int32Array(this.frameSamples);
     this.#bank = new Int16Array(INITIAL_SLOTS * ring);
     this.#slots = new Array<MixerInput | null>(INITIAL_SLOTS).fill(null);
+    this.#slots[0] = SILENT_SLOT;
   }
 
   get started(): boolean {
@@ -343,7 +349,29 @@ export class Mixer implements InputClock {
     if (count === 0) zeroStrided(out, o, n, stride);
     else if (count === 1) copyStrided(bank, bases[0]! + is, n, out, o, stride);
     else if (count === 2) mix2(bank, bases[0]! + is, bases[1]! + is, n, out, o, stride);
-    else {
+    else if (count <= 4) {
+      // One pass straight to the output; a missing fourth leg reads the silent slot.
+      const z = SILENT + is;
+      mix4(bank, bases[0]! + is, bases[1]! + is, bases[2]! + is, count === 4 ? bases[3]! + is : z, n, out, o, stride);
+    } else if (count <= 8) {
+      // (No helper closure here: a tick must not allocate.)
+      const z = SILENT + is;
+      mix8(
+        bank,
+        bases[0]! + is,
+        bases[1]! + is,
+        bases[2]! + is,
+        bases[3]! + is,
+        bases[4]! + is,
+        count > 5 ? bases[5]! + is : z,
+        count > 6 ? bases[6]! + is : z,
+        count > 7 ? bases[7]! + is : z,
+        n,
+        out,
+        o,
+        stride,
+      );
+    } else {
       accSum(this.#acc, bank, bases, count, is, n);
       accStore(this.#acc, n, out, o, stride);
     }
@@ -357,6 +385,7 @@ export class Mixer implements InputClock {
     this.#bank = bank;
     this.#slots.length = old * 2;
     this.#slots.fill(null, old);
+    this.#slots[0] = SILENT_SLOT;
     for (const input of this.#inputs) {
       input.ring = bank.subarray(input.bankOffset, input.bankOffset + this.ringSamples);
     }

@@ -5,4 +5,4 @@ export { MixerInput } from './MixerInput.js';
 export type { InputFeeder, InputClock, MixerInputOptions, MixerInputStats } from './MixerInput.js';
 export { FrameScheduler, sharedScheduler } from './FrameScheduler.js';
 export type { FrameSchedulerOptions } from './FrameScheduler.js';
-export { sat16, mix2, accSum, accStore, accStoreMinus, copyStrided } from './kernels.js';
+export { sat16, mix2, mix4, mix8, accSum, accStore, accStoreMinus, copyStrided } from './kernels.js';

@@ -39,6 +39,46 @@ export function mix2(bank: Int16Array, a: number, b: number, n: number, out: Int
   }
 }
 
+/** out[o + i*stride] = sat(four legs): one pass, no accumulator (3 legs pad with the silent slot). */
+export function mix4(
+  bank: Int16Array,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  n: number,
+  out: Int16Array,
+  o: number,
+  stride: number,
+): void {
+  for (let i = 0; i < n; i++) {
+    const v = bank[a + i]! + bank[b + i]! + bank[c + i]! + bank[d + i]!;
+    out[o + i * stride] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+}
+
+/** out[o + i*stride] = sat(eight legs): one pass, no accumulator (5-7 legs pad with the silent slot). */
+export function mix8(
+  bank: Int16Array,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  e: number,
+  f: number,
+  g: number,
+  h: number,
+  n: number,
+  out: Int16Array,
+  o: number,
+  stride: number,
+): void {
+  for (let i = 0; i < n; i++) {
+    const v = bank[a + i]! + bank[b + i]! + bank[c + i]! + bank[d + i]! + bank[e + i]! + bank[f + i]! + bank[g + i]! + bank[h + i]!;
+    out[o + i * stride] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+}
+
 /** acc[i] += bank[a + i]. */
 export function accAdd1(acc: Int32Array, bank: Int16Array, a: number, n: number): void {
   for (let i = 0; i < n; i++) acc[i] = acc[i]! + bank[a + i]!;

@@ -98,6 +98,31 @@ test('mono, stereo, track and N-1 outputs hold the right legs', () => {
   assert.is(stereo.pcm().length, 32000);
 });
 
+test('every leg count 1..12 mixes exactly (the 2-, 4- and 8-leg kernels, padding, the accumulator path)', () => {
+  for (let count = 1; count <= 12; count++) {
+    const c = clock();
+    const mixer = new Mixer({ sampleRate: 8000, delayMs: 0, now: c.now });
+    const inputs = Array.from({ length: count }, () => mixer.createInput());
+    const mono = new Collector();
+    const stereo = new Collector(2);
+    mixer.addOutput({ kind: 'mono' }, mono);
+    const half = Math.ceil(count / 2);
+    mixer.addOutput({ kind: 'stereo', left: inputs.slice(0, half), right: inputs.slice(half) }, stereo);
+    inputs.forEach((input, k) => {
+      input.anchor();
+      input.write(new Int16Array(160).fill((k + 1) * 100), 0, 160);
+    });
+    mixer.drain();
+    const total = (count * (count + 1) * 100) / 2;
+    const left = (half * (half + 1) * 100) / 2;
+    assert.ok(mono.pcm().every((v) => v === total), `${count} legs mono`);
+    const st = stereo.pcm();
+    for (let i = 0; i < st.length; i += 2) {
+      if (st[i] !== left || st[i + 1] !== total - left) assert.unreachable(`${count} legs stereo at ${i}: ${st[i]}/${st[i + 1]}`);
+    }
+  }
+});
+
 test('the sum saturates instead of wrapping', () => {
   const c = clock();
   const mixer = new Mixer({ sampleRate: 8000, delayMs: 0, now: c.now });
