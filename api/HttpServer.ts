@@ -1,18 +1,72 @@
 /**
- * The HTTP side of the gateway. For now: GET /healthz with the gateway's counters (what an
- * operator or a load balancer polls). The REST API joins it here.
+ * The HTTP API (JSON under /v1) and operator endpoints (/healthz, /metrics), on
+ * RECGATE_HTTP_PORT. Requests are authenticated by token (api/auth.ts), rate-limited per
+ * token, bodies capped at 1 MiB; every failure answers the one error shape (api/errors.ts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../calls/index.js';
+import { RateLimiter, accountFor, tokenOf } from './auth.js';
+import { ApiError } from './errors.js';
+import { registerRoutes } from './handlers.js';
+import { Metrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { Router } from './router.js';
+import type { RequestContext } from './router.js';
+
+const MAX_BODY = 1024 * 1024;
+export const API_VERSION = '1.0.0';
+
+export interface HttpServerOptions {
+  /** Requests per second per token, and burst; defaults 100 and 200. */
+  rate?: number;
+  burst?: number;
+  log?: (entry: Record<string, unknown>) => void;
+}
 
 export class HttpServer {
   readonly gateway: Gateway;
+  readonly router = new Router();
+  readonly metrics: Metrics;
   readonly #server: http.Server;
+  readonly #limiter: RateLimiter;
+  readonly #log: (entry: Record<string, unknown>) => void;
 
-  constructor(gateway: Gateway) {
+  constructor(gateway: Gateway, options: HttpServerOptions = {}) {
     this.gateway = gateway;
-    this.#server = http.createServer((req, res) => this.#handle(req, res));
+    this.metrics = new Metrics(gateway);
+    this.#limiter = new RateLimiter(options.rate ?? 100, options.burst ?? 200);
+    this.#log = options.log ?? gateway.log;
+    this.#server = http.createServer((req, res) => void this.#handle(req, res));
+    this.#server.headersTimeout = 10_000;
+    this.#server.requestTimeout = 60_000;
+    this.router.add({
+      method: 'GET',
+      path: '/healthz',
+      auth: 'none',
+      openapi: { summary: 'Liveness and the gateway counters', responses: { '200': 'ok' } },
+      handler: () => ({ status: 200, body: { status: 'ok', ...gateway.stats() } }),
+    });
+    this.router.add({
+      method: 'GET',
+      path: '/metrics',
+      auth: 'none',
+      openapi: { summary: 'Prometheus metrics', responses: { '200': 'text/plain exposition format' } },
+      handler: async (ctx) => {
+        const text = await this.metrics.text();
+        ctx.res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+        ctx.res.end(text);
+        return 'handled' as const;
+      },
+    });
+    this.router.add({
+      method: 'GET',
+      path: '/v1/openapi.json',
+      auth: 'none',
+      openapi: { summary: 'This OpenAPI 3.1 document', responses: { '200': 'OpenAPI document' } },
+      handler: () => ({ status: 200, body: openApiDocument(this.router.routes, API_VERSION) }),
+    });
+    registerRoutes(this.router, gateway);
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -24,19 +78,83 @@ export class HttpServer {
   }
 
   close(): Promise<void> {
+    this.metrics.close();
+    this.#server.closeAllConnections();
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 
-  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method === 'GET' && url.pathname === '/healthz') {
-      const body = JSON.stringify({ status: 'ok', ...this.gateway.stats() });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return this.#send(res, new ApiError('not_found', 'bad URL'));
+    }
+    try {
+      const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+      const { route, params } = this.router.match(method, url.pathname);
+      let account = null;
+      if (route.auth !== 'none') {
+        const token = tokenOf(req, url);
+        if (token === null) throw new ApiError('unauthorized', 'a token is needed: Authorization: Bearer <token>, X-Auth-Token or ?token=');
+        const wait = this.#limiter.take(token);
+        if (wait > 0) throw new ApiError('rate_limited', 'too many requests', { headers: { 'retry-after': String(wait) } });
+        account = accountFor(this.gateway.store, token);
+        if (account === null) throw new ApiError('unauthorized', 'unknown token');
+        if (route.auth === 'admin' && !account.admin) throw new ApiError('forbidden', 'this route needs the admin token');
+      }
+      const body = await readBody(req);
+      const ctx: RequestContext = { req, res, url, params, body, account };
+      const result = await route.handler(ctx);
+      if (result === 'handled') return;
+      const text = JSON.stringify(result.body);
+      res.writeHead(result.status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+        ...result.headers,
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    } catch (err) {
+      if (err instanceof ApiError) return this.#send(res, err);
+      this.#log({ event: 'api.error', method: req.method, path: url.pathname, error: String((err as Error)?.stack ?? err) });
+      this.#send(res, new ApiError('internal_error', 'internal error'));
+    }
+  }
+
+  #send(res: http.ServerResponse, err: ApiError): void {
+    if (res.headersSent) {
+      res.destroy();
       return;
     }
-    const body = JSON.stringify({ error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}` } });
-    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    const text = JSON.stringify(err.body());
+    res.writeHead(err.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...err.headers });
+    res.end(text);
+  }
+}
+
+/** Reads a JSON body (at most 1 MiB); {} when there is none. */
+async function readBody(req: http.IncomingMessage): Promise<unknown> {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE') {
+    req.resume();
+    return {};
+  }
+  const length = Number(req.headers['content-length'] ?? '0');
+  if (length > MAX_BODY) throw new ApiError('body_too_large', `the body is ${length} bytes; the limit is ${MAX_BODY}`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_BODY) throw new ApiError('body_too_large', `the body is larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (total === 0) return {};
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/(json|[\w.+-]*\+json)\b/i.test(type) && type !== '') {
+    throw new ApiError('unsupported_media_type', `send JSON, not ${type}`);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch (err) {
+    throw new ApiError('invalid_json', `the body is not JSON: ${(err as Error).message}`);
   }
 }

@@ -2,8 +2,11 @@
  * `npm start`: runs the gateway with embedded defaults (see --help). Prints one line per
  * listener; SIGTERM/SIGINT stop it gracefully (calls get BYE, recordings are finalised).
  */
-import { HttpServer } from '../api/index.js';
+import path from 'node:path';
+import { HttpServer, ensureAdmin } from '../api/index.js';
 import { Gateway, defaultRoutes, helpText, loadConfig, loadRoutes } from '../calls/index.js';
+import { RecordingService, SqliteStore, WebhookDispatcher } from '../recorder/index.js';
+import fs from 'node:fs';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -21,22 +24,37 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const gateway = new Gateway(config, routes);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const store = SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
+  const dispatcher = new WebhookDispatcher({ store });
+  const recordings = new RecordingService({ store, dataDir: config.dataDir, dispatcher });
+  const gateway = new Gateway(config, routes, { store, recordings });
+  recordings.on('event', (e) => gateway.log({ event: e.type, recording_id: e.recording_id, reference_id: e.reference_id, status: e.status, reason: e.reason || undefined }));
+  const admin = ensureAdmin(store, config.dataDir, config.apiToken);
+  dispatcher.start();
   await gateway.start();
   const http = new HttpServer(gateway);
   const httpPort = await http.listen(config.httpPort, config.bindAddress);
+  recordings.publicUrl = config.publicUrl || `http://${config.publicAddress.includes(':') ? `[${config.publicAddress}]` : config.publicAddress}:${httpPort}`;
   const host = config.bindAddress;
   console.log(`recgate: SIP udp ${host}:${gateway.transport.port}`);
   console.log(`recgate: SIP tcp ${host}:${gateway.transport.port}`);
   if (config.tls) console.log(`recgate: SIP tls ${host}:${gateway.transport.tlsPort}`);
-  console.log(`recgate: HTTP ${host}:${httpPort}`);
+  console.log(`recgate: HTTP ${host}:${httpPort} (API ${recordings.publicUrl}/v1)`);
   console.log(`recgate: RTP ${config.rtpPorts.min}-${config.rtpPorts.max}, public address ${config.publicAddress}, recordings in ${gateway.recordingsDir}`);
+  if (admin.generated !== null) console.log(`recgate: admin API token (shown once, kept in ${admin.file}): ${admin.generated}`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     console.log(`recgate: ${signal}, stopping (calls get BYE, recordings are finalised)`);
-    void Promise.all([gateway.stop(), http.close()]).then(() => process.exit(0));
+    void (async () => {
+      await gateway.stop();
+      await http.close();
+      await dispatcher.stop();
+      store.close();
+      process.exit(0);
+    })();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,32 +1,32 @@
 /**
  * A call through the gateway: the caller's INVITE session, for `connect` the callee's, their
- * media legs on one mixer, and the recordings taken from it.
+ * media legs on one mixer, and the recordings taken from it (through the recording service).
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { SafeEmitter } from '../common/index.js';
-import { extensionOf } from '../encoders/index.js';
 import { Mixer } from '../mixer/index.js';
-import type { MixerRate, OutputSpec } from '../mixer/index.js';
-import { Recording } from '../recorder/index.js';
-import type { RecordingResult } from '../recorder/index.js';
+import type { MixerInput, MixerRate, OutputSpec } from '../mixer/index.js';
+import { nowIso } from '../recorder/index.js';
+import type { CallRow, RecordingRow, RecordingService, RecordingSpec } from '../recorder/index.js';
 import type { InviteClientSession, InviteServerSession, SessionEnd } from '../sip/index.js';
-import { MediaLeg } from './MediaLeg.js';
-import { channelCount } from './recordingOptions.js';
-import type { RecordingSpec } from './recordingOptions.js';
+import type { MediaLeg } from './MediaLeg.js';
+import { Prompt } from './Prompt.js';
 
-export type CallStatus = 'ringing' | 'progressing' | 'answered' | 'ended';
+/** API status: ringing until answered, progressing while up, then ended. */
+export type CallStatus = 'ringing' | 'progressing' | 'ended';
 
 export interface CallEvents {
   [key: string]: unknown[];
   ended: [Call];
 }
 
+/** A recording of this call; `row` is kept current by the recording service. */
 export interface CallRecordingInfo {
   id: string;
   spec: RecordingSpec;
-  recording: Recording;
-  result: RecordingResult | null;
+  row: RecordingRow;
+  /** Convenience view of the row once it finished (null while running). */
+  readonly result: { path: string; durationMs: number; state: string; channels: 1 | 2; format: string; sampleRate: number } | null;
 }
 
 export class Call extends SafeEmitter<CallEvents> {
@@ -36,6 +36,7 @@ export class Call extends SafeEmitter<CallEvents> {
   readonly mixer: Mixer;
   readonly legs: MediaLeg[] = [];
   readonly recordings: CallRecordingInfo[] = [];
+  readonly service: RecordingService;
   status: CallStatus = 'ringing';
   readonly tmCreate = new Date();
   tmAnswer: Date | null = null;
@@ -45,11 +46,13 @@ export class Call extends SafeEmitter<CallEvents> {
   /** Route that handled the call. */
   routeName = '';
   account = 'default';
+  #prompt: Prompt | null = null;
   #ending: Promise<void> | null = null;
 
-  constructor(caller: InviteServerSession, mixerRate: MixerRate, jitterMs: number) {
+  constructor(caller: InviteServerSession, mixerRate: MixerRate, jitterMs: number, service: RecordingService) {
     super();
     this.caller = caller;
+    this.service = service;
     this.mixer = new Mixer({ sampleRate: mixerRate, delayMs: jitterMs });
   }
 
@@ -65,30 +68,83 @@ export class Call extends SafeEmitter<CallEvents> {
     return this.legs[1];
   }
 
-  /** Starts a recording of this call into `dir`. */
-  async record(spec: RecordingSpec, dir: string): Promise<CallRecordingInfo> {
-    const id = randomUUID();
+  get answered(): boolean {
+    return this.status === 'progressing';
+  }
+
+  /** The gateway's own audio into the call (created on first use). */
+  get prompt(): Prompt {
+    if (this.#prompt === null) {
+      this.#prompt = new Prompt(this.mixer.createInput('prompt'), this.mixer.sampleRate);
+      this.#connectSenders();
+    }
+    return this.#prompt;
+  }
+
+  /** What a leg hears from the gateway: the other party and the prompt. */
+  hearingOf(leg: MediaLeg): OutputSpec | null {
+    const others: MixerInput[] = this.legs.filter((l) => l !== leg).map((l) => l.input);
+    if (this.#prompt !== null) others.push(this.#prompt.input);
+    return others.length === 0 ? null : { kind: 'mono', inputs: others };
+  }
+
+  /** (Re)connects what every leg hears (after a leg or the prompt appears). */
+  #connectSenders(): void {
+    for (const leg of this.legs) {
+      const spec = this.hearingOf(leg);
+      if (spec !== null) leg.hear(spec);
+    }
+  }
+
+  /** Legs were bridged or added: their senders follow. */
+  connectMedia(): void {
+    this.#connectSenders();
+  }
+
+  /** Starts a recording of this call. */
+  async record(spec: RecordingSpec): Promise<CallRecordingInfo> {
     const caller = this.callerLeg.input;
     const callee = this.calleeLeg?.input;
+    const parties = callee ? [caller, callee] : [caller];
     let output: OutputSpec;
     if (spec.channels === 'stereo') output = { kind: 'stereo', left: [caller], right: callee ? [callee] : [] };
     else if (spec.participant === 'caller') output = { kind: 'track', input: caller };
-    else if (spec.participant === 'callee' && callee) output = { kind: 'track', input: callee };
-    else output = { kind: 'mono' };
-    const recording = await Recording.start({
+    else if (spec.participant === 'callee') output = callee ? { kind: 'track', input: callee } : { kind: 'mono', inputs: [] };
+    else output = { kind: 'mono', inputs: parties };
+    const row = await this.service.start({
+      account_id: this.account,
+      reference_type: 'call',
+      reference_id: this.id,
       mixer: this.mixer,
-      path: path.join(dir, `${id}.${extensionOf(spec.format)}`),
-      format: spec.format,
-      sampleRate: spec.sample_rate,
-      channels: channelCount(spec),
-      ...(spec.bitrate !== undefined ? { bitrateKbps: spec.bitrate } : {}),
-      pauseBehavior: spec.pause_behavior,
-      timeLimitSec: spec.time_limit,
       output,
+      spec,
     });
-    const info: CallRecordingInfo = { id, spec, recording, result: null };
+    const service = this.service;
+    const info: CallRecordingInfo = {
+      id: row.id,
+      spec,
+      row,
+      get result() {
+        const r = this.row;
+        if (r.status !== 'ended' && r.status !== 'failed' && r.status !== 'deleted') return null;
+        return {
+          path: r.file_path === '' ? '' : service.fileOf(r),
+          durationMs: r.duration_ms,
+          state: r.status,
+          channels: (r.channels === 'stereo' ? 2 : 1) as 1 | 2,
+          format: r.format,
+          sampleRate: r.sample_rate,
+        };
+      },
+    };
     this.recordings.push(info);
+    if (spec.beep) this.prompt.tone(1000, 300);
     return info;
+  }
+
+  /** Ids of this call's recordings running now (recording or paused). */
+  activeRecordingIds(): string[] {
+    return this.service.activeIdsFor(this.id);
   }
 
   /**
@@ -101,17 +157,11 @@ export class Call extends SafeEmitter<CallEvents> {
   }
 
   async #end(reason: string): Promise<void> {
-    this.endReason = reason;
+    this.endReason ||= reason;
     this.status = 'ended';
     this.tmEnd = new Date();
     this.mixer.drain();
-    for (const r of this.recordings) {
-      try {
-        r.result = await r.recording.stop('hangup');
-      } catch {
-        r.result = null;
-      }
-    }
+    await this.service.stopAllFor(this.id, 'hangup').catch(() => undefined);
     this.mixer.close();
     for (const leg of this.legs) leg.close();
     this.emit('ended', this);
@@ -127,9 +177,28 @@ export class Call extends SafeEmitter<CallEvents> {
     return (this.tmEnd ?? new Date()).getTime() - this.tmAnswer.getTime();
   }
 
+  /** The call as the store and the API keep it. */
+  toRow(): CallRow {
+    return {
+      id: this.id,
+      account_id: this.account,
+      sip_call_id: this.sipCallId,
+      direction: 'inbound',
+      from: this.caller.from,
+      to: this.caller.to,
+      status: this.status,
+      end_reason: this.status === 'ended' ? this.endReason : '',
+      tm_create: this.tmCreate.toISOString(),
+      tm_answer: this.tmAnswer?.toISOString() ?? '',
+      tm_end: this.tmEnd?.toISOString() ?? '',
+    };
+  }
+
   /** Describes why a SIP session ended, for the log. */
   static describe(end: SessionEnd | null): string {
     if (end === null) return 'unknown';
     return end.status > 0 ? `${end.reason}:${end.status}` : end.reason;
   }
 }
+
+export { nowIso };

@@ -4,10 +4,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NoPortError, SafeEmitter } from '../common/index.js';
+import { InvalidStateError, NoPortError, SafeEmitter } from '../common/index.js';
 import { FrameScheduler } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
 import { PortAllocator } from '../rtp/index.js';
+import { RecordingService, SqliteStore } from '../recorder/index.js';
+import type { CallRow, RecordingRow, RecordingSpec, Store } from '../recorder/index.js';
 import type { RtpEndpoint } from '../rtp/index.js';
 import {
   NonceManager,
@@ -42,6 +44,21 @@ export interface GatewayEvents {
   callEnded: [Call];
 }
 
+/** Services the gateway runs on; made from the data dir when not given. */
+export interface GatewayServices {
+  store?: Store;
+  recordings?: RecordingService;
+}
+
+/** API-facing failures carry a stable code (mapped to HTTP by api/). */
+export class CallStateError extends InvalidStateError {
+  readonly apiCode: 'call_not_answered' | 'call_ended' | 'recording_not_active';
+  constructor(apiCode: CallStateError['apiCode'], message: string) {
+    super(message);
+    this.apiCode = apiCode;
+  }
+}
+
 export interface GatewayStats {
   activeCalls: number;
   callsTotal: number;
@@ -63,19 +80,28 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   readonly scheduler = new FrameScheduler();
   readonly calls = new Map<string, Call>();
   readonly recordingsDir: string;
+  readonly store: Store;
+  readonly recordings: RecordingService;
+  readonly #ownsStore: boolean;
   readonly #nonces = new NonceManager();
   #monitor: NodeJS.Timeout | null = null;
   #closing = false;
   callsTotal = 0;
   readonly rejected: Record<string, number> = {};
+  /** RTP counters of calls that ended (live calls are added when asked). */
+  readonly #rtpEnded = { received: 0, lost: 0, concealed: 0 };
   /** Where log lines go (one JSON object each); tests may capture them. */
   log: (entry: Record<string, unknown>) => void;
 
-  constructor(config: GatewayConfig, routes: RouteTable = defaultRoutes()) {
+  constructor(config: GatewayConfig, routes: RouteTable = defaultRoutes(), services: GatewayServices = {}) {
     super();
     this.config = config;
     this.routes = routes;
     this.recordingsDir = path.join(config.dataDir, 'recordings');
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    this.#ownsStore = services.store === undefined;
+    this.store = services.store ?? SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
+    this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir });
     this.ports = new PortAllocator(config.rtpPorts.min, config.rtpPorts.max);
     this.transport = new SipTransport({
       port: config.sipPort,
@@ -93,10 +119,17 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       config.log === 'json'
         ? (entry) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`)
         : () => undefined;
+    if (!this.store.getAccount('default')) {
+      const now = new Date().toISOString();
+      this.store.createAccount({ id: 'default', name: 'default', token_sha256: '', webhook_url: '', webhook_secret: '', admin: false, tm_create: now, tm_update: now });
+    }
   }
 
   async start(): Promise<void> {
     fs.mkdirSync(this.recordingsDir, { recursive: true });
+    // Finish what a crash left behind before taking new calls.
+    await this.recordings.recover();
+    for (const row of this.store.unfinishedCalls()) this.#orphanCall(row);
     await this.transport.listen();
     this.#monitor = setInterval(() => this.#checkCalls(), 1000);
     this.#monitor.unref();
@@ -119,6 +152,78 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     this.transactions.close();
     this.scheduler.close();
     await this.transport.close();
+    await this.recordings.close();
+    if (this.#ownsStore) this.store.close();
+  }
+
+  /** RTP packets received, lost and concealed since start, over every call. */
+  rtpTotals(): { received: number; lost: number; concealed: number } {
+    const t = { ...this.#rtpEnded };
+    for (const call of this.calls.values()) {
+      for (const leg of call.legs) {
+        const s = leg.receiver?.stats();
+        if (s === undefined) continue;
+        t.received += s.received;
+        t.lost += s.lost;
+        t.concealed += s.concealed;
+      }
+    }
+    return t;
+  }
+
+  /** A call a crash left up: it ended then. */
+  #orphanCall(row: CallRow): void {
+    this.store.upsertCall({ ...row, status: 'ended', end_reason: row.end_reason || 'gateway_restart', tm_end: row.tm_end || new Date().toISOString() });
+  }
+
+  /** An active call (null when unknown or already ended). */
+  call(id: string): Call | null {
+    return this.calls.get(id) ?? null;
+  }
+
+  /** Starts a recording on an answered call (API, flows). */
+  async startRecording(callId: string, spec: RecordingSpec): Promise<RecordingRow> {
+    const call = this.#answeredCall(callId);
+    const info = await call.record(spec);
+    return info.row;
+  }
+
+  /** Stops one recording of the call, or all its active ones; resolves with their final rows. */
+  async stopRecording(callId: string, recordingId?: string): Promise<RecordingRow[]> {
+    const call = this.#liveCall(callId);
+    const ids = recordingId === undefined ? call.activeRecordingIds() : [recordingId];
+    if (recordingId !== undefined && !call.recordings.some((r) => r.id === recordingId)) {
+      throw new CallStateError('recording_not_active', `recording ${recordingId} does not belong to call ${callId}`);
+    }
+    return Promise.all(ids.map((id) => this.recordings.stop(id, 'stopped')));
+  }
+
+  /** Pauses (or resumes) one recording of the call, or all its active ones. */
+  pauseRecording(callId: string, recordingId: string | undefined, pause: boolean): RecordingRow[] {
+    const call = this.#liveCall(callId);
+    const ids = recordingId === undefined ? call.activeRecordingIds() : [recordingId];
+    if (recordingId !== undefined && !call.activeRecordingIds().includes(recordingId)) {
+      throw new CallStateError('recording_not_active', `recording ${recordingId} is not running on call ${callId}`);
+    }
+    if (ids.length === 0) throw new CallStateError('recording_not_active', `call ${callId} has no active recording`);
+    return ids.map((id) => (pause ? this.recordings.pause(id, 'api') : this.recordings.resume(id, 'api')));
+  }
+
+  #liveCall(id: string): Call {
+    const call = this.calls.get(id);
+    if (call === undefined) throw new CallStateError('call_ended', `call ${id} is not active`);
+    return call;
+  }
+
+  #answeredCall(id: string): Call {
+    const call = this.#liveCall(id);
+    if (!call.answered) throw new CallStateError('call_not_answered', `call ${id} is ${call.status}; recordings start once it is answered`);
+    return call;
+  }
+
+  /** Persists a call's current state. */
+  #saveCall(call: Call): void {
+    this.store.upsertCall(call.toRow());
   }
 
   stats(): GatewayStats {
@@ -194,7 +299,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
         ['Warning', `304 recgate "${neg.message.replace(/"/g, "'").slice(0, 120)}"`],
       ]);
     }
-    const call = new Call(session, mixerRateFor(neg.audio, route), this.config.jitterMs);
+    const call = new Call(session, mixerRateFor(neg.audio, route), this.config.jitterMs, this.recordings);
     call.routeName = route.name;
     if (route.account !== undefined) call.account = route.account;
     call.codec = neg.audio.codec.name;
@@ -203,6 +308,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     caller.apply(neg.audio);
     this.calls.set(call.id, call);
     this.callsTotal++;
+    this.#saveCall(call);
     this.scheduler.add(call.mixer);
     session.onReinvite = (offer) => this.#reinvite(caller, offer);
     session.on('ended', (end) => this.#onCallerEnded(call, Call.describe(end)));
@@ -211,11 +317,13 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     });
 
     if (route.action === 'record') {
-      if (route.recording !== false) await call.record(route.recording, this.recordingsDir);
+      // The file exists before the 200 OK: a recording that cannot start fails the call with 500.
+      if (route.recording !== false) await call.record(route.recording);
       if (session.terminated) return;
       session.accept(neg.answer);
-      call.status = 'answered';
+      call.status = 'progressing';
       call.tmAnswer = new Date();
+      this.#saveCall(call);
       this.#logStart(call, facts);
       this.emit('call', call);
       return;
@@ -287,16 +395,16 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     }
     calleeLeg.apply(neg.audio);
     // Each party hears the other through the gateway (transcoded when their codecs differ).
-    call.callerLeg.hear({ kind: 'track', input: calleeLeg.input });
-    calleeLeg.hear({ kind: 'track', input: call.callerLeg.input });
-    if (route.recording !== false) await call.record(route.recording, this.recordingsDir);
+    call.connectMedia();
+    if (route.recording !== false) await call.record(route.recording);
     if (call.caller.terminated) {
       callee.bye();
       return;
     }
     call.caller.accept(callerAnswer);
-    call.status = 'answered';
+    call.status = 'progressing';
     call.tmAnswer = new Date();
+    this.#saveCall(call);
     call.codec = `${call.callerLeg.media?.codec.name}/${neg.audio.codec.name}`;
     this.#logStart(call, facts);
     this.emit('call', call);
@@ -330,6 +438,14 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     this.calls.delete(call.id);
     this.scheduler.remove(call.mixer);
     await call.end(call.endReason || reason);
+    this.#saveCall(call);
+    for (const leg of call.legs) {
+      const s = leg.receiver?.stats();
+      if (s === undefined) continue;
+      this.#rtpEnded.received += s.received;
+      this.#rtpEnded.lost += s.lost;
+      this.#rtpEnded.concealed += s.concealed;
+    }
     this.log({
       event: 'call.end',
       call_id: call.id,
@@ -340,7 +456,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       reason: call.endReason,
       duration_ms: call.durationMs(),
       packets_lost: call.packetsLost(),
-      recordings: call.recordings.map((r) => ({ id: r.id, path: r.result?.path, duration_ms: r.result?.durationMs, state: r.result?.state })),
+      recordings: call.recordings.map((r) => ({ id: r.id, duration_ms: r.row.duration_ms, status: r.row.status })),
     });
     this.emit('callEnded', call);
   }
@@ -372,7 +488,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   #checkCalls(): void {
     const now = performance.now();
     for (const call of this.calls.values()) {
-      if (call.status !== 'answered') continue;
+      if (call.status !== 'progressing') continue;
       if (this.config.maxCallSec > 0 && call.durationMs() > this.config.maxCallSec * 1000) {
         this.#hangupBoth(call, 'max_duration');
         continue;

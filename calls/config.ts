@@ -25,6 +25,10 @@ export interface GatewayConfig {
   jitterMs: number;
   /** Log format: one JSON object per line, or nothing. */
   log: 'json' | 'off';
+  /** Admin API token ('' : generated at first start and kept in the data dir). */
+  apiToken: string;
+  /** Base URL of the HTTP API in download links ('' : http://<public address>:<http port>). */
+  publicUrl: string;
 }
 
 interface Setting {
@@ -54,6 +58,8 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   tlsCert: { env: 'RECGATE_TLS_CERT', flag: '--tls-cert', help: 'PEM certificate file for SIP TLS', default: '' },
   tlsKey: { env: 'RECGATE_TLS_KEY', flag: '--tls-key', help: 'PEM private key file for SIP TLS', default: '' },
   log: { env: 'RECGATE_LOG', flag: '--log', help: 'json (one line per event) or off', default: 'json' },
+  apiToken: { env: 'RECGATE_API_TOKEN', flag: '--api-token', help: 'admin API token (generated and kept in the data dir when unset)', default: '' },
+  publicUrl: { env: 'RECGATE_PUBLIC_URL', flag: '--public-url', help: 'base URL of the API in download links (default http://<public address>:<http port>)', default: '' },
 };
 
 /** The --help text. */
@@ -114,6 +120,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     jitterMs: int('jitterMs', 0, 1000),
     tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key },
     log,
+    apiToken: get('apiToken'),
+    publicUrl: get('publicUrl'),
   };
 }
 

@@ -12,8 +12,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { InvalidArgumentError } from '../common/index.js';
-import { parseRecordingSpec } from './recordingOptions.js';
-import type { RecordingSpec } from './recordingOptions.js';
+import { parseRecordingSpec } from '../recorder/index.js';
+import type { RecordingSpec } from '../recorder/index.js';
 
 export type RouteAction = 'record' | 'connect' | 'reject';
 

@@ -21,7 +21,7 @@ export interface FileSinkOptions {
   chunkBytes?: number;
   /** Most bytes waiting for the disk before the sink fails; default 8 MiB. */
   maxQueuedBytes?: number;
-  /** Longest time bytes wait in a partial chunk, in ms; default 500 (what a crash may lose, plus the write). */
+  /** Longest time bytes wait in a partial chunk, in ms; default 250 (what a crash may lose, plus the write). */
   flushIntervalMs?: number;
   /** Monotonic clock in ms; default performance.now. */
   now?: () => number;
@@ -75,7 +75,7 @@ export class FileSink implements ByteSink {
     this.#fd = fd;
     this.chunkBytes = options.chunkBytes ?? 32 * 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
-    this.flushIntervalMs = options.flushIntervalMs ?? 500;
+    this.flushIntervalMs = options.flushIntervalMs ?? 250;
     this.#now = options.now ?? (() => performance.now());
     this.#chunk = new Uint8Array(this.chunkBytes);
     this.#chunkSince = this.#now();

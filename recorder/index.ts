@@ -12,3 +12,34 @@ export type {
 } from './Recording.js';
 export { FileSink } from './FileSink.js';
 export type { FileSinkOptions } from './FileSink.js';
+export { parseRecordingSpec, channelCount, RECORDING_DEFAULTS, RECORDING_OPTION_KEYS, RecordingOptionError } from './options.js';
+export type { RecordingSpec, Participant } from './options.js';
+export type {
+  RecordingStatus,
+  ReferenceType,
+  PauseRow,
+  RecordingRow,
+  CallStatus as CallRowStatus,
+  CallRow,
+  AccountRow,
+  OutboxRow,
+  OutboxStatus,
+  RecordingQuery,
+  CallQuery,
+  Page,
+  Store,
+} from './model.js';
+export { RECORDING_TRANSITIONS, nowIso } from './model.js';
+export { RecordingService } from './RecordingService.js';
+export type {
+  RecordingEvent,
+  RecordingEventType,
+  PublicRecording,
+  StartRecordingRequest,
+  RecordingServiceOptions,
+  RecordingServiceEvents,
+} from './RecordingService.js';
+export { SqliteStore, MAX_PAGE_SIZE } from './store/SqliteStore.js';
+export type { SqliteStoreOptions } from './store/SqliteStore.js';
+export { WebhookDispatcher, signWebhook, verifyWebhookSignature, webhookRetryDelayMs, WEBHOOK_SIGNATURE_HEADER } from './webhooks.js';
+export type { WebhookDispatcherOptions } from './webhooks.js';

@@ -142,6 +142,11 @@ test('npm start entry: prints its listeners; SIGTERM sends BYE, finalises the re
     await p.ready;
     assert.match(p.out(), new RegExp(`SIP udp 127.0.0.1:${sip}`));
     assert.match(p.out(), new RegExp(`SIP tcp 127.0.0.1:${sip}`));
+    // No RECGATE_API_TOKEN: one is generated, printed once and kept in the data dir.
+    const token = /admin API token \(shown once, kept in (.+)\): (\S+)/.exec(p.out());
+    assert.ok(token, p.out());
+    assert.is(fs.readFileSync(token[1]!, 'utf8').trim(), token[2]);
+    assert.is((fs.statSync(token[1]!).mode & 0o777).toString(8), '600');
     const tone = path.join(dir, 'tone.ul');
     writeToneFile(tone, 1000, 5);
     // A caller that streams, then waits for the gateway's BYE.

@@ -7,10 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Gateway, defaultRoutes, parseRoutes } from '../../calls/index.js';
 import type { Call, GatewayConfig } from '../../calls/index.js';
+import { RecordingService, SqliteStore, WebhookDispatcher } from '../../recorder/index.js';
 import { randomPortRange } from './udpPeer.js';
 
 export interface TestGateway {
   gateway: Gateway;
+  dispatcher: WebhookDispatcher;
   config: GatewayConfig;
   sipPort: number;
   dir: string;
@@ -22,8 +24,10 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(opts: { routes?: unknown; config?: Partial<GatewayConfig> } = {}): Promise<TestGateway> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-gw-'));
+export async function startGateway(
+  opts: { routes?: unknown; config?: Partial<GatewayConfig>; dir?: string; keepDir?: boolean; webhookDelayMs?: number } = {},
+): Promise<TestGateway> {
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-gw-'));
   const [min, max] = randomPortRange();
   const config: GatewayConfig = {
     sipPort: 0,
@@ -38,9 +42,17 @@ export async function startGateway(opts: { routes?: unknown; config?: Partial<Ga
     tls: null,
     jitterMs: 60,
     log: 'off',
+    apiToken: '',
+    publicUrl: '',
     ...opts.config,
   };
-  const gateway = new Gateway(config, opts.routes === undefined ? defaultRoutes() : parseRoutes(opts.routes));
+  fs.mkdirSync(dir, { recursive: true });
+  // The same wiring as bin/recgate.ts: store, webhook dispatcher (fast retries here), recordings.
+  const store = SqliteStore.open(path.join(dir, 'recgate.db'));
+  const dispatcher = new WebhookDispatcher({ store, baseDelayMs: opts.webhookDelayMs ?? 50, pollMs: 50 });
+  const recordings = new RecordingService({ store, dataDir: dir, dispatcher });
+  const gateway = new Gateway(config, opts.routes === undefined ? defaultRoutes() : parseRoutes(opts.routes), { store, recordings });
+  dispatcher.start();
   const logs: Record<string, unknown>[] = [];
   gateway.log = (e) => logs.push(e);
   const ended: Call[] = [];
@@ -52,6 +64,7 @@ export async function startGateway(opts: { routes?: unknown; config?: Partial<Ga
   await gateway.start();
   return {
     gateway,
+    dispatcher,
     config,
     sipPort: gateway.transport.port,
     dir,
@@ -60,7 +73,9 @@ export async function startGateway(opts: { routes?: unknown; config?: Partial<Ga
     nextEnded: () => new Promise<Call>((resolve) => waiters.push(resolve)),
     async stop() {
       await gateway.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await dispatcher.stop();
+      store.close();
+      if (opts.keepDir !== true) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

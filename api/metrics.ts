@@ -1,0 +1,54 @@
+/**
+ * GET /metrics: Prometheus text (prom-client). Gauges are computed when scraped, from the
+ * gateway's counters: nothing is updated on the media path for them.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import client from 'prom-client';
+import type { Gateway } from '../calls/index.js';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly #loop = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor(gateway: Gateway) {
+    this.#loop.enable();
+    const gauge = (name: string, help: string, collect: () => number): void => {
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(collect());
+        },
+      });
+    };
+    const legs = () => [...gateway.calls.values()].flatMap((c) => c.legs);
+    const rtp = (k: 'received' | 'lost' | 'concealed') => gateway.rtpTotals()[k];
+    gauge('recgate_active_calls', 'Calls up or ringing now', () => gateway.calls.size);
+    gauge('recgate_active_recordings', 'Recordings running (recording or paused) now', () => gateway.recordings.activeCount);
+    gauge('recgate_rtp_packets_received_total', 'RTP packets received by the gateway since start', () => rtp('received'));
+    gauge('recgate_rtp_packets_lost_total', 'RTP packets never received (concealed), since start', () => rtp('lost'));
+    gauge('recgate_rtp_packets_concealed_total', 'RTP packets concealed (repeat or silence), since start', () => rtp('concealed'));
+    gauge('recgate_recording_failures_total', 'Recordings that failed (disk, queue, I/O), since start', () => gateway.recordings.failures);
+    gauge('recgate_webhook_queue_depth', 'Webhook deliveries waiting', () => gateway.store.pendingDeliveries());
+    gauge('recgate_event_loop_delay_p99_seconds', 'Event-loop delay, 99th percentile since the last scrape', () => {
+      const v = this.#loop.percentile(99) / 1e9;
+      this.#loop.reset();
+      return Number.isFinite(v) ? v : 0;
+    });
+    gauge('recgate_rtp_legs', 'Media legs open now', () => legs().length);
+    gauge('recgate_calls_total', 'Calls handled since start', () => gateway.callsTotal);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.#loop.disable();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * What the recording service keeps: accounts (tenants), calls, recordings and the webhook
+ * outbox. Plain rows, named like the REST API's JSON (snake_case), so the API returns them
+ * with little mapping. Times are ISO 8601 UTC strings with milliseconds ('' when unset).
+ */
+
+/** A recording's states move forward only (see RECORDING_TRANSITIONS). */
+export type RecordingStatus = 'initiating' | 'recording' | 'paused' | 'stopping' | 'ended' | 'failed' | 'deleted';
+
+/** Allowed next states of each state. */
+export const RECORDING_TRANSITIONS: Readonly<Record<RecordingStatus, readonly RecordingStatus[]>> = {
+  initiating: ['recording', 'failed', 'stopping'],
+  recording: ['paused', 'stopping', 'failed'],
+  paused: ['recording', 'stopping', 'failed'],
+  stopping: ['ended', 'failed'],
+  ended: ['deleted'],
+  failed: ['deleted'],
+  deleted: [],
+};
+
+export type ReferenceType = 'call' | 'conference';
+
+export interface PauseRow {
+  /** Offset in the recording (file time) where the pause began, ms. */
+  offset_ms: number;
+  /** Call time (ms since the call's media started) of the pause's start and end; end -1 while paused. */
+  call_start_ms: number;
+  call_end_ms: number;
+  tm_start: string;
+  tm_end: string;
+  /** Who paused: 'api', 'flow', 'dtmf'. */
+  by: string;
+}
+
+export interface RecordingRow {
+  id: string;
+  account_id: string;
+  reference_type: ReferenceType;
+  reference_id: string;
+  status: RecordingStatus;
+  format: 'wav' | 'mp3' | 'opus';
+  channels: 'mono' | 'stereo';
+  sample_rate: 8000 | 16000 | 48000;
+  /** kbit/s (mp3/opus), or null for the encoder's default / wav. */
+  bitrate: number | null;
+  participant: 'all' | 'caller' | 'callee';
+  label: string;
+  duration_ms: number;
+  file_size: number;
+  checksum_sha256: string;
+  pauses: PauseRow[];
+  /** Finished from its file at start-up after a crash. */
+  recovered: boolean;
+  /** Why it failed or was deleted by the service ('disk_full', 'min_length', ...); '' otherwise. */
+  reason: string;
+  /** File path relative to the data directory ('' once deleted). */
+  file_path: string;
+  /** Every option it was started with (callback_url, upload_url, time_limit, record_min_sec, ...). */
+  options: Record<string, unknown>;
+  tm_start: string;
+  tm_end: string;
+  tm_create: string;
+  tm_update: string;
+  tm_delete: string;
+}
+
+export type CallStatus = 'ringing' | 'progressing' | 'ended';
+
+export interface CallRow {
+  id: string;
+  account_id: string;
+  sip_call_id: string;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  status: CallStatus;
+  /** Why it ended ('remote_bye', 'rtp_timeout', ...); '' while up. */
+  end_reason: string;
+  tm_create: string;
+  tm_answer: string;
+  tm_end: string;
+}
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the API token; the token itself is shown once, at creation. */
+  token_sha256: string;
+  /** Where every recording event of the account is sent ('' for none). */
+  webhook_url: string;
+  /** HMAC-SHA256 key for the X-Recgate-Signature header. */
+  webhook_secret: string;
+  admin: boolean;
+  tm_create: string;
+  tm_update: string;
+}
+
+export type OutboxStatus = 'pending' | 'delivered' | 'dead';
+
+/** One webhook delivery to one URL. */
+export interface OutboxRow {
+  seq: number;
+  event_id: string;
+  account_id: string;
+  /** Deliveries of one recording go out in this order; the next waits for the previous. */
+  recording_id: string;
+  type: string;
+  url: string;
+  method: 'GET' | 'POST';
+  /** The event as JSON (body for POST; query fields for GET). */
+  payload: string;
+  status: OutboxStatus;
+  attempts: number;
+  /** Epoch ms of the next attempt. */
+  next_attempt_at: number;
+  last_error: string;
+  tm_create: string;
+  tm_delivered: string;
+}
+
+/** Filters of GET /v1/recordings. */
+export interface RecordingQuery {
+  account_id: string;
+  call_id?: string;
+  reference_type?: ReferenceType;
+  reference_id?: string;
+  status?: RecordingStatus;
+  label?: string;
+  /** tm_create >= since, < until (ISO strings). */
+  since?: string;
+  until?: string;
+  page_size: number;
+  /** Opaque token from a previous page. */
+  page_token?: string;
+}
+
+export interface CallQuery {
+  account_id: string;
+  status?: CallStatus;
+  page_size: number;
+  page_token?: string;
+}
+
+export interface Page<T> {
+  result: T[];
+  /** '' on the last page. */
+  next_page_token: string;
+}
+
+/**
+ * The store the service runs on. The embedded one is SQLite; a PostgreSQL store implements
+ * the same interface. Methods are synchronous (better-sqlite3); a networked store would wrap
+ * them in a queue. `listX` pages newest first, stable under inserts.
+ */
+export interface Store {
+  // Accounts
+  createAccount(row: AccountRow): void;
+  getAccount(id: string): AccountRow | null;
+  getAccountByToken(tokenSha256: string): AccountRow | null;
+  updateAccount(id: string, patch: Partial<Omit<AccountRow, 'id'>>): AccountRow | null;
+  listAccounts(): AccountRow[];
+  // Calls
+  upsertCall(row: CallRow): void;
+  getCall(id: string): CallRow | null;
+  listCalls(q: CallQuery): Page<CallRow>;
+  /** Calls of every account still ringing or progressing (a crash left them up), oldest first. */
+  unfinishedCalls(): CallRow[];
+  // Recordings
+  insertRecording(row: RecordingRow): void;
+  updateRecording(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): RecordingRow | null;
+  getRecording(id: string): RecordingRow | null;
+  listRecordings(q: RecordingQuery): Page<RecordingRow>;
+  /** Recording ids of a call or conference, oldest first. */
+  recordingIdsOf(referenceId: string): string[];
+  /** Recordings a crash left in initiating/recording/paused/stopping. */
+  unfinishedRecordings(): RecordingRow[];
+  // Webhook outbox
+  enqueue(rows: Omit<OutboxRow, 'seq' | 'status' | 'attempts' | 'last_error' | 'tm_delivered'>[]): void;
+  /** Pending deliveries due at `now` (epoch ms) that are first in line for their recording and URL. */
+  dueDeliveries(now: number, limit: number): OutboxRow[];
+  markDelivered(seq: number, tm: string): void;
+  markRetry(seq: number, nextAttemptAt: number, error: string): void;
+  markDead(seq: number, error: string): void;
+  /** Pending deliveries (the webhook queue depth). */
+  pendingDeliveries(): number;
+  /** A key/value for the service's own settings (the admin token hash). */
+  getSetting(key: string): string | null;
+  setSetting(key: string, value: string): void;
+  close(): void;
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,577 @@
+/**
+ * The embedded store: one SQLite file (better-sqlite3, synchronous), WAL journal.
+ *
+ * Lists page newest first by (tm_create DESC, id DESC) with keyset paging: the page token holds
+ * the last row's (tm_create, id) and the next page is `(tm_create, id) < (?, ?)`, so rows
+ * inserted between two page requests never shift or repeat a page. Every list is scoped by
+ * account_id. Booleans are stored as 0/1, pauses and options as JSON text.
+ *
+ * Constraint violations (an id that exists, an unknown account) throw InvalidArgumentError; a
+ * store used after close() throws InvalidStateError.
+ */
+import Database from 'better-sqlite3';
+import { InvalidArgumentError, InvalidStateError } from '../../common/index.js';
+import type {
+  AccountRow,
+  CallQuery,
+  CallRow,
+  OutboxRow,
+  Page,
+  PauseRow,
+  RecordingQuery,
+  RecordingRow,
+  Store,
+} from '../model.js';
+import { migrate } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** How long a statement waits for another connection's write lock, ms (5000). */
+  busyTimeoutMs?: number;
+}
+
+/** Largest page a list returns. */
+export const MAX_PAGE_SIZE = 100;
+
+type Bind = string | number | null;
+
+interface AccountRecord {
+  id: string;
+  name: string;
+  token_sha256: string;
+  webhook_url: string;
+  webhook_secret: string;
+  admin: number;
+  tm_create: string;
+  tm_update: string;
+}
+
+interface RecordingRecord {
+  id: string;
+  account_id: string;
+  reference_type: RecordingRow['reference_type'];
+  reference_id: string;
+  status: RecordingRow['status'];
+  format: RecordingRow['format'];
+  channels: RecordingRow['channels'];
+  sample_rate: RecordingRow['sample_rate'];
+  bitrate: number | null;
+  participant: RecordingRow['participant'];
+  label: string;
+  duration_ms: number;
+  file_size: number;
+  checksum_sha256: string;
+  pauses: string;
+  recovered: number;
+  reason: string;
+  file_path: string;
+  options: string;
+  tm_start: string;
+  tm_end: string;
+  tm_create: string;
+  tm_update: string;
+  tm_delete: string;
+}
+
+type EnqueueRow = Omit<OutboxRow, 'seq' | 'status' | 'attempts' | 'last_error' | 'tm_delivered'>;
+
+const ACCOUNT_COLUMNS = ['id', 'name', 'token_sha256', 'webhook_url', 'webhook_secret', 'admin', 'tm_create', 'tm_update'] as const;
+const CALL_COLUMNS = ['id', 'account_id', 'sip_call_id', 'direction', 'from', 'to', 'status', 'end_reason', 'tm_create', 'tm_answer', 'tm_end'] as const;
+const RECORDING_COLUMNS = [
+  'id', 'account_id', 'reference_type', 'reference_id', 'status', 'format', 'channels', 'sample_rate', 'bitrate',
+  'participant', 'label', 'duration_ms', 'file_size', 'checksum_sha256', 'pauses', 'recovered', 'reason', 'file_path',
+  'options', 'tm_start', 'tm_end', 'tm_create', 'tm_update', 'tm_delete',
+] as const;
+
+/** `"a", "b"` and `@a, @b` for an INSERT of these columns (quoted: calls has "from" and "to"). */
+function insertSql(table: string, columns: readonly string[]): string {
+  return `INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`;
+}
+
+function updateSql(table: string, columns: readonly string[], key: string): string {
+  const set = columns.filter((c) => c !== key).map((c) => `"${c}" = @${c}`).join(', ');
+  return `UPDATE ${table} SET ${set} WHERE "${key}" = @${key}`;
+}
+
+function accountParams(row: AccountRow): Record<string, Bind> {
+  return {
+    id: row.id,
+    name: row.name,
+    token_sha256: row.token_sha256,
+    webhook_url: row.webhook_url,
+    webhook_secret: row.webhook_secret,
+    admin: row.admin ? 1 : 0,
+    tm_create: row.tm_create,
+    tm_update: row.tm_update,
+  };
+}
+
+function accountRow(r: AccountRecord): AccountRow {
+  return { ...r, admin: r.admin === 1 };
+}
+
+function callParams(row: CallRow): Record<string, Bind> {
+  return {
+    id: row.id,
+    account_id: row.account_id,
+    sip_call_id: row.sip_call_id,
+    direction: row.direction,
+    from: row.from,
+    to: row.to,
+    status: row.status,
+    end_reason: row.end_reason,
+    tm_create: row.tm_create,
+    tm_answer: row.tm_answer,
+    tm_end: row.tm_end,
+  };
+}
+
+function recordingParams(row: RecordingRow): Record<string, Bind> {
+  return {
+    id: row.id,
+    account_id: row.account_id,
+    reference_type: row.reference_type,
+    reference_id: row.reference_id,
+    status: row.status,
+    format: row.format,
+    channels: row.channels,
+    sample_rate: row.sample_rate,
+    bitrate: row.bitrate,
+    participant: row.participant,
+    label: row.label,
+    duration_ms: row.duration_ms,
+    file_size: row.file_size,
+    checksum_sha256: row.checksum_sha256,
+    pauses: JSON.stringify(row.pauses),
+    recovered: row.recovered ? 1 : 0,
+    reason: row.reason,
+    file_path: row.file_path,
+    options: JSON.stringify(row.options),
+    tm_start: row.tm_start,
+    tm_end: row.tm_end,
+    tm_create: row.tm_create,
+    tm_update: row.tm_update,
+    tm_delete: row.tm_delete,
+  };
+}
+
+function recordingRow(r: RecordingRecord): RecordingRow {
+  return {
+    ...r,
+    pauses: JSON.parse(r.pauses) as PauseRow[],
+    recovered: r.recovered === 1,
+    options: JSON.parse(r.options) as Record<string, unknown>,
+  };
+}
+
+/** Copies the defined fields of `patch` onto `base`, except `id`. */
+function merge<T extends { id: string }>(base: T, patch: Partial<Omit<T, 'id'>>): T {
+  const out: T = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === 'id' || v === undefined || !(k in base)) continue;
+    (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
+/** Page token kinds, so a calls token is refused by the recordings list and the reverse. */
+type TokenKind = 'c' | 'r';
+
+function encodePageToken(kind: TokenKind, tmCreate: string, id: string): string {
+  return Buffer.from(JSON.stringify([kind, tmCreate, id]), 'utf8').toString('base64url');
+}
+
+/** The (tm_create, id) of a page token; InvalidArgumentError when it is not one of ours. */
+function decodePageToken(kind: TokenKind, token: string): [string, string] {
+  const bad = (why: string): InvalidArgumentError =>
+    new InvalidArgumentError(`invalid page_token: ${why}; pass next_page_token of the previous page unchanged`);
+  if (token.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad('not base64url');
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw bad('not a page token');
+  }
+  if (!Array.isArray(value) || value.length !== 3) throw bad('not a page token');
+  const [k, tm, id] = value as unknown[];
+  if (k !== kind) throw bad(kind === 'r' ? 'it belongs to another list than recordings' : 'it belongs to another list than calls');
+  if (typeof tm !== 'string' || typeof id !== 'string' || id === '') throw bad('not a page token');
+  return [tm, id];
+}
+
+function checkPageSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new InvalidArgumentError(`page_size must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${String(size)}`);
+  }
+}
+
+function isConstraintError(err: unknown): boolean {
+  return err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT');
+}
+
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  /** The schema version after migration. */
+  readonly schemaVersion: number;
+  /** Statements of list queries, one per combination of filters, each prepared once. */
+  readonly #listStatements = new Map<string, Database.Statement<Bind[], unknown>>();
+
+  readonly #insertAccount: Database.Statement<[Record<string, Bind>]>;
+  readonly #updateAccount: Database.Statement<[Record<string, Bind>]>;
+  readonly #getAccount: Database.Statement<[string], AccountRecord>;
+  readonly #getAccountByToken: Database.Statement<[string], AccountRecord>;
+  readonly #listAccounts: Database.Statement<[], AccountRecord>;
+
+  readonly #upsertCall: Database.Statement<[Record<string, Bind>]>;
+  readonly #getCall: Database.Statement<[string], CallRow>;
+  readonly #unfinishedCalls: Database.Statement<[], CallRow>;
+
+  readonly #insertRecording: Database.Statement<[Record<string, Bind>]>;
+  readonly #updateRecording: Database.Statement<[Record<string, Bind>]>;
+  readonly #getRecording: Database.Statement<[string], RecordingRecord>;
+  readonly #recordingIdsOf: Database.Statement<[string], string>;
+  readonly #unfinished: Database.Statement<[], RecordingRecord>;
+
+  readonly #enqueue: Database.Statement<[Record<string, Bind>]>;
+  readonly #due: Database.Statement<[number, number], OutboxRow>;
+  readonly #markDelivered: Database.Statement<[string, number]>;
+  readonly #markRetry: Database.Statement<[number, string, number]>;
+  readonly #markDead: Database.Statement<[string, number]>;
+  readonly #pending: Database.Statement<[], number>;
+
+  readonly #getSetting: Database.Statement<[string], string>;
+  readonly #setSetting: Database.Statement<[string, string]>;
+
+  readonly #updateAccountTx: (id: string, patch: Partial<Omit<AccountRow, 'id'>>) => AccountRow | null;
+  readonly #updateRecordingTx: (id: string, patch: Partial<Omit<RecordingRow, 'id'>>) => RecordingRow | null;
+  readonly #enqueueTx: (rows: EnqueueRow[]) => void;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+    this.schemaVersion = migrate(db);
+
+    this.#insertAccount = db.prepare(insertSql('accounts', ACCOUNT_COLUMNS));
+    this.#updateAccount = db.prepare(updateSql('accounts', ACCOUNT_COLUMNS, 'id'));
+    this.#getAccount = db.prepare('SELECT * FROM accounts WHERE id = ?');
+    this.#getAccountByToken = db.prepare("SELECT * FROM accounts WHERE token_sha256 = ? AND token_sha256 != ''");
+    this.#listAccounts = db.prepare('SELECT * FROM accounts ORDER BY tm_create, id');
+
+    // A call keeps its account and creation time (its place in the list) when upserted again.
+    const callUpdates = CALL_COLUMNS.filter((c) => c !== 'id' && c !== 'account_id' && c !== 'tm_create');
+    this.#upsertCall = db.prepare(
+      `${insertSql('calls', CALL_COLUMNS)} ON CONFLICT(id) DO UPDATE SET ${callUpdates.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
+    );
+    this.#getCall = db.prepare('SELECT * FROM calls WHERE id = ?');
+    this.#unfinishedCalls = db.prepare("SELECT * FROM calls WHERE status IN ('ringing', 'progressing') ORDER BY tm_create, id");
+
+    this.#insertRecording = db.prepare(insertSql('recordings', RECORDING_COLUMNS));
+    this.#updateRecording = db.prepare(updateSql('recordings', RECORDING_COLUMNS, 'id'));
+    this.#getRecording = db.prepare('SELECT * FROM recordings WHERE id = ?');
+    this.#recordingIdsOf = db
+      .prepare<[string], string>('SELECT id FROM recordings WHERE reference_id = ? ORDER BY tm_create, id')
+      .pluck();
+    this.#unfinished = db.prepare(
+      "SELECT * FROM recordings WHERE status IN ('initiating', 'recording', 'paused', 'stopping') ORDER BY tm_create, id",
+    );
+
+    this.#enqueue = db.prepare(
+      `INSERT INTO outbox (event_id, account_id, recording_id, type, url, method, payload, next_attempt_at, tm_create)
+       VALUES (@event_id, @account_id, @recording_id, @type, @url, @method, @payload, @next_attempt_at, @tm_create)
+       ON CONFLICT(event_id, url) DO NOTHING`,
+    );
+    // First in line: no pending row of the same (recording_id, url) with a smaller seq. A row being
+    // sent is still pending, so the rows behind it wait for its outcome; a dead row lets them go.
+    this.#due = db.prepare(
+      `SELECT * FROM outbox AS o
+       WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+         AND NOT EXISTS (SELECT 1 FROM outbox AS p
+                         WHERE p.recording_id = o.recording_id AND p.url = o.url AND p.seq < o.seq
+                           AND p.status = 'pending')
+       ORDER BY o.next_attempt_at, o.seq
+       LIMIT ?`,
+    );
+    // Each mark records the outcome of one attempt (attempts + 1) and only touches a pending row.
+    this.#markDelivered = db.prepare(
+      "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '', tm_delivered = ? WHERE seq = ? AND status = 'pending'",
+    );
+    this.#markRetry = db.prepare(
+      "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ? AND status = 'pending'",
+    );
+    this.#markDead = db.prepare(
+      "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE seq = ? AND status = 'pending'",
+    );
+    this.#pending = db.prepare<[], number>("SELECT count(*) FROM outbox WHERE status = 'pending'").pluck();
+
+    this.#getSetting = db.prepare<[string], string>('SELECT value FROM settings WHERE key = ?').pluck();
+    this.#setSetting = db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
+
+    this.#updateAccountTx = db.transaction((id: string, patch: Partial<Omit<AccountRow, 'id'>>) => {
+      const current = this.#getAccount.get(id);
+      if (current === undefined) return null;
+      const next = merge(accountRow(current), patch);
+      this.#updateAccount.run(accountParams(next));
+      return next;
+    });
+    this.#updateRecordingTx = db.transaction((id: string, patch: Partial<Omit<RecordingRow, 'id'>>) => {
+      const current = this.#getRecording.get(id);
+      if (current === undefined) return null;
+      const next = merge(recordingRow(current), patch);
+      this.#updateRecording.run(recordingParams(next));
+      return next;
+    });
+    this.#enqueueTx = db.transaction((rows: EnqueueRow[]) => {
+      for (const row of rows) {
+        this.#enqueue.run({
+          event_id: row.event_id,
+          account_id: row.account_id,
+          recording_id: row.recording_id,
+          type: row.type,
+          url: row.url,
+          method: row.method,
+          payload: row.payload,
+          next_attempt_at: row.next_attempt_at,
+          tm_create: row.tm_create,
+        });
+      }
+    });
+  }
+
+  /**
+   * Opens (creating if needed) the database at `path` (':memory:' for a private in-memory one)
+   * and brings its schema up to date.
+   */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw new InvalidArgumentError(`busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`);
+    }
+    const db = new Database(path, { timeout: busyTimeoutMs });
+    try {
+      db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode: a commit may be lost on power failure, never corrupted.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      return new SqliteStore(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** The journal mode in effect ('wal' for a file, 'memory' for ':memory:'). */
+  get journalMode(): string {
+    return String(this.#check().pragma('journal_mode', { simple: true }));
+  }
+
+  // Accounts
+
+  createAccount(row: AccountRow): void {
+    this.#write(`account ${row.id}`, () => this.#insertAccount.run(accountParams(row)));
+  }
+
+  getAccount(id: string): AccountRow | null {
+    const r = this.#guard(() => this.#getAccount.get(id));
+    return r === undefined ? null : accountRow(r);
+  }
+
+  /** The account whose token hashes to `tokenSha256`; never an account without a token (''). */
+  getAccountByToken(tokenSha256: string): AccountRow | null {
+    const r = this.#guard(() => this.#getAccountByToken.get(tokenSha256));
+    return r === undefined ? null : accountRow(r);
+  }
+
+  updateAccount(id: string, patch: Partial<Omit<AccountRow, 'id'>>): AccountRow | null {
+    return this.#write(`account ${id}`, () => this.#updateAccountTx(id, patch));
+  }
+
+  listAccounts(): AccountRow[] {
+    return this.#guard(() => this.#listAccounts.all()).map(accountRow);
+  }
+
+  // Calls
+
+  upsertCall(row: CallRow): void {
+    this.#write(`call ${row.id}`, () => this.#upsertCall.run(callParams(row)));
+  }
+
+  getCall(id: string): CallRow | null {
+    return this.#guard(() => this.#getCall.get(id)) ?? null;
+  }
+
+  listCalls(q: CallQuery): Page<CallRow> {
+    checkPageSize(q.page_size);
+    const where = ['account_id = ?'];
+    const params: Bind[] = [q.account_id];
+    if (q.status !== undefined) {
+      where.push('status = ?');
+      params.push(q.status);
+    }
+    const rows = this.#page<CallRow>('c', 'calls', where, params, q.page_size, q.page_token);
+    return this.#toPage('c', rows, q.page_size, (r) => r);
+  }
+
+  /** Calls of every account still ringing or progressing (a crash left them up), oldest first. */
+  unfinishedCalls(): CallRow[] {
+    return this.#guard(() => this.#unfinishedCalls.all());
+  }
+
+  // Recordings
+
+  insertRecording(row: RecordingRow): void {
+    this.#write(`recording ${row.id}`, () => this.#insertRecording.run(recordingParams(row)));
+  }
+
+  /** Writes the patch over the stored row (no state-machine check: the Recording service owns it). */
+  updateRecording(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): RecordingRow | null {
+    return this.#write(`recording ${id}`, () => this.#updateRecordingTx(id, patch));
+  }
+
+  getRecording(id: string): RecordingRow | null {
+    const r = this.#guard(() => this.#getRecording.get(id));
+    return r === undefined ? null : recordingRow(r);
+  }
+
+  listRecordings(q: RecordingQuery): Page<RecordingRow> {
+    checkPageSize(q.page_size);
+    const where = ['account_id = ?'];
+    const params: Bind[] = [q.account_id];
+    if (q.call_id !== undefined) {
+      where.push("reference_type = 'call' AND reference_id = ?");
+      params.push(q.call_id);
+    }
+    if (q.reference_type !== undefined) {
+      where.push('reference_type = ?');
+      params.push(q.reference_type);
+    }
+    if (q.reference_id !== undefined) {
+      where.push('reference_id = ?');
+      params.push(q.reference_id);
+    }
+    if (q.status !== undefined) {
+      where.push('status = ?');
+      params.push(q.status);
+    }
+    if (q.label !== undefined) {
+      where.push('label = ?');
+      params.push(q.label);
+    }
+    if (q.since !== undefined) {
+      where.push('tm_create >= ?');
+      params.push(q.since);
+    }
+    if (q.until !== undefined) {
+      where.push('tm_create < ?');
+      params.push(q.until);
+    }
+    const rows = this.#page<RecordingRecord>('r', 'recordings', where, params, q.page_size, q.page_token);
+    return this.#toPage('r', rows, q.page_size, recordingRow);
+  }
+
+  recordingIdsOf(referenceId: string): string[] {
+    return this.#guard(() => this.#recordingIdsOf.all(referenceId));
+  }
+
+  unfinishedRecordings(): RecordingRow[] {
+    return this.#guard(() => this.#unfinished.all()).map(recordingRow);
+  }
+
+  // Webhook outbox
+
+  /** Adds deliveries in one transaction; a row whose (event_id, url) is already queued is skipped. */
+  enqueue(rows: EnqueueRow[]): void {
+    this.#write('outbox row', () => this.#enqueueTx(rows));
+  }
+
+  dueDeliveries(now: number, limit: number): OutboxRow[] {
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError(`limit must be a positive integer, got ${String(limit)}`);
+    }
+    return this.#guard(() => this.#due.all(now, limit));
+  }
+
+  markDelivered(seq: number, tm: string): void {
+    this.#guard(() => this.#markDelivered.run(tm, seq));
+  }
+
+  markRetry(seq: number, nextAttemptAt: number, error: string): void {
+    this.#guard(() => this.#markRetry.run(nextAttemptAt, error, seq));
+  }
+
+  markDead(seq: number, error: string): void {
+    this.#guard(() => this.#markDead.run(error, seq));
+  }
+
+  pendingDeliveries(): number {
+    return this.#guard(() => this.#pending.get()) ?? 0;
+  }
+
+  // Settings
+
+  getSetting(key: string): string | null {
+    return this.#guard(() => this.#getSetting.get(key)) ?? null;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.#guard(() => this.#setSetting.run(key, value));
+  }
+
+  /** Closes the database; safe to call twice. */
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #check(): Database.Database {
+    if (!this.#db.open) throw new InvalidStateError('the store is closed');
+    return this.#db;
+  }
+
+  #guard<T>(fn: () => T): T {
+    this.#check();
+    return fn();
+  }
+
+  /** Runs a write, turning a constraint violation into InvalidArgumentError naming `what`. */
+  #write<T>(what: string, fn: () => T): T {
+    this.#check();
+    try {
+      return fn();
+    } catch (err) {
+      if (isConstraintError(err)) {
+        throw new InvalidArgumentError(`${what}: ${(err as Error).message}`);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * One page plus one row (to know whether another page follows), newest first, after the
+   * token's (tm_create, id) when there is one.
+   */
+  #page<R>(kind: TokenKind, table: string, where: string[], params: Bind[], size: number, token: string | undefined): R[] {
+    this.#check();
+    const conditions = [...where];
+    const binds = [...params];
+    if (token !== undefined && token !== '') {
+      const [tm, id] = decodePageToken(kind, token);
+      conditions.push('(tm_create, id) < (?, ?)');
+      binds.push(tm, id);
+    }
+    binds.push(size + 1);
+    const sql = `SELECT * FROM ${table} WHERE ${conditions.join(' AND ')} ORDER BY tm_create DESC, id DESC LIMIT ?`;
+    let stmt = this.#listStatements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare<Bind[], unknown>(sql);
+      this.#listStatements.set(sql, stmt);
+    }
+    return stmt.all(...binds) as R[];
+  }
+
+  #toPage<R extends { tm_create: string; id: string }, T>(kind: TokenKind, rows: R[], size: number, map: (r: R) => T): Page<T> {
+    const more = rows.length > size;
+    const result = (more ? rows.slice(0, size) : rows).map(map);
+    const last = more ? rows[size - 1] : undefined;
+    return { result, next_page_token: last === undefined ? '' : encodePageToken(kind, last.tm_create, last.id) };
+  }
+}

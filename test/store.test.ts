@@ -1,0 +1,582 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import * as fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RecgateError } from '../common/index.js';
+import { SqliteStore } from '../recorder/index.js';
+import type { AccountRow, CallRow, OutboxRow, RecordingRow, RecordingQuery } from '../recorder/index.js';
+
+const BASE_MS = Date.parse('2024-05-01T00:00:00.000Z');
+/** ISO time `sec` seconds after BASE_MS. */
+const tm = (sec: number): string => new Date(BASE_MS + sec * 1000).toISOString();
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-store-'));
+}
+
+function account(id: string, patch: Partial<AccountRow> = {}): AccountRow {
+  return {
+    id,
+    name: `account ${id}`,
+    token_sha256: `hash-${id}`,
+    webhook_url: '',
+    webhook_secret: '',
+    admin: false,
+    tm_create: tm(0),
+    tm_update: tm(0),
+    ...patch,
+  };
+}
+
+function recording(id: string, patch: Partial<RecordingRow> = {}): RecordingRow {
+  return {
+    id,
+    account_id: 'A',
+    reference_type: 'call',
+    reference_id: 'call-1',
+    status: 'recording',
+    format: 'wav',
+    channels: 'mono',
+    sample_rate: 8000,
+    bitrate: null,
+    participant: 'all',
+    label: '',
+    duration_ms: 0,
+    file_size: 0,
+    checksum_sha256: '',
+    pauses: [],
+    recovered: false,
+    reason: '',
+    file_path: `recordings/${id}.wav`,
+    options: {},
+    tm_start: '',
+    tm_end: '',
+    tm_create: tm(0),
+    tm_update: tm(0),
+    tm_delete: '',
+    ...patch,
+  };
+}
+
+function call(id: string, patch: Partial<CallRow> = {}): CallRow {
+  return {
+    id,
+    account_id: 'A',
+    sip_call_id: `${id}@example.com`,
+    direction: 'inbound',
+    from: 'sip:alice@example.com',
+    to: 'sip:bob@example.com',
+    status: 'ringing',
+    end_reason: '',
+    tm_create: tm(0),
+    tm_answer: '',
+    tm_end: '',
+    ...patch,
+  };
+}
+
+function outbox(event: string, recordingId: string, url: string, patch: Partial<OutboxRow> = {}) {
+  return {
+    event_id: event,
+    account_id: 'A',
+    recording_id: recordingId,
+    type: 'recording.started',
+    url,
+    method: 'POST' as const,
+    payload: JSON.stringify({ event_id: event }),
+    next_attempt_at: 1000,
+    tm_create: tm(0),
+    ...patch,
+  };
+}
+
+/** A store with accounts A and B. */
+function memoryStore(): SqliteStore {
+  const store = SqliteStore.open(':memory:');
+  store.createAccount(account('A'));
+  store.createAccount(account('B'));
+  return store;
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, RecgateError);
+    return (err as RecgateError).code;
+  }
+  return 'no error';
+}
+
+/** Every page of a query, as ids. */
+function allIds(store: SqliteStore, q: RecordingQuery): string[] {
+  const ids: string[] = [];
+  let token = '';
+  for (;;) {
+    const page = store.listRecordings({ ...q, ...(token === '' ? {} : { page_token: token }) });
+    ids.push(...page.result.map((r) => r.id));
+    if (page.next_page_token === '') return ids;
+    token = page.next_page_token;
+  }
+}
+
+/** Newest first by (tm_create, id): the order the store promises, computed here independently. */
+function newestFirst(rows: RecordingRow[]): string[] {
+  return [...rows]
+    .sort((a, b) => (a.tm_create === b.tm_create ? (a.id < b.id ? 1 : -1) : a.tm_create < b.tm_create ? 1 : -1))
+    .map((r) => r.id);
+}
+
+test('migrations: a new database gets every step, in order, recorded in schema_version', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    const store = SqliteStore.open(file);
+    assert.is(store.schemaVersion, 2);
+    store.close();
+    const raw = new Database(file, { readonly: true });
+    const versions = raw.prepare('SELECT version, description FROM schema_version ORDER BY version').all();
+    assert.equal(versions, [
+      { version: 1, description: 'accounts, calls, recordings, settings' },
+      { version: 2, description: 'webhook outbox' },
+    ]);
+    const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    for (const t of ['accounts', 'calls', 'outbox', 'recordings', 'schema_version', 'settings']) assert.ok(tables.includes(t), t);
+    const indexes = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").pluck().all();
+    for (const i of ['recordings_account_time', 'recordings_reference', 'recordings_status', 'outbox_due', 'outbox_line']) {
+      assert.ok(indexes.includes(i), i);
+    }
+    raw.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migrations: reopening a file applies nothing twice and keeps the rows; WAL, NORMAL, foreign keys on', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    const first = SqliteStore.open(file);
+    assert.is(first.journalMode, 'wal');
+    first.createAccount(account('A'));
+    first.insertRecording(recording('r1'));
+    first.close();
+    first.close(); // twice is fine
+
+    const second = SqliteStore.open(file);
+    assert.is(second.schemaVersion, 2);
+    assert.is(second.getRecording('r1')?.id, 'r1');
+    assert.is(second.journalMode, 'wal');
+    // Foreign keys are enforced: a recording of an unknown account is refused.
+    assert.is(codeOf(() => second.insertRecording(recording('r2', { account_id: 'nobody' }))), 'ERR_INVALID_ARGUMENT');
+    second.close();
+
+    const raw = new Database(file, { readonly: true });
+    assert.is(raw.prepare('SELECT count(*) FROM schema_version').pluck().get(), 2);
+    assert.is(raw.pragma('journal_mode', { simple: true }), 'wal');
+    raw.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migrations: a version 1 database (written by hand as an older release left it) is upgraded', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    // The schema of release 1, frozen here: no outbox yet.
+    const raw = new Database(file);
+    raw.exec(`
+      CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, tm_applied TEXT NOT NULL) STRICT;
+      INSERT INTO schema_version VALUES (1, 'accounts, calls, recordings, settings', '2024-01-01T00:00:00.000Z');
+      CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, token_sha256 TEXT NOT NULL,
+        webhook_url TEXT NOT NULL DEFAULT '', webhook_secret TEXT NOT NULL DEFAULT '',
+        admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)), tm_create TEXT NOT NULL, tm_update TEXT NOT NULL) STRICT;
+      CREATE UNIQUE INDEX accounts_token ON accounts(token_sha256) WHERE token_sha256 != '';
+      CREATE TABLE calls (id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id), sip_call_id TEXT NOT NULL,
+        direction TEXT NOT NULL, "from" TEXT NOT NULL, "to" TEXT NOT NULL, status TEXT NOT NULL,
+        end_reason TEXT NOT NULL DEFAULT '', tm_create TEXT NOT NULL, tm_answer TEXT NOT NULL DEFAULT '',
+        tm_end TEXT NOT NULL DEFAULT '') STRICT;
+      CREATE INDEX calls_account_time ON calls(account_id, tm_create, id);
+      CREATE INDEX calls_status ON calls(status);
+      CREATE TABLE recordings (id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id),
+        reference_type TEXT NOT NULL, reference_id TEXT NOT NULL, status TEXT NOT NULL, format TEXT NOT NULL,
+        channels TEXT NOT NULL, sample_rate INTEGER NOT NULL, bitrate INTEGER, participant TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '', duration_ms INTEGER NOT NULL DEFAULT 0, file_size INTEGER NOT NULL DEFAULT 0,
+        checksum_sha256 TEXT NOT NULL DEFAULT '', pauses TEXT NOT NULL DEFAULT '[]', recovered INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '', file_path TEXT NOT NULL DEFAULT '', options TEXT NOT NULL DEFAULT '{}',
+        tm_start TEXT NOT NULL DEFAULT '', tm_end TEXT NOT NULL DEFAULT '', tm_create TEXT NOT NULL,
+        tm_update TEXT NOT NULL, tm_delete TEXT NOT NULL DEFAULT '') STRICT;
+      CREATE INDEX recordings_account_time ON recordings(account_id, tm_create, id);
+      CREATE INDEX recordings_reference ON recordings(reference_id, tm_create, id);
+      CREATE INDEX recordings_status ON recordings(status);
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+      INSERT INTO accounts VALUES ('A', 'old', 'hash-A', 'http://hooks.example/a', 's3cret', 1, '${tm(0)}', '${tm(0)}');
+      INSERT INTO recordings (id, account_id, reference_type, reference_id, status, format, channels, sample_rate,
+        participant, pauses, recovered, options, tm_create, tm_update)
+        VALUES ('old-1', 'A', 'call', 'c-old', 'ended', 'mp3', 'stereo', 16000, 'all',
+        '[{"offset_ms":5,"call_start_ms":5,"call_end_ms":9,"tm_start":"","tm_end":"","by":"api"}]', 1, '{"time_limit":60}',
+        '${tm(1)}', '${tm(1)}');
+      INSERT INTO settings VALUES ('admin_token_sha256', 'abc');
+    `);
+    raw.close();
+
+    const store = SqliteStore.open(file);
+    assert.is(store.schemaVersion, 2);
+    const a = store.getAccountByToken('hash-A');
+    assert.is(a?.admin, true);
+    assert.is(a?.webhook_secret, 's3cret');
+    const r = store.getRecording('old-1');
+    assert.is(r?.recovered, true);
+    assert.equal(r?.options, { time_limit: 60 });
+    assert.is(r?.pauses[0]?.call_end_ms, 9);
+    assert.is(store.getSetting('admin_token_sha256'), 'abc');
+    // The step that was missing works.
+    store.enqueue([outbox('e1', 'old-1', 'http://hooks.example/a')]);
+    assert.is(store.pendingDeliveries(), 1);
+    store.close();
+
+    const check = new Database(file, { readonly: true });
+    assert.equal(check.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all(), [1, 2]);
+    check.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migrations: a database newer than this code is refused, not guessed at', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    const raw = new Database(file);
+    raw.exec(`CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, tm_applied TEXT NOT NULL) STRICT;
+      INSERT INTO schema_version VALUES (1, 'a', ''), (2, 'b', ''), (3, 'from the future', '');`);
+    raw.close();
+    assert.is(codeOf(() => SqliteStore.open(file)), 'ERR_UNSUPPORTED');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('accounts: by token hash, never by an empty one; update, list, duplicates refused', () => {
+  const store = SqliteStore.open(':memory:');
+  store.createAccount(account('A', { admin: true, webhook_url: 'https://a.example/hook', webhook_secret: 'k' }));
+  store.createAccount(account('B', { tm_create: tm(5) }));
+  // Accounts without a token ('' hash), as the gateway's default account, may be several.
+  store.createAccount(account('default', { token_sha256: '', tm_create: tm(9) }));
+  store.createAccount(account('other', { token_sha256: '', tm_create: tm(10) }));
+
+  assert.equal(store.getAccountByToken('hash-A'), account('A', { admin: true, webhook_url: 'https://a.example/hook', webhook_secret: 'k' }));
+  assert.is(store.getAccountByToken('hash-B')?.id, 'B');
+  assert.is(store.getAccountByToken(''), null);
+  assert.is(store.getAccountByToken('nope'), null);
+  assert.is(store.getAccount('missing'), null);
+
+  const updated = store.updateAccount('B', { admin: true, name: 'Bee', tm_update: tm(7) });
+  assert.is(updated?.admin, true);
+  assert.is(updated?.name, 'Bee');
+  assert.equal(store.getAccount('B'), updated);
+  assert.is(store.updateAccount('missing', { name: 'x' }), null);
+  assert.equal(store.listAccounts().map((a) => a.id), ['A', 'B', 'default', 'other']);
+
+  assert.is(codeOf(() => store.createAccount(account('A'))), 'ERR_INVALID_ARGUMENT');
+  assert.is(codeOf(() => store.createAccount(account('C', { token_sha256: 'hash-A' }))), 'ERR_INVALID_ARGUMENT');
+  assert.is(codeOf(() => store.updateAccount('B', { token_sha256: 'hash-A' })), 'ERR_INVALID_ARGUMENT');
+  store.close();
+});
+
+test('calls: upsert keeps account and creation time, list pages newest first with a status filter', () => {
+  const store = memoryStore();
+  for (let i = 0; i < 5; i++) store.upsertCall(call(`c${i}`, { tm_create: tm(i), status: i % 2 === 0 ? 'ringing' : 'ended' }));
+  store.upsertCall(call('cb', { account_id: 'B', tm_create: tm(3) }));
+  const answered = call('c2', { status: 'progressing', tm_answer: tm(20), tm_create: tm(99), account_id: 'B' });
+  store.upsertCall(answered);
+  assert.equal(store.getCall('c2'), { ...answered, tm_create: tm(2), account_id: 'A' });
+  assert.is(store.getCall('none'), null);
+
+  const first = store.listCalls({ account_id: 'A', page_size: 3 });
+  assert.equal(first.result.map((c) => c.id), ['c4', 'c3', 'c2']);
+  const second = store.listCalls({ account_id: 'A', page_size: 3, page_token: first.next_page_token });
+  assert.equal(second.result.map((c) => c.id), ['c1', 'c0']);
+  assert.is(second.next_page_token, '');
+  assert.equal(store.listCalls({ account_id: 'A', status: 'ringing', page_size: 10 }).result.map((c) => c.id), ['c4', 'c0']);
+  assert.equal(store.listCalls({ account_id: 'B', page_size: 10 }).result.map((c) => c.id), ['cb']);
+  assert.equal(store.unfinishedCalls().map((c) => c.id), ['c0', 'c2', 'cb', 'c4']);
+  store.close();
+});
+
+test('recordings: insert, get and update round trip every field (JSON pauses and options, booleans, null bitrate)', () => {
+  const store = memoryStore();
+  const pauses = [
+    { offset_ms: 1200, call_start_ms: 1500, call_end_ms: 4000, tm_start: tm(1), tm_end: tm(4), by: 'api' },
+    { offset_ms: 3700, call_start_ms: 6000, call_end_ms: -1, tm_start: tm(6), tm_end: '', by: 'dtmf' },
+  ];
+  const options = { callback_url: 'https://x.example/cb?a=1&b=2', time_limit: 3600, nested: { list: [1, 'two', null], ok: true }, label: 'ünïcødé ☎' };
+  const row = recording('r1', { pauses, options, recovered: true, bitrate: null, format: 'opus', sample_rate: 48000, channels: 'stereo' });
+  store.insertRecording(row);
+  assert.equal(store.getRecording('r1'), row);
+
+  const patched = store.updateRecording('r1', {
+    status: 'ended',
+    bitrate: 32,
+    recovered: false,
+    pauses: [],
+    options: { a: [1, 2] },
+    duration_ms: 61_234,
+    file_size: 987_654,
+    checksum_sha256: 'ab'.repeat(32),
+    tm_end: tm(61),
+  });
+  const expected = { ...row, status: 'ended' as const, bitrate: 32, recovered: false, pauses: [], options: { a: [1, 2] }, duration_ms: 61_234, file_size: 987_654, checksum_sha256: 'ab'.repeat(32), tm_end: tm(61) };
+  assert.equal(patched, expected);
+  assert.equal(store.getRecording('r1'), expected);
+  assert.is(store.updateRecording('missing', { status: 'ended' }), null);
+  assert.is(store.getRecording('missing'), null);
+  assert.is(codeOf(() => store.insertRecording(row)), 'ERR_INVALID_ARGUMENT');
+  store.close();
+});
+
+test('recordings: ids of a reference oldest first; unfinished ones across accounts', () => {
+  const store = memoryStore();
+  const statuses = ['initiating', 'recording', 'paused', 'stopping', 'ended', 'failed', 'deleted'] as const;
+  statuses.forEach((status, i) => store.insertRecording(recording(`r${i}`, { status, tm_create: tm(10 - i), account_id: i % 2 ? 'B' : 'A' })));
+  store.insertRecording(recording('conf-1', { reference_type: 'conference', reference_id: 'room', status: 'ended', tm_create: tm(0) }));
+  assert.equal(store.recordingIdsOf('call-1'), ['r6', 'r5', 'r4', 'r3', 'r2', 'r1', 'r0']);
+  assert.equal(store.recordingIdsOf('room'), ['conf-1']);
+  assert.equal(store.recordingIdsOf('nothing'), []);
+  assert.equal(store.unfinishedRecordings().map((r) => r.id), ['r3', 'r2', 'r1', 'r0']);
+  store.close();
+});
+
+test('paging: 230 rows by 100 while rows are inserted between pages: each original once, newest first', () => {
+  const store = memoryStore();
+  const originals: RecordingRow[] = [];
+  for (let i = 0; i < 230; i++) {
+    // Three rows per second (ties broken by id), ids not in time order.
+    const id = `rec-${((i * 7919) % 1000).toString().padStart(3, '0')}-${i}`;
+    const row = recording(id, { tm_create: tm(Math.floor(i / 3)) });
+    originals.push(row);
+    store.insertRecording(row);
+  }
+  const expected = newestFirst(originals);
+  const seen: string[] = [];
+  let token = '';
+  let pages = 0;
+  let added = 0;
+  for (;;) {
+    const page = store.listRecordings({ account_id: 'A', page_size: 100, ...(token === '' ? {} : { page_token: token }) });
+    pages++;
+    seen.push(...page.result.map((r) => r.id));
+    // New recordings arrive between page requests (one on the newest second, ties included).
+    for (let k = 0; k < 7; k++) store.insertRecording(recording(`new-${added++}`, { tm_create: tm(76 + k) }));
+    if (page.next_page_token === '') break;
+    assert.match(page.next_page_token, /^[A-Za-z0-9_-]+$/);
+    token = page.next_page_token;
+  }
+  assert.is(pages, 3);
+  assert.equal(seen, expected);
+  assert.is(new Set(seen).size, 230);
+  // A walk from the start now sees the new rows first, then the same originals.
+  const again = allIds(store, { account_id: 'A', page_size: 100 });
+  assert.is(again.length, 230 + added);
+  assert.equal(again.filter((id) => !id.startsWith('new-')), expected);
+  store.close();
+});
+
+test('paging: any page size over any rows with tied times returns the rows once, in order (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.record({ id: fc.stringMatching(/^[a-z0-9]{1,6}$/), sec: fc.integer({ min: 0, max: 20 }) }), {
+        selector: (r) => r.id,
+        maxLength: 120,
+      }),
+      fc.integer({ min: 1, max: 100 }),
+      (specs, size) => {
+        const store = memoryStore();
+        const rows = specs.map((s) => recording(s.id, { tm_create: tm(s.sec) }));
+        for (const r of rows) store.insertRecording(r);
+        const ids = allIds(store, { account_id: 'A', page_size: size });
+        store.close();
+        assert.equal(ids, newestFirst(rows));
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test('filters: call_id, reference_type, reference_id, status, label, since/until', () => {
+  const store = memoryStore();
+  const rows: RecordingRow[] = [];
+  const refs = [
+    ['call', 'c1'],
+    ['call', 'c2'],
+    ['conference', 'c1'], // same id as a call: call_id must not match it
+    ['conference', 'room'],
+  ] as const;
+  const statuses = ['recording', 'ended', 'failed'] as const;
+  for (let i = 0; i < 48; i++) {
+    const [reference_type, reference_id] = refs[i % refs.length]!;
+    const row = recording(`r${i.toString().padStart(2, '0')}`, {
+      reference_type,
+      reference_id,
+      status: statuses[i % 3]!,
+      label: i % 5 === 0 ? 'vip' : '',
+      tm_create: tm(i),
+    });
+    rows.push(row);
+    store.insertRecording(row);
+  }
+  const expect = (q: Omit<RecordingQuery, 'account_id' | 'page_size'>, keep: (r: RecordingRow) => boolean, name: string): void => {
+    const ids = allIds(store, { account_id: 'A', page_size: 7, ...q });
+    assert.equal(ids, newestFirst(rows.filter(keep)), name);
+    assert.ok(ids.length > 0, `${name} matches something`);
+  };
+  expect({ call_id: 'c1' }, (r) => r.reference_type === 'call' && r.reference_id === 'c1', 'call_id');
+  expect({ reference_type: 'conference' }, (r) => r.reference_type === 'conference', 'reference_type');
+  expect({ reference_id: 'c1' }, (r) => r.reference_id === 'c1', 'reference_id');
+  expect({ reference_type: 'conference', reference_id: 'c1' }, (r) => r.reference_type === 'conference' && r.reference_id === 'c1', 'both');
+  expect({ status: 'failed' }, (r) => r.status === 'failed', 'status');
+  expect({ label: 'vip' }, (r) => r.label === 'vip', 'label');
+  expect({ since: tm(40) }, (r) => r.tm_create >= tm(40), 'since (inclusive)');
+  expect({ until: tm(3) }, (r) => r.tm_create < tm(3), 'until (exclusive)');
+  expect({ since: tm(10), until: tm(20), status: 'ended' }, (r) => r.tm_create >= tm(10) && r.tm_create < tm(20) && r.status === 'ended', 'combined');
+  assert.equal(allIds(store, { account_id: 'A', page_size: 5, call_id: 'room' }), []);
+  store.close();
+});
+
+test('tenant scoping: account B never sees account A rows, with or without filters or A page tokens', () => {
+  const store = memoryStore();
+  for (let i = 0; i < 12; i++) store.insertRecording(recording(`a${i}`, { tm_create: tm(i), label: 'x' }));
+  store.insertRecording(recording('b0', { account_id: 'B', tm_create: tm(1), label: 'x' }));
+  for (let i = 0; i < 5; i++) store.upsertCall(call(`ca${i}`, { tm_create: tm(i) }));
+
+  assert.equal(allIds(store, { account_id: 'B', page_size: 100 }), ['b0']);
+  assert.equal(allIds(store, { account_id: 'B', page_size: 100, call_id: 'call-1', label: 'x' }), ['b0']);
+  assert.equal(allIds(store, { account_id: 'nobody', page_size: 100 }), []);
+  // An A token handed to B positions B's list; it never returns A's rows.
+  const aPage = store.listRecordings({ account_id: 'A', page_size: 5 });
+  assert.equal(store.listRecordings({ account_id: 'B', page_size: 100, page_token: aPage.next_page_token }).result.map((r) => r.id), ['b0']);
+  assert.equal(store.listCalls({ account_id: 'B', page_size: 100 }).result, []);
+  store.close();
+});
+
+test('paging: bad page tokens and page sizes are ERR_INVALID_ARGUMENT', () => {
+  const store = memoryStore();
+  store.insertRecording(recording('r1'));
+  store.upsertCall(call('c1'));
+  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');
+  const callToken = (() => {
+    store.upsertCall(call('c0', { tm_create: tm(-1) }));
+    return store.listCalls({ account_id: 'A', page_size: 1 }).next_page_token;
+  })();
+  assert.is.not(callToken, '');
+  const cases: [string, string][] = [
+    ['not base64url', 'abc$%^'],
+    ['padding is not base64url', `${b64('["r","x","y"]')}=`],
+    ['not JSON', b64('hello')],
+    ['JSON object', b64('{"tm":"x","id":"y"}')],
+    ['array of 2', b64(`["${tm(0)}","r1"]`)],
+    ['numbers', b64('["r",1,2]')],
+    ['empty id', b64(`["r","${tm(0)}",""]`)],
+    ['a calls token', callToken],
+    ['too long', 'A'.repeat(5000)],
+  ];
+  for (const [name, token] of cases) {
+    assert.is(codeOf(() => store.listRecordings({ account_id: 'A', page_size: 10, page_token: token })), 'ERR_INVALID_ARGUMENT', name);
+  }
+  const recToken = b64(`["r","${tm(5)}","zzz"]`);
+  assert.is(codeOf(() => store.listCalls({ account_id: 'A', page_size: 10, page_token: recToken })), 'ERR_INVALID_ARGUMENT', 'recordings token for calls');
+  for (const size of [0, 101, 1.5, -1, Number.NaN]) {
+    assert.is(codeOf(() => store.listRecordings({ account_id: 'A', page_size: size })), 'ERR_INVALID_ARGUMENT', `page_size ${size}`);
+    assert.is(codeOf(() => store.listCalls({ account_id: 'A', page_size: size })), 'ERR_INVALID_ARGUMENT', `calls page_size ${size}`);
+  }
+  // A well-formed token of ours works, and '' means the first page.
+  assert.equal(store.listRecordings({ account_id: 'A', page_size: 10, page_token: recToken }).result.map((r) => r.id), ['r1']);
+  assert.equal(store.listRecordings({ account_id: 'A', page_size: 1, page_token: '' }).result.map((r) => r.id), ['r1']);
+  store.close();
+});
+
+test('outbox: first in line per (recording, url), across a reopen; retries, dead rows and duplicates', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    let store = SqliteStore.open(file);
+    store.createAccount(account('A'));
+    const U1 = 'http://one.example/hook';
+    const U2 = 'http://two.example/hook';
+    store.enqueue([outbox('a1', 'A-rec', U1), outbox('a1', 'A-rec', U2), outbox('b1', 'B-rec', U1)]);
+    store.enqueue([outbox('a2', 'A-rec', U1), outbox('b2', 'B-rec', U1), outbox('a3', 'A-rec', U1)]);
+    store.enqueue([outbox('later', 'C-rec', U1, { next_attempt_at: 9000 })]);
+    // The same event to the same URL again is a no-op.
+    store.enqueue([outbox('a1', 'A-rec', U1, { payload: '{"changed":true}' })]);
+    assert.is(store.pendingDeliveries(), 7);
+
+    const due = (now: number): string[] => store.dueDeliveries(now, 50).map((r) => `${r.event_id}@${r.url === U1 ? 1 : 2}`);
+    assert.equal(due(1000), ['a1@1', 'a1@2', 'b1@1']);
+    assert.equal(store.dueDeliveries(1000, 2).length, 2);
+    assert.equal(due(999), []);
+    const a1 = store.dueDeliveries(1000, 1)[0]!;
+    assert.is(a1.payload, JSON.stringify({ event_id: 'a1' }));
+    assert.is(a1.attempts, 0);
+    assert.is(a1.status, 'pending');
+
+    // a1@1 fails: a2 stays behind it, the other lines go on.
+    store.markRetry(a1.seq, 5000, 'HTTP 500');
+    assert.equal(due(1000), ['a1@2', 'b1@1']);
+    store.close();
+
+    // After a restart the queue is the same.
+    store = SqliteStore.open(file);
+    assert.equal(due(1000), ['a1@2', 'b1@1']);
+    assert.equal(due(5000), ['a1@2', 'b1@1', 'a1@1']);
+    const retried = store.dueDeliveries(5000, 50).find((r) => r.event_id === 'a1' && r.url === U1)!;
+    assert.is(retried.attempts, 1);
+    assert.is(retried.last_error, 'HTTP 500');
+    store.markDelivered(retried.seq, tm(9));
+    assert.equal(due(5000), ['a1@2', 'b1@1', 'a2@1']);
+    // A dead row lets the next one of its line go.
+    const a2 = store.dueDeliveries(5000, 50).find((r) => r.event_id === 'a2')!;
+    store.markDead(a2.seq, 'too old');
+    assert.equal(due(5000), ['a1@2', 'b1@1', 'a3@1']);
+    // Marks touch pending rows only.
+    store.markRetry(retried.seq, 1, 'late');
+    assert.equal(due(9000), ['a1@2', 'b1@1', 'a3@1', 'later@1']);
+    assert.is(store.pendingDeliveries(), 5);
+    assert.is(codeOf(() => store.dueDeliveries(0, 0)), 'ERR_INVALID_ARGUMENT');
+    store.close();
+
+    const raw = new Database(file, { readonly: true });
+    const rows = raw.prepare('SELECT event_id, url, status, attempts, last_error, tm_delivered FROM outbox ORDER BY seq').all();
+    assert.equal(rows.slice(0, 1), [{ event_id: 'a1', url: U1, status: 'delivered', attempts: 2, last_error: '', tm_delivered: tm(9) }]);
+    assert.equal(rows.filter((r) => (r as { status: string }).status === 'dead'), [
+      { event_id: 'a2', url: U1, status: 'dead', attempts: 1, last_error: 'too old', tm_delivered: '' },
+    ]);
+    raw.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('outbox: a row of an unknown account is refused and nothing of its batch is kept', () => {
+  const store = memoryStore();
+  assert.is(codeOf(() => store.enqueue([outbox('ok', 'r', 'http://x/'), outbox('bad', 'r', 'http://x/', { account_id: 'nobody' })])), 'ERR_INVALID_ARGUMENT');
+  assert.is(store.pendingDeliveries(), 0);
+  store.close();
+});
+
+test('settings: set, overwrite, get; a closed store is ERR_INVALID_STATE', () => {
+  const store = SqliteStore.open(':memory:');
+  assert.is(store.getSetting('admin_token_sha256'), null);
+  store.setSetting('admin_token_sha256', 'one');
+  store.setSetting('admin_token_sha256', 'two');
+  assert.is(store.getSetting('admin_token_sha256'), 'two');
+  store.close();
+  assert.is(codeOf(() => store.getSetting('x')), 'ERR_INVALID_STATE');
+  assert.is(codeOf(() => store.listRecordings({ account_id: 'A', page_size: 1 })), 'ERR_INVALID_STATE');
+  assert.is(codeOf(() => store.createAccount(account('A'))), 'ERR_INVALID_STATE');
+});
+
+test.run();
