@@ -3,7 +3,6 @@
  * beside its handler. A tenant only ever sees its own objects: anything else is 404.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import { CallStateError } from '../calls/index.js';
 import type { Gateway } from '../calls/index.js';
 import { InvalidArgumentError, InvalidStateError } from '../common/index.js';
@@ -395,12 +394,9 @@ export function registerRoutes(router: Router, gateway: Gateway): void {
       if (row.status === 'deleted') throw new ApiError('recording_deleted', `recording ${row.id} was deleted ${row.tm_delete}`);
       if (row.status !== 'ended') throw new ApiError('recording_not_ready', `recording ${row.id} is ${row.status}`);
       const file = recordings.fileOf(row);
-      let size: number;
-      try {
-        size = fs.statSync(file).size;
-      } catch {
-        throw new ApiError('recording_deleted', `the file of recording ${row.id} is gone`);
-      }
+      const stat = recordings.storage.stat(row.file_path);
+      if (stat === null) throw new ApiError('recording_deleted', `the file of recording ${row.id} is gone`);
+      const size = stat.size;
       const inline = ctx.url.searchParams.get('inline') === 'true';
       await serveFile(ctx.req, ctx.res, {
         path: file,

@@ -20,6 +20,8 @@ import type { Mixer, OutputSpec } from '../mixer/index.js';
 import { RECORDING_TRANSITIONS, nowIso } from './model.js';
 import type { PauseRow, RecordingRow, RecordingStatus, ReferenceType, Store } from './model.js';
 import { channelCount } from './options.js';
+import { LocalStorage } from './storage.js';
+import type { RecordingStorage } from './storage.js';
 import type { RecordingSpec } from './options.js';
 import { Recording, hashFile } from './Recording.js';
 import type { StopReason } from './Recording.js';
@@ -72,8 +74,10 @@ export interface StartRecordingRequest {
 
 export interface RecordingServiceOptions {
   store: Store;
-  /** Recordings live in <dataDir>/recordings/. */
+  /** Recordings live in <dataDir>/recordings/ (with the default storage). */
   dataDir: string;
+  /** Where files go; default LocalStorage(dataDir). */
+  storage?: RecordingStorage;
   /** Told when events were queued, so it delivers at once. */
   dispatcher?: { kick(): void } | null;
   /** Base URL of the HTTP API for download links ('' for none). */
@@ -99,6 +103,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
   readonly store: Store;
   readonly dataDir: string;
   readonly recordingsDir: string;
+  readonly storage: RecordingStorage;
   publicUrl: string;
   readonly #dispatcher: { kick(): void } | null;
   readonly #log: (entry: Record<string, unknown>) => void;
@@ -114,12 +119,12 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     this.store = options.store;
     this.dataDir = options.dataDir;
     this.recordingsDir = path.join(options.dataDir, 'recordings');
+    this.storage = options.storage ?? new LocalStorage(options.dataDir);
     this.publicUrl = options.publicUrl ?? '';
     this.#dispatcher = options.dispatcher ?? null;
     this.#log = options.log ?? (() => undefined);
     this.#uploadAttempts = options.uploadAttempts ?? 5;
     this.uploadDelayMs = options.uploadDelayMs ?? 1000;
-    fs.mkdirSync(this.recordingsDir, { recursive: true });
   }
 
   /** Recordings running now. */
@@ -139,9 +144,9 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     return a !== undefined && a.stopping === null;
   }
 
-  /** Absolute path of a recording's file. */
+  /** Local path of a recording's file. */
   fileOf(row: RecordingRow): string {
-    return path.join(this.dataDir, row.file_path);
+    return this.storage.localPath(row.file_path);
   }
 
   /** Starts a recording on a mixer output; resolves with its row (status recording). */
@@ -149,7 +154,8 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     const id = randomUUID();
     const spec = req.spec;
     const now = nowIso();
-    const rel = path.join('recordings', `${id}.${extensionOf(spec.format)}`);
+    const file = this.storage.allocate(id, extensionOf(spec.format));
+    const rel = file.key;
     const row: RecordingRow = {
       id,
       account_id: req.account_id,
@@ -181,7 +187,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     try {
       media = await Recording.start({
         mixer: req.mixer,
-        path: path.join(this.dataDir, rel),
+        path: file.path,
         format: spec.format,
         sampleRate: spec.sample_rate,
         channels: channelCount(spec),
@@ -259,7 +265,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     if (row === null) throw new InvalidStateError(`no recording ${id}`);
     if (row.status === 'deleted') return row;
     if (row.status !== 'ended' && row.status !== 'failed') throw new InvalidStateError(`recording ${id} is ${row.status}; stop it first`);
-    fs.rmSync(this.fileOf(row), { force: true });
+    this.storage.remove(row.file_path);
     return this.#transition(row, 'deleted', { tm_delete: nowIso(), file_path: '', reason: row.reason || reason }, 'recording.deleted');
   }
 
@@ -321,7 +327,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     if (minMs > 0 && result.durationMs < minMs) {
       // Too short to keep (record_min_sec): the file goes, the row says why.
       this.#transition(row, 'ended', { ...base, reason: 'min_length' }, null);
-      fs.rmSync(this.fileOf(row), { force: true });
+      this.storage.remove(row.file_path);
       return this.#transition(row, 'deleted', { tm_delete: nowIso(), file_path: '', reason: 'min_length' }, 'recording.deleted');
     }
     const ended = this.#transition(row, 'ended', base, 'recording.completed');

@@ -43,3 +43,5 @@ export { SqliteStore, MAX_PAGE_SIZE } from './store/SqliteStore.js';
 export type { SqliteStoreOptions } from './store/SqliteStore.js';
 export { WebhookDispatcher, signWebhook, verifyWebhookSignature, webhookRetryDelayMs, WEBHOOK_SIGNATURE_HEADER } from './webhooks.js';
 export type { WebhookDispatcherOptions } from './webhooks.js';
+export { LocalStorage } from './storage.js';
+export type { RecordingStorage } from './storage.js';
