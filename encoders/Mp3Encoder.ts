@@ -15,8 +15,9 @@
  * (measured; see mp3BitratesKbps). That is why 48 kHz needs >= 64 kbit/s per channel.
  */
 import * as lame from '@breezystack/lamejs';
+import { CHUNK_FRAMES, frameCount, resampleChunks } from './chunked.js';
 import type { ByteSink, ChannelCount, Encoder, EncoderOptions, SampleRate } from './Encoder.js';
-import { InvalidArgumentError, InvalidStateError, OutOfRangeError } from '../common/index.js';
+import { OutOfRangeError } from '../common/index.js';
 import { Resampler } from '../dsp/index.js';
 
 /** LAME's encoder delay in samples (ENCDELAY); decoders add their own 528 + 1 on top. */
@@ -26,8 +27,6 @@ export const LAME_ENCODER_DELAY = 576;
 const BLOCK = 1152;
 /** lamejs's own worst case for one encodeBuffer()/flush() call: 1.25 * samples + 7200 bytes. */
 const MAX_BLOCK_BYTES = Math.floor(1.25 * BLOCK) + 7200;
-/** Input frames resampled per step: bounds the staging buffers whatever write() is given. */
-const CHUNK_FRAMES = 960;
 
 const MPEG1_KBPS = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
 const MPEG2_KBPS = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
@@ -283,6 +282,9 @@ export class Mp3Encoder implements Encoder {
   #samples = 0;
   #closed = false;
 
+  /** #stage bound once, for resampleChunks (no closure per write). */
+  readonly #stageBound = (outFrames: number): void => this.#stage(outFrames);
+
   constructor(options: EncoderOptions, sink: ByteSink) {
     this.inputRate = options.inputRate;
     this.sampleRate = options.sampleRate;
@@ -327,17 +329,8 @@ export class Mp3Encoder implements Encoder {
   }
 
   write(frame: Int16Array): void {
-    if (this.#closed) throw new InvalidStateError('Mp3Encoder: write() after close()');
-    const ch = this.channels;
-    if (frame.length % ch !== 0) {
-      throw new InvalidArgumentError(`frame: ${frame.length} samples is not a whole number of ${ch}-channel frames`);
-    }
-    const frames = frame.length / ch;
-    for (let done = 0; done < frames; ) {
-      const n = Math.min(CHUNK_FRAMES, frames - done);
-      this.#stage(this.#resampler.process(frame, n, this.#resampled, done));
-      done += n;
-    }
+    const frames = frameCount('Mp3Encoder', this.#closed, frame, this.channels);
+    resampleChunks(this.#resampler, frame, frames, this.#resampled, this.#stageBound);
   }
 
   close(): void {

@@ -17,8 +17,9 @@
  */
 import { randomInt } from 'node:crypto';
 import opus from '@discordjs/opus';
+import { CHUNK_FRAMES, frameCount, resampleChunks } from './chunked.js';
 import type { ByteSink, ChannelCount, Encoder, EncoderOptions, SampleRate } from './Encoder.js';
-import { InvalidArgumentError, InvalidStateError, OutOfRangeError } from '../common/index.js';
+import { OutOfRangeError } from '../common/index.js';
 import { Resampler } from '../dsp/index.js';
 import { OggWriter } from './OggWriter.js';
 
@@ -43,7 +44,6 @@ export const OPUS_PACKETS_PER_PAGE = 25;
 const OPUS_SET_COMPLEXITY_REQUEST = 4010;
 const PACKET_MS = 20;
 const SAMPLES_48K_PER_PACKET = 48 * PACKET_MS;
-const CHUNK_FRAMES = 960;
 const VENDOR = 'libopus via @discordjs/opus';
 const ENCODER_COMMENT = 'ENCODER=recgate';
 
@@ -71,6 +71,9 @@ export class OggOpusEncoder implements Encoder {
   #packets = 0;
   #samples = 0;
   #closed = false;
+
+  /** #stage bound once, for resampleChunks (no closure per write). */
+  readonly #stageBound = (outFrames: number): void => this.#stage(outFrames);
 
   constructor(options: EncoderOptions, sink: ByteSink) {
     this.inputRate = options.inputRate;
@@ -126,17 +129,8 @@ export class OggOpusEncoder implements Encoder {
   }
 
   write(frame: Int16Array): void {
-    if (this.#closed) throw new InvalidStateError('OggOpusEncoder: write() after close()');
-    const ch = this.channels;
-    if (frame.length % ch !== 0) {
-      throw new InvalidArgumentError(`frame: ${frame.length} samples is not a whole number of ${ch}-channel frames`);
-    }
-    const frames = frame.length / ch;
-    for (let done = 0; done < frames; ) {
-      const n = Math.min(CHUNK_FRAMES, frames - done);
-      this.#stage(this.#resampler.process(frame, n, this.#resampled, done));
-      done += n;
-    }
+    const frames = frameCount('OggOpusEncoder', this.#closed, frame, this.channels);
+    resampleChunks(this.#resampler, frame, frames, this.#resampled, this.#stageBound);
   }
 
   close(): void {

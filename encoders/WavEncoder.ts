@@ -11,15 +11,14 @@
  *
  * Input at inputRate is resampled to sampleRate (dsp Resampler) when they differ.
  */
+import { CHUNK_FRAMES, frameCount, resampleChunks } from './chunked.js';
 import type { ByteSink, ChannelCount, Encoder, EncoderOptions, SampleRate } from './Encoder.js';
-import { InvalidArgumentError, InvalidStateError, OutOfRangeError } from '../common/index.js';
+import { OutOfRangeError } from '../common/index.js';
 import { Resampler } from '../dsp/index.js';
 
 export const WAV_HEADER_BYTES = 44;
 /** RIFF sizes are u32: the data chunk may hold at most this many bytes. */
 const MAX_DATA_BYTES = 0xffffffff - 36;
-/** Input frames resampled per step: bounds the staging buffers whatever write() is given. */
-const CHUNK_FRAMES = 960;
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class WavEncoder implements Encoder {
@@ -36,6 +35,9 @@ export class WavEncoder implements Encoder {
   #dataBytes = 0;
   #closed = false;
   #view: Uint8Array | null = null;
+
+  /** #emit bound once, for resampleChunks (no closure per write). */
+  readonly #stageBound = (outFrames: number): void => this.#emit(outFrames);
 
   constructor(options: EncoderOptions, sink: ByteSink) {
     this.inputRate = options.inputRate;
@@ -66,12 +68,7 @@ export class WavEncoder implements Encoder {
   }
 
   write(frame: Int16Array): void {
-    if (this.#closed) throw new InvalidStateError('WavEncoder: write() after close()');
-    const ch = this.channels;
-    if (frame.length % ch !== 0) {
-      throw new InvalidArgumentError(`frame: ${frame.length} samples is not a whole number of ${ch}-channel frames`);
-    }
-    const frames = frame.length / ch;
+    const frames = frameCount('WavEncoder', this.#closed, frame, this.channels);
     if (this.inputRate === this.sampleRate && HOST_LITTLE_ENDIAN) {
       // Same rate: the frame's own bytes are the WAV data (no resampler pass, no copy here).
       const n = frame.byteLength;
@@ -82,11 +79,7 @@ export class WavEncoder implements Encoder {
       this.#dataBytes += n;
       return;
     }
-    for (let done = 0; done < frames; ) {
-      const n = Math.min(CHUNK_FRAMES, frames - done);
-      this.#emit(this.#resampler.process(frame, n, this.#out, done));
-      done += n;
-    }
+    resampleChunks(this.#resampler, frame, frames, this.#out, this.#stageBound);
   }
 
   close(): void {
