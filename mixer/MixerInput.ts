@@ -73,6 +73,8 @@ export interface MixerInputStats {
 
 /** Ticks per drift measurement window (50 x 20 ms = 1 s). */
 const DRIFT_WINDOW_TICKS = 50;
+/** Most samples corrected per window, in parts per million of it (2x the largest drift handled). */
+const MAX_CORRECTION_PPM = 2000;
 
 export class MixerInput {
   /** This leg's ring: a view of the mixer's bank (replaced when the bank grows). */
@@ -369,8 +371,13 @@ export class MixerInput {
     // Dead band of 2 ms (a sample or two of jitter in the level is not drift).
     const deadband = Math.max(2, frame / 10);
     if (Math.abs(err) > deadband) {
-      this.#pending = err;
-      this.#interval = Math.max(16, Math.floor(windowSamples / Math.abs(err)));
+      // At most MAX_CORRECTION_PPM of the samples per window are dropped or inserted: enough
+      // for any real clock drift (<= 1000 ppm), while a level jump from a stall or a delay
+      // spike is worked off slowly instead of by an audible change of pitch (at 6% it was).
+      const cap = Math.max(1, Math.floor((windowSamples * MAX_CORRECTION_PPM) / 1e6));
+      const n = Math.min(Math.abs(err), cap);
+      this.#pending = err > 0 ? n : -n;
+      this.#interval = Math.floor(windowSamples / n);
       this.#sinceCorrection = 0;
     } else {
       this.#pending = 0;
