@@ -27,6 +27,7 @@ export {
   parseCredentials,
   verifyCredentials,
   computeResponse,
+  computeHa1,
   createAuthorization,
   NonceManager,
   DEFAULT_SIP_LIMITS,
@@ -45,7 +46,7 @@ export type {
   SipLimits,
 } from './message/index.js';
 export { SipTransport, stampVia, responseTarget } from './transport/index.js';
-export type { Connection, Peer, IncomingMessage, TransportProtocol, SipTransportOptions, SipTransportStats } from './transport/index.js';
+export type { Connection, Peer, IncomingMessage, TransportProtocol, SipTransportOptions, SipTransportStats, SipWebSocket } from './transport/index.js';
 export { TransactionLayer, ServerTransaction, ClientTransaction, FakeTimers, nodeTimers, DEFAULT_TIMERS, T1, T2, T4 } from './transaction/index.js';
 export type {
   TransactionUser,

@@ -582,6 +582,10 @@ export class InviteClientSession extends Session {
       // 2xx, first or retransmitted: (re)send the ACK (§13.2.2.4), the same one each time.
       const protocol = this.options.destination.protocol;
       const dialog = this.dialog ?? Dialog.asUac(this.request, res, this.ua.contact(protocol), protocol);
+      // A WebSocket peer (a browser) is reachable only on its own connection: its Contact host
+      // is a made-up .invalid name (RFC 7118 §5). Keep the connection for in-dialog requests.
+      const dest = this.options.destination;
+      if (dialog.peer === null && (dest.protocol === 'ws' || dest.protocol === 'wss') && dest.connection !== undefined) dialog.peer = dest;
       this.#ack ??= dialog.createAck(this.#cseq, (branch) => this.ua.transport.via(protocol, branch));
       void this.ua.transport.send(this.#ack, dialog.destination() ?? this.options.destination);
       if (this.#answered) return;

@@ -32,6 +32,8 @@ export interface UserAgentOptions {
 export interface UserAgentDelegate {
   /** A new call. Answer with session.progress/accept/reject. */
   onInvite(session: InviteServerSession): void;
+  /** A REGISTER (a registrar is present); the delegate answers the transaction. Absent: 405. */
+  onRegister?(tx: ServerTransaction): void;
 }
 
 /** Methods we implement (Allow, §20.5). */
@@ -179,6 +181,17 @@ export class UserAgent implements TransactionUser {
       }
       case 'OPTIONS':
         tx.respond(this.optionsResponse(req));
+        return;
+      case 'REGISTER':
+        if (this.delegate?.onRegister !== undefined) {
+          try {
+            this.delegate.onRegister(tx);
+          } catch {
+            this.#reject(tx, 500);
+          }
+          return;
+        }
+        this.#reject(tx, 405, [['Allow', ALLOW.join(', ')]]);
         return;
       case 'BYE':
       case 'INFO':

@@ -75,6 +75,51 @@ export interface SipTransportOptions {
 export interface SipTransportEvents {
   [key: string]: unknown[];
   message: [IncomingMessage];
+  /** A stream connection (TCP, TLS, WebSocket) closed: bindings on it are gone (RFC 5626 spirit). */
+  connectionClosed: [Connection];
+}
+
+/** The part of a WebSocket (the `ws` package) the transport uses (RFC 7118: one SIP message per frame). */
+export interface SipWebSocket {
+  readonly readyState: number;
+  send(data: string | Buffer, cb?: (err?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/** SIP over WebSocket (RFC 7118): each frame carries exactly one message; no framing needed. */
+class WsConnection implements Connection {
+  readonly id = nextConnectionId++;
+  readonly protocol: TransportProtocol;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly ws: SipWebSocket;
+  lastActivity = Date.now();
+
+  constructor(protocol: TransportProtocol, ws: SipWebSocket, address: string, port: number) {
+    this.protocol = protocol;
+    this.ws = ws;
+    this.remoteAddress = address;
+    this.remotePort = port;
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === 1;
+  }
+
+  write(bytes: Buffer): boolean {
+    if (!this.open) return false;
+    this.lastActivity = Date.now();
+    // Text frames: SIP is text, and browsers' SIP stacks (JsSIP, SIP.js) expect text.
+    this.ws.send(bytes.toString('utf8'));
+    return true;
+  }
+
+  close(): void {
+    this.ws.close(1000, 'closing');
+  }
 }
 
 export interface SipTransportStats {
@@ -136,7 +181,12 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   #tls: net.Server | null = null;
   #port = 0;
   #tlsPort = 0;
+  /** Port of the HTTP server carrying SIP over WebSocket (for our Via/Contact on ws). */
+  wsPort = 0;
   readonly #connections = new Map<string, StreamConnection>();
+  readonly #wsConnections = new Set<WsConnection>();
+  /** Largest WebSocket message accepted (same limit as any SIP message). */
+  wsMessages = 0;
   readonly #pendingConnects = new Map<string, Promise<StreamConnection>>();
   #idleTimer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -195,9 +245,37 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     this.#idleTimer.unref();
   }
 
+  /**
+   * Takes a WebSocket whose upgrade asked for the `sip` subprotocol (RFC 7118 §4): its frames
+   * are SIP messages, and requests to the registered user behind it go back on it.
+   */
+  attachWebSocket(ws: SipWebSocket, remoteAddress: string, remotePort: number, secure: boolean): Connection {
+    const conn = new WsConnection(secure ? 'wss' : 'ws', ws, normalizeAddress(remoteAddress), remotePort);
+    this.#wsConnections.add(conn);
+    const source: Peer = { protocol: conn.protocol, address: conn.remoteAddress, port: conn.remotePort, connection: conn };
+    ws.on('message', (data) => {
+      conn.lastActivity = Date.now();
+      this.wsMessages++;
+      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      // RFC 5626 keep-alive over WebSocket: a bare CRLF (some clients send it).
+      if (bytes.length <= 4 && bytes.every((b) => b === 13 || b === 10)) {
+        this.keepAlives++;
+        return;
+      }
+      const result = parseMessage(bytes, this.options.limits);
+      this.#deliver(result, source);
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      this.#wsConnections.delete(conn);
+      this.emit('connectionClosed', conn);
+    });
+    return conn;
+  }
+
   /** A Via value for a request we send over `protocol` (RFC 3261 §18.1.1, with rport of RFC 3581). */
   via(protocol: TransportProtocol, branch: string): string {
-    const port = protocol === 'tls' ? this.#tlsPort : this.#port;
+    const port = protocol === 'tls' ? this.#tlsPort : protocol === 'ws' || protocol === 'wss' ? this.wsPort : this.#port;
     return formatVia({
       transport: protocol.toUpperCase(),
       host: this.publicAddress,
@@ -220,6 +298,10 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
           udp.send(bytes, to.port, to.address, (err) => (err ? reject(err) : resolve())),
         );
       } else {
+        if ((to.protocol === 'ws' || to.protocol === 'wss') && (to.connection === undefined || !to.connection.open)) {
+          // A WebSocket client is only reachable on the connection it opened.
+          throw new Error('WebSocket connection closed');
+        }
         const conn = to.connection !== undefined && to.connection.open ? to.connection : await this.#connect(to);
         if (!conn.write(bytes)) throw new Error('connection closed');
       }
@@ -247,7 +329,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
       rejected: this.rejected,
       dropped: this.dropped,
       sendErrors: this.sendErrors,
-      connections: this.#connections.size,
+      connections: this.#connections.size + this.#wsConnections.size,
       keepAlives: this.keepAlives,
     };
   }
@@ -258,6 +340,8 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     if (this.#idleTimer) clearInterval(this.#idleTimer);
     for (const c of this.#connections.values()) c.close();
     this.#connections.clear();
+    for (const c of this.#wsConnections) c.close();
+    this.#wsConnections.clear();
     this.#udp?.close();
     await Promise.all(
       [this.#tcp, this.#tls].map((s) => (s === null ? undefined : new Promise<void>((r) => s.close(() => r())))),
@@ -353,6 +437,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     conn.socket.on('error', () => undefined);
     conn.socket.on('close', () => {
       if (this.#connections.get(key) === conn) this.#connections.delete(key);
+      this.emit('connectionClosed', conn);
     });
   }
 

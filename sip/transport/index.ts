@@ -8,4 +8,5 @@ export type {
   SipTransportOptions,
   SipTransportEvents,
   SipTransportStats,
+  SipWebSocket,
 } from './SipTransport.js';
