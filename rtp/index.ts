@@ -47,3 +47,15 @@ export type {
   RemoteAddress,
   RtcpSenderInfo,
 } from './RtpEndpoint.js';
+export { WebRtcTransport, readNegotiated, webRtcSocketErrors } from './WebRtcTransport.js';
+export type {
+  WebRtcOptions,
+  WebRtcCodec,
+  WebRtcIceServer,
+  WebRtcCodecInfo,
+  WebRtcNegotiated,
+  WebRtcState,
+  WebRtcFailReason,
+  WebRtcTransportEvents,
+  WebRtcTransportStats,
+} from './WebRtcTransport.js';
