@@ -28,6 +28,7 @@ export type {
   CallQuery,
   Page,
   Store,
+  UserRow,
 } from './model.js';
 export { RECORDING_TRANSITIONS, nowIso } from './model.js';
 export { RecordingService } from './RecordingService.js';

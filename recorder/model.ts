@@ -95,6 +95,16 @@ export interface AccountRow {
   tm_update: string;
 }
 
+/** A SIP user (a softphone that registers); the password is kept only as digest HA1s. */
+export interface UserRow {
+  username: string;
+  account_id: string;
+  realm: string;
+  ha1_md5: string;
+  ha1_sha256: string;
+  tm_create: string;
+}
+
 export type OutboxStatus = 'pending' | 'delivered' | 'dead';
 
 /** One webhook delivery to one URL. */
@@ -159,6 +169,11 @@ export interface Store {
   getAccountByToken(tokenSha256: string): AccountRow | null;
   updateAccount(id: string, patch: Partial<Omit<AccountRow, 'id'>>): AccountRow | null;
   listAccounts(): AccountRow[];
+  // SIP users
+  createUser(row: UserRow): void;
+  getUser(username: string): UserRow | null;
+  listUsers(accountId: string): UserRow[];
+  deleteUser(username: string): boolean;
   // Calls
   upsertCall(row: CallRow): void;
   getCall(id: string): CallRow | null;

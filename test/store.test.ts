@@ -7,6 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RecgateError } from '../common/index.js';
 import { SqliteStore } from '../recorder/index.js';
+import { MIGRATIONS } from '../recorder/store/migrations.js';
+
+/** The newest schema version this code knows. */
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 import type { AccountRow, CallRow, OutboxRow, RecordingRow, RecordingQuery } from '../recorder/index.js';
 
 const BASE_MS = Date.parse('2024-05-01T00:00:00.000Z');
@@ -135,16 +139,17 @@ test('migrations: a new database gets every step, in order, recorded in schema_v
   try {
     const file = path.join(dir, 'recgate.db');
     const store = SqliteStore.open(file);
-    assert.is(store.schemaVersion, 2);
+    assert.is(store.schemaVersion, LATEST);
     store.close();
     const raw = new Database(file, { readonly: true });
     const versions = raw.prepare('SELECT version, description FROM schema_version ORDER BY version').all();
     assert.equal(versions, [
       { version: 1, description: 'accounts, calls, recordings, settings' },
       { version: 2, description: 'webhook outbox' },
+      { version: 3, description: 'SIP users (softphones that register)' },
     ]);
     const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    for (const t of ['accounts', 'calls', 'outbox', 'recordings', 'schema_version', 'settings']) assert.ok(tables.includes(t), t);
+    for (const t of ['accounts', 'calls', 'outbox', 'recordings', 'schema_version', 'settings', 'users']) assert.ok(tables.includes(t), t);
     const indexes = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").pluck().all();
     for (const i of ['recordings_account_time', 'recordings_reference', 'recordings_status', 'outbox_due', 'outbox_line']) {
       assert.ok(indexes.includes(i), i);
@@ -167,7 +172,7 @@ test('migrations: reopening a file applies nothing twice and keeps the rows; WAL
     first.close(); // twice is fine
 
     const second = SqliteStore.open(file);
-    assert.is(second.schemaVersion, 2);
+    assert.is(second.schemaVersion, LATEST);
     assert.is(second.getRecording('r1')?.id, 'r1');
     assert.is(second.journalMode, 'wal');
     // Foreign keys are enforced: a recording of an unknown account is refused.
@@ -175,7 +180,7 @@ test('migrations: reopening a file applies nothing twice and keeps the rows; WAL
     second.close();
 
     const raw = new Database(file, { readonly: true });
-    assert.is(raw.prepare('SELECT count(*) FROM schema_version').pluck().get(), 2);
+    assert.is(raw.prepare('SELECT count(*) FROM schema_version').pluck().get(), LATEST);
     assert.is(raw.pragma('journal_mode', { simple: true }), 'wal');
     raw.close();
   } finally {
@@ -225,7 +230,7 @@ test('migrations: a version 1 database (written by hand as an older release left
     raw.close();
 
     const store = SqliteStore.open(file);
-    assert.is(store.schemaVersion, 2);
+    assert.is(store.schemaVersion, LATEST);
     const a = store.getAccountByToken('hash-A');
     assert.is(a?.admin, true);
     assert.is(a?.webhook_secret, 's3cret');
@@ -240,7 +245,7 @@ test('migrations: a version 1 database (written by hand as an older release left
     store.close();
 
     const check = new Database(file, { readonly: true });
-    assert.equal(check.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all(), [1, 2]);
+    assert.equal(check.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all(), MIGRATIONS.map((m) => m.version));
     check.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -253,7 +258,7 @@ test('migrations: a database newer than this code is refused, not guessed at', (
     const file = path.join(dir, 'recgate.db');
     const raw = new Database(file);
     raw.exec(`CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, tm_applied TEXT NOT NULL) STRICT;
-      INSERT INTO schema_version VALUES (1, 'a', ''), (2, 'b', ''), (3, 'from the future', '');`);
+      INSERT INTO schema_version VALUES ${Array.from({ length: LATEST + 1 }, (_, i) => `(${i + 1}, 'step ${i + 1}', '')`).join(', ')};`);
     raw.close();
     assert.is(codeOf(() => SqliteStore.open(file)), 'ERR_UNSUPPORTED');
   } finally {

@@ -21,6 +21,7 @@ import type {
   RecordingQuery,
   RecordingRow,
   Store,
+  UserRow,
 } from '../model.js';
 import { migrate } from './migrations.js';
 
@@ -223,6 +224,10 @@ export class SqliteStore implements Store {
 
   readonly #upsertCall: Database.Statement<[Record<string, Bind>]>;
   readonly #getCall: Database.Statement<[string], CallRow>;
+  readonly #insertUser: Database.Statement<[UserRow]>;
+  readonly #getUser: Database.Statement<[string], UserRow>;
+  readonly #listUsers: Database.Statement<[string], UserRow>;
+  readonly #deleteUser: Database.Statement<[string]>;
   readonly #unfinishedCalls: Database.Statement<[], CallRow>;
 
   readonly #insertRecording: Database.Statement<[Record<string, Bind>]>;
@@ -261,6 +266,12 @@ export class SqliteStore implements Store {
       `${insertSql('calls', CALL_COLUMNS)} ON CONFLICT(id) DO UPDATE SET ${callUpdates.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
     );
     this.#getCall = db.prepare('SELECT * FROM calls WHERE id = ?');
+    this.#insertUser = db.prepare(
+      'INSERT INTO users (username, account_id, realm, ha1_md5, ha1_sha256, tm_create) VALUES (@username, @account_id, @realm, @ha1_md5, @ha1_sha256, @tm_create)',
+    );
+    this.#getUser = db.prepare('SELECT * FROM users WHERE username = ?');
+    this.#listUsers = db.prepare('SELECT * FROM users WHERE account_id = ? ORDER BY username');
+    this.#deleteUser = db.prepare('DELETE FROM users WHERE username = ?');
     this.#unfinishedCalls = db.prepare("SELECT * FROM calls WHERE status IN ('ringing', 'progressing') ORDER BY tm_create, id");
 
     this.#insertRecording = db.prepare(insertSql('recordings', RECORDING_COLUMNS));
@@ -388,6 +399,24 @@ export class SqliteStore implements Store {
 
   listAccounts(): AccountRow[] {
     return this.#guard(() => this.#listAccounts.all()).map(accountRow);
+  }
+
+  // SIP users
+
+  createUser(row: UserRow): void {
+    this.#write(`user ${row.username}`, () => this.#insertUser.run(row));
+  }
+
+  getUser(username: string): UserRow | null {
+    return this.#guard(() => this.#getUser.get(username)) ?? null;
+  }
+
+  listUsers(accountId: string): UserRow[] {
+    return this.#guard(() => this.#listUsers.all(accountId));
+  }
+
+  deleteUser(username: string): boolean {
+    return this.#write(`user ${username}`, () => this.#deleteUser.run(username)).changes > 0;
   }
 
   // Calls

@@ -118,6 +118,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_line ON outbox(recording_id, url, seq);
     `,
   },
+  {
+    version: 3,
+    description: 'SIP users (softphones that register)',
+    sql: `
+      CREATE TABLE users (
+        username    TEXT PRIMARY KEY,
+        account_id  TEXT NOT NULL REFERENCES accounts(id),
+        realm       TEXT NOT NULL,
+        -- H(username:realm:password) for MD5 and SHA-256 digests (RFC 8760); the password is not kept.
+        ha1_md5     TEXT NOT NULL,
+        ha1_sha256  TEXT NOT NULL,
+        tm_create   TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX users_account ON users(account_id, username);
+    `,
+  },
 ];
 
 /** The highest step recorded in the database, 0 for a new one. */

@@ -1,0 +1,171 @@
+/**
+ * SIP users over WebSocket (RFC 7118) without a browser: the users API, REGISTER with digest
+ * (SHA-256 preferred, MD5 accepted), several contacts, unregister, bindings that die with their
+ * WebSocket, and bad input on the WebSocket (garbage, wrong credentials, broken SDP).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
+import { createAuthorization, createRequest, generateBranch, generateTag, parseMessage, serializeMessage } from '../sip/index.js';
+import type { SipResponse } from '../sip/index.js';
+import { startApi, waitFor } from './helpers/api.js';
+import type { TestApi } from './helpers/api.js';
+
+let api: TestApi;
+test.before(async () => {
+  api = await startApi();
+});
+test.after(async () => {
+  await api.stop();
+});
+
+/** A minimal SIP-over-WebSocket client for one user. */
+class WsPhone {
+  readonly ws: WebSocket;
+  readonly inbox: SipResponse[] = [];
+  readonly requests: string[] = [];
+  cseq = 1;
+  readonly callId = `${generateTag()}@ws.test`;
+  readonly tag = generateTag();
+  constructor(readonly url: string, readonly user: string, readonly password: string) {
+    this.ws = new WebSocket(url, 'sip');
+    this.ws.on('message', (data) => {
+      const r = parseMessage(Buffer.from(data as Buffer));
+      if (r.ok && r.message.kind === 'response') this.inbox.push(r.message);
+      else if (r.ok && r.message.kind === 'request') this.requests.push(r.message.method);
+    });
+  }
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+  async send(method: string, headers: [string, string][], body = ''): Promise<SipResponse> {
+    const req = createRequest(method, `sip:${method === 'REGISTER' ? '' : 'echo@'}127.0.0.1`, [
+      ['Via', `SIP/2.0/WS abc.invalid;branch=${generateBranch()}`],
+      ['From', `<sip:${this.user}@127.0.0.1>;tag=${this.tag}`],
+      ['To', `<sip:${method === 'REGISTER' ? this.user : 'echo'}@127.0.0.1>`],
+      ['Call-ID', this.callId],
+      ['CSeq', `${this.cseq++} ${method}`],
+      ...headers,
+    ], body);
+    const before = this.inbox.length;
+    this.ws.send(serializeMessage(req).toString());
+    // The final response (skip 100 Trying).
+    return waitFor(() => this.inbox.slice(before).find((r) => r.status >= 200) ?? null, 3000, `${method} response`);
+  }
+  /** A request answered after a digest challenge. */
+  async authed(method: string, headers: [string, string][], body = '', password = this.password): Promise<SipResponse> {
+    const first = await this.send(method, headers, body);
+    if (first.status !== 401) return first;
+    const challenge = first.headers.getAll('WWW-Authenticate')[0]!;
+    const uri = `sip:${method === 'REGISTER' ? '' : 'echo@'}127.0.0.1`;
+    const auth = createAuthorization({ challenge, method, uri, username: this.user, password })!;
+    return this.send(method, [...headers, ['Authorization', auth]], body);
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+test('users API: create (password kept only as HA1s), list, duplicate and bad input refused', async () => {
+  const r = await api.request('POST', '/v1/accounts/default/users', { body: { username: 'alice', password: 'correct horse' } });
+  assert.is(r.status, 201, JSON.stringify(r.json));
+  assert.is(r.json.sip_uri, 'sip:alice@127.0.0.1');
+  assert.not.ok('password' in r.json);
+  assert.is((await api.request('POST', '/v1/accounts/default/users', { body: { username: 'alice', password: 'another one' } })).json.error.code, 'user_exists');
+  for (const body of [{ username: 'bad name', password: '12345678' }, { username: 'bob', password: 'short' }, { username: 'bob' }, { username: 'bob', password: '12345678', admin: true }]) {
+    const bad = await api.request('POST', '/v1/accounts/default/users', { body });
+    assert.is(bad.status, 400, JSON.stringify(body));
+    assert.is(bad.json.error.code, 'invalid_option');
+  }
+  assert.is((await api.request('POST', '/v1/accounts/default/users', { body: { username: 'bob', password: 'bobs password' } })).status, 201);
+  const list = await api.request('GET', '/v1/accounts/default/users');
+  assert.equal(list.json.result.map((u: { username: string }) => u.username), ['alice', 'bob']);
+  assert.is((await api.request('GET', '/v1/accounts/nobody/users')).status, 404);
+});
+
+test('REGISTER over WebSocket: 401 with SHA-256 then MD5 challenges, 200 with the binding; two contacts; unregister', async () => {
+  const url = `${api.base.replace('http', 'ws')}/sip`;
+  const phone = new WsPhone(url, 'alice', 'correct horse');
+  const tablet = new WsPhone(url, 'alice', 'correct horse');
+  await Promise.all([phone.open(), tablet.open()]);
+  try {
+    const challenged = await phone.send('REGISTER', [['Contact', '<sip:alice@abc.invalid;transport=ws>'], ['Expires', '600']]);
+    assert.is(challenged.status, 401);
+    const challenges = challenged.headers.getAll('WWW-Authenticate');
+    assert.match(challenges[0]!, /algorithm=SHA-256/);
+    assert.match(challenges[1]!, /algorithm=MD5/);
+    const ok = await phone.authed('REGISTER', [['Contact', '<sip:alice@abc.invalid;transport=ws>'], ['Expires', '600']]);
+    assert.is(ok.status, 200);
+    assert.match(ok.headers.get('Contact')!, /expires=(59\d|600)/);
+    const ok2 = await tablet.authed('REGISTER', [['Contact', '<sip:alice@def.invalid;transport=ws>']]);
+    assert.is(ok2.status, 200);
+    assert.is(ok2.headers.getAll('Contact').length, 2, 'both contacts are bound');
+    assert.is(api.gateway.registrar.lookup('alice').length, 2);
+    // The tablet's WebSocket closes: its binding goes with it.
+    tablet.close();
+    await waitFor(() => api.gateway.registrar.lookup('alice').length === 1, 2000, 'binding dropped');
+    // Unregister the phone (Expires: 0).
+    const gone = await phone.authed('REGISTER', [['Contact', '<sip:alice@abc.invalid;transport=ws>'], ['Expires', '0']]);
+    assert.is(gone.status, 200);
+    assert.is(api.gateway.registrar.lookup('alice').length, 0);
+    // Too short an interval: 423 with Min-Expires.
+    const brief = await phone.authed('REGISTER', [['Contact', '<sip:alice@abc.invalid;transport=ws>'], ['Expires', '5']]);
+    assert.is(brief.status, 423);
+    assert.is(brief.headers.get('Min-Expires'), '60');
+  } finally {
+    phone.close();
+    tablet.close();
+  }
+});
+
+test('bad input on the WebSocket: garbage is answered or dropped, wrong credentials get 403, a broken SDP 488; still serving', async () => {
+  const url = `${api.base.replace('http', 'ws')}/sip`;
+  const phone = new WsPhone(url, 'bob', 'bobs password');
+  await phone.open();
+  try {
+    const before = api.gateway.stats().sip;
+    for (const junk of ['garbage', '\u0000\u0001\u0002', 'INVITE sip:x SIP/3.0\r\n\r\n', 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bKx\r\n\r\n']) phone.ws.send(junk);
+    phone.ws.send(Buffer.from([0xff, 0xfe, 0x00, 0x13]));
+    await new Promise((r) => setTimeout(r, 200));
+    const after = api.gateway.stats().sip;
+    const errors = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+    assert.ok(errors(after.parseErrors) >= errors(before.parseErrors) + 4, 'garbage counted');
+    const wrong = await phone.authed('REGISTER', [['Contact', '<sip:bob@x.invalid;transport=ws>']], '', 'wrong password');
+    assert.is(wrong.status, 403);
+    const ok = await phone.authed('REGISTER', [['Contact', '<sip:bob@x.invalid;transport=ws>']]);
+    assert.is(ok.status, 200);
+    const broken = await phone.authed('INVITE', [['Contact', '<sip:bob@x.invalid;transport=ws>'], ['Content-Type', 'application/sdp']], 'v=0\r\nthis is not sdp\r\n');
+    assert.is(broken.status, 488);
+    const webrtcJunk = await phone.authed(
+      'INVITE',
+      [['Contact', '<sip:bob@x.invalid;transport=ws>'], ['Content-Type', 'application/sdp']],
+      'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:111 opus/48000/2\r\n',
+    );
+    assert.is(webrtcJunk.status, 488, 'a WebRTC offer without ICE/DTLS is refused cleanly');
+    const options = await phone.send('OPTIONS', []);
+    assert.is(options.status, 200);
+  } finally {
+    phone.close();
+  }
+});
+
+test('a WebSocket without the sip subprotocol, or on another path, is refused', async () => {
+  const refused = (url: string, protocol?: string) =>
+    new Promise<boolean>((resolve) => {
+      const ws = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
+      ws.on('open', () => {
+        ws.close();
+        resolve(false);
+      });
+      ws.on('error', () => resolve(true));
+      ws.on('unexpected-response', () => resolve(true));
+    });
+  const base = api.base.replace('http', 'ws');
+  assert.ok(await refused(`${base}/sip`));
+  assert.ok(await refused(`${base}/other`, 'sip'));
+});
+
+test.run();
