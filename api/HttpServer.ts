@@ -5,12 +5,15 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 import type { Gateway } from '../calls/index.js';
 import { RateLimiter, accountFor, tokenOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { registerRoutes } from './handlers.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { serveStatic } from './static.js';
 import { Router } from './router.js';
 import type { RequestContext } from './router.js';
 
@@ -31,6 +34,10 @@ export class HttpServer {
   readonly #server: http.Server;
   readonly #limiter: RateLimiter;
   readonly #log: (entry: Record<string, unknown>) => void;
+  /** SIP over WebSocket (RFC 7118) on /sip: upgrades only, no HTTP server of its own. */
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false) });
+  /** Whether this server speaks TLS (then WebSockets are wss). */
+  secure = false;
 
   constructor(gateway: Gateway, options: HttpServerOptions = {}) {
     this.gateway = gateway;
@@ -38,6 +45,7 @@ export class HttpServer {
     this.#limiter = new RateLimiter(options.rate ?? 100, options.burst ?? 200);
     this.#log = options.log ?? gateway.log;
     this.#server = http.createServer((req, res) => void this.#handle(req, res));
+    this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
     this.#server.headersTimeout = 10_000;
     this.#server.requestTimeout = 60_000;
     this.router.add({
@@ -74,10 +82,29 @@ export class HttpServer {
       this.#server.once('error', reject);
       this.#server.listen(port, host, () => resolve());
     });
-    return (this.#server.address() as AddressInfo).port;
+    const bound = (this.#server.address() as AddressInfo).port;
+    this.gateway.transport.wsPort = bound;
+    return bound;
+  }
+
+  /** RFC 7118 §4: a WebSocket on /sip that asks for the `sip` subprotocol carries SIP. */
+  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
+    if (path !== '/sip' || !protocols.includes('sip')) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.gateway.transport.attachWebSocket(ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, this.secure);
+    });
   }
 
   close(): Promise<void> {
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
     this.metrics.close();
     this.#server.closeAllConnections();
     return new Promise((resolve) => this.#server.close(() => resolve()));
@@ -92,6 +119,10 @@ export class HttpServer {
     }
     try {
       const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+      // The web pages (public/): everything that is not the API, metrics or health.
+      if (method === 'GET' && !url.pathname.startsWith('/v1/') && url.pathname !== '/metrics' && url.pathname !== '/healthz') {
+        if (serveStatic(req, res, url.pathname)) return;
+      }
       const { route, params } = this.router.match(method, url.pathname);
       let account = null;
       if (route.auth !== 'none') {

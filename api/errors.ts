@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   forbidden: { status: 403, description: 'The token is valid but this route needs the admin token.' },
   not_found: { status: 404, description: 'No such route, or no such call/recording/account for this token (other tenants\' objects are not found).' },
   method_not_allowed: { status: 405, description: 'The route exists with other methods (see the Allow header).' },
+  user_exists: { status: 409, description: 'A SIP user with that username exists.' },
   call_not_answered: { status: 409, description: 'Recordings start on an answered call.' },
   call_ended: { status: 409, description: 'The call has ended.' },
   recording_not_active: { status: 409, description: 'The recording is not running (pause, resume, stop).' },

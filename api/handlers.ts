@@ -8,7 +8,8 @@ import type { Gateway } from '../calls/index.js';
 import { InvalidArgumentError, InvalidStateError } from '../common/index.js';
 import { contentTypeOf, extensionOf } from '../encoders/index.js';
 import { RecordingOptionError, parseRecordingSpec } from '../recorder/index.js';
-import type { AccountRow, CallRow, RecordingQuery, RecordingRow, RecordingStatus } from '../recorder/index.js';
+import type { AccountRow, CallRow, RecordingQuery, RecordingRow, RecordingStatus, UserRow } from '../recorder/index.js';
+import { computeHa1 } from '../sip/index.js';
 import { ADMIN_ACCOUNT, DEFAULT_ACCOUNT, newToken, sha256 } from './auth.js';
 import { ApiError } from './errors.js';
 import { serveFile } from './files.js';
@@ -171,6 +172,74 @@ export function registerRoutes(router: Router, gateway: Gateway): void {
       }
       if (b.rotate_webhook_secret === true || (a.webhook_secret === '' && patch.webhook_url)) patch.webhook_secret = randomBytes(24).toString('base64url');
       return { status: 200, body: accountJson(store.updateAccount(a.id, patch)!, true) };
+    },
+  });
+
+  // --- SIP users (softphones)
+
+  const userJson = (u: UserRow): Record<string, unknown> => ({
+    username: u.username,
+    account_id: u.account_id,
+    sip_uri: `sip:${u.username}@${gateway.config.publicAddress}`,
+    realm: u.realm,
+    contacts: gateway.registrar.lookup(u.username).map((b) => ({ contact: b.contact, transport: b.peer.protocol, expires_at: new Date(b.expiresAt).toISOString() })),
+    tm_create: u.tm_create,
+  });
+
+  router.add({
+    method: 'POST',
+    path: '/v1/accounts/{id}/users',
+    auth: 'token',
+    openapi: {
+      summary: 'Create a SIP user (a softphone registers as sip:<username>@<gateway> with this password)',
+      requestBody: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string', minLength: 8 } } },
+      responses: { '201': 'The user (without the password)', '400': 'invalid_option', '404': 'not_found', '409': 'user_exists' },
+    },
+    handler: (ctx) => {
+      const account = ownAccount(ctx);
+      const b = (ctx.body ?? {}) as Record<string, unknown>;
+      for (const k of Object.keys(b)) if (k !== 'username' && k !== 'password') throw new ApiError('invalid_option', `${k} is not a user field`, { field: k });
+      if (typeof b.username !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(b.username)) {
+        throw new ApiError('invalid_option', 'username must be 1-64 characters of letters, digits, ".", "_" and "-"', { field: 'username' });
+      }
+      if (typeof b.password !== 'string' || b.password.length < 8 || b.password.length > 256) {
+        throw new ApiError('invalid_option', 'password must be 8-256 characters', { field: 'password' });
+      }
+      if (store.getUser(b.username) !== null) throw new ApiError('user_exists', `user ${b.username} exists`);
+      const realm = gateway.registrar.realm;
+      const row: UserRow = {
+        username: b.username,
+        account_id: account.id === ADMIN_ACCOUNT ? DEFAULT_ACCOUNT : account.id,
+        realm,
+        ha1_md5: computeHa1('MD5', b.username, realm, b.password),
+        ha1_sha256: computeHa1('SHA-256', b.username, realm, b.password),
+        tm_create: new Date().toISOString(),
+      };
+      store.createUser(row);
+      return { status: 201, body: userJson(row) };
+    },
+  });
+
+  router.add({
+    method: 'GET',
+    path: '/v1/accounts/{id}/users',
+    auth: 'token',
+    openapi: { summary: "The account's SIP users and their registered contacts", responses: { '200': '{"result": [users]}', '404': 'not_found' } },
+    handler: (ctx) => ({ status: 200, body: { result: store.listUsers(ownAccount(ctx).id).map(userJson) } }),
+  });
+
+  router.add({
+    method: 'DELETE',
+    path: '/v1/accounts/{id}/users/{username}',
+    auth: 'token',
+    openapi: { summary: 'Delete a SIP user; its registrations end', responses: { '200': 'The deleted user', '404': 'not_found' } },
+    handler: (ctx) => {
+      const account = ownAccount(ctx);
+      const u = store.getUser(ctx.params.username!);
+      if (u === null || u.account_id !== account.id) throw new ApiError('not_found', `no user ${ctx.params.username}`);
+      store.deleteUser(u.username);
+      gateway.registrar.forget(u.username);
+      return { status: 200, body: userJson(u) };
     },
   });
 

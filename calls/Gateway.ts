@@ -7,7 +7,8 @@ import path from 'node:path';
 import { InvalidStateError, NoPortError, SafeEmitter } from '../common/index.js';
 import { FrameScheduler } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
-import { PortAllocator } from '../rtp/index.js';
+import { PortAllocator, WebRtcTransport } from '../rtp/index.js';
+import type { WebRtcOptions } from '../rtp/index.js';
 import { RecordingService, SqliteStore } from '../recorder/index.js';
 import type { CallRow, RecordingRow, RecordingSpec, Store } from '../recorder/index.js';
 import type { RtpEndpoint } from '../rtp/index.js';
@@ -29,7 +30,17 @@ import {
   peerForUri,
   verifyCredentials,
 } from '../sip/index.js';
-import type { InviteClientSession, InviteServerSession, LocalCapabilities, LocalOffer, NegotiatedMedia, UserAgentDelegate } from '../sip/index.js';
+import type {
+  InviteClientSession,
+  InviteServerSession,
+  LocalCapabilities,
+  LocalOffer,
+  NegotiatedMedia,
+  Peer,
+  ServerTransaction,
+  UserAgentDelegate,
+} from '../sip/index.js';
+import { Registrar, userTarget } from './Registrar.js';
 import { Call } from './Call.js';
 import type { GatewayConfig } from './config.js';
 import { LOCAL_CODECS, MediaLeg } from './MediaLeg.js';
@@ -82,6 +93,8 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   readonly recordingsDir: string;
   readonly store: Store;
   readonly recordings: RecordingService;
+  /** Softphones register here (REGISTER over WebSocket, UDP or TCP). */
+  readonly registrar: Registrar;
   readonly #ownsStore: boolean;
   readonly #nonces = new NonceManager();
   #monitor: NodeJS.Timeout | null = null;
@@ -115,6 +128,8 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     this.transport.on('message', (m) => this.transactions.receive(m));
     this.ua = new UserAgent({ transport: this.transport, transactions: this.transactions, product: 'recgate' });
     this.ua.delegate = this;
+    this.registrar = new Registrar({ store: this.store, realm: config.sipRealm });
+    this.transport.on('connectionClosed', (conn) => this.registrar.connectionClosed(conn));
     this.log =
       config.log === 'json'
         ? (entry) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`)
@@ -247,6 +262,19 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
 
   // --- UserAgentDelegate
 
+  onRegister(tx: ServerTransaction): void {
+    this.registrar.handle(tx);
+  }
+
+  /** ICE settings for browser legs: host candidates on the public address, STUN/TURN from config. */
+  #webrtcOptions(): WebRtcOptions {
+    return {
+      hostAddresses: [this.config.publicAddress],
+      ...(this.config.iceServers.length > 0 ? { iceServers: this.config.iceServers } : {}),
+      portRange: [this.config.rtpPorts.min, this.config.rtpPorts.max],
+    };
+  }
+
   onInvite(session: InviteServerSession): void {
     const source = session.source.address;
     const uri = parseUri(session.requestUri);
@@ -254,11 +282,18 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     const facts = { user: uri?.user ?? '', from: fromNa ? formatUri(fromNa.uri) : '', source };
     if (this.#closing) return this.#reject(session, 503, 'shutting_down', [['Retry-After', '30']]);
     if (!sourceAllowed(this.routes.trunks, source)) return this.#reject(session, 403, 'source_not_allowed');
+    // A softphone (over WebSocket) calls as one of our users: it authenticates like its REGISTER.
+    let account: string | null = null;
+    if (session.source.protocol === 'ws' || session.source.protocol === 'wss') {
+      const auth = this.registrar.authorize(session.request);
+      if ('status' in auth) return this.#reject(session, auth.status, auth.status === 401 ? 'auth_required' : 'auth_failed', auth.headers);
+      account = auth.user.account_id;
+    }
     const route = matchRoute(this.routes, facts);
     if (route === null) return this.#reject(session, 404, 'no_route');
-    if (route.requireAuth && !this.#authorized(session)) return;
+    if (route.requireAuth && account === null && !this.#authorized(session)) return;
     if (route.action === 'reject') return this.#reject(session, route.status ?? 403, 'route_reject', [], route.reason);
-    void this.#answer(session, route, facts).catch((err: unknown) => {
+    void this.#answer(session, route, facts, account).catch((err: unknown) => {
       // Whatever failed (a recording file that cannot be created, ...), the caller gets an
       // answer and every resource the call took is released.
       this.log({ event: 'call.error', sip_call_id: session.sipCallId, error: String(err) });
@@ -274,38 +309,64 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     });
   }
 
-  async #answer(session: InviteServerSession, route: Route, facts: { user: string; from: string; source: string }): Promise<void> {
+  async #answer(session: InviteServerSession, route: Route, facts: { user: string; from: string; source: string }, account: string | null): Promise<void> {
     if (session.remoteSdp.trim() === '') {
       // A late offer (INVITE without SDP) needs our offer in the 2xx and the answer in the ACK.
       return this.#reject(session, 488, 'no_offer', [['Warning', '399 recgate "an SDP offer in the INVITE is required"']]);
     }
-    const parsed = parseSdp(session.remoteSdp);
-    if (!parsed.ok) return this.#reject(session, 488, 'bad_sdp', [['Warning', `399 recgate "${parsed.code}"`]]);
-    let endpoint: RtpEndpoint;
-    try {
-      endpoint = await MediaLeg.openEndpoint(this.ports, this.config.bindAddress);
-    } catch (err) {
-      if (err instanceof NoPortError) return this.#reject(session, 503, 'no_rtp_port', [['Retry-After', '5']]);
-      throw err;
+    let transport: RtpEndpoint | WebRtcTransport;
+    let answer: string;
+    let media: NegotiatedMedia;
+    if (isWebRtcOffer(session.remoteSdp)) {
+      // A browser: werift answers (ICE, DTLS-SRTP, rtcp-mux) with every candidate in the SDP.
+      let made: { transport: WebRtcTransport; answerSdp: string };
+      try {
+        made = await WebRtcTransport.answer(session.remoteSdp, this.#webrtcOptions());
+      } catch (err) {
+        return this.#reject(session, 488, 'bad_webrtc_offer', [['Warning', `399 recgate "${String((err as Error).message).replace(/"/g, "'").slice(0, 120)}"`]]);
+      }
+      const neg = negotiatedOf(made.transport);
+      if (neg === null || session.terminated) {
+        made.transport.close();
+        if (neg === null) return this.#reject(session, 488, 'no_common_codec');
+        return;
+      }
+      transport = made.transport;
+      answer = made.answerSdp;
+      media = neg;
+    } else {
+      const parsed = parseSdp(session.remoteSdp);
+      if (!parsed.ok) return this.#reject(session, 488, 'bad_sdp', [['Warning', `399 recgate "${parsed.code}"`]]);
+      let endpoint: RtpEndpoint;
+      try {
+        endpoint = await MediaLeg.openEndpoint(this.ports, this.config.bindAddress);
+      } catch (err) {
+        if (err instanceof NoPortError) return this.#reject(session, 503, 'no_rtp_port', [['Retry-After', '5']]);
+        throw err;
+      }
+      if (session.terminated) {
+        endpoint.close(); // cancelled while we bound the port
+        return;
+      }
+      const neg = negotiateAnswer(parsed.sdp, CAPS, { address: this.config.publicAddress, port: endpoint.port, sessionVersion: 0 });
+      if (!neg.ok) {
+        endpoint.close();
+        return this.#reject(session, 488, neg.code === 'ERR_SDP_NO_COMMON_CODEC' ? 'no_common_codec' : 'sdp', [
+          ['Warning', `304 recgate "${neg.message.replace(/"/g, "'").slice(0, 120)}"`],
+        ]);
+      }
+      transport = endpoint;
+      answer = neg.answer;
+      media = neg.audio;
     }
-    if (session.terminated) {
-      endpoint.close(); // cancelled while we bound the port
-      return;
-    }
-    const neg = negotiateAnswer(parsed.sdp, CAPS, { address: this.config.publicAddress, port: endpoint.port, sessionVersion: 0 });
-    if (!neg.ok) {
-      endpoint.close();
-      return this.#reject(session, 488, neg.code === 'ERR_SDP_NO_COMMON_CODEC' ? 'no_common_codec' : 'sdp', [
-        ['Warning', `304 recgate "${neg.message.replace(/"/g, "'").slice(0, 120)}"`],
-      ]);
-    }
-    const call = new Call(session, mixerRateFor(neg.audio, route), this.config.jitterMs, this.recordings);
+    const call = new Call(session, mixerRateFor(media, route), this.config.jitterMs, this.recordings);
     call.routeName = route.name;
     if (route.account !== undefined) call.account = route.account;
-    call.codec = neg.audio.codec.name;
-    const caller = new MediaLeg('caller', endpoint, call.mixer);
+    else if (account !== null) call.account = account;
+    call.codec = media.codec.name;
+    const caller = new MediaLeg('caller', transport, call.mixer);
     call.legs.push(caller);
-    caller.apply(neg.audio);
+    caller.apply(media);
     this.calls.set(call.id, call);
     this.callsTotal++;
     this.#saveCall(call);
@@ -320,7 +381,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       // The file exists before the 200 OK: a recording that cannot start fails the call with 500.
       if (route.recording !== false) await call.record(route.recording);
       if (session.terminated) return;
-      session.accept(neg.answer);
+      session.accept(answer);
       call.status = 'progressing';
       call.tmAnswer = new Date();
       this.#saveCall(call);
@@ -328,72 +389,159 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       this.emit('call', call);
       return;
     }
-    await this.#connect(call, route, facts, neg.answer);
+    await this.#connect(call, route, facts, answer);
   }
 
-  /** B2BUA: call the target, relay progress, answer the caller when the callee answers. */
+  /**
+   * B2BUA: call the target (a SIP URI, or `user:{name}` = every registered contact of a user,
+   * forked: the first to answer wins, the others get CANCEL), relay ringing, answer the caller
+   * when the callee answers, and bridge their media through the mixer.
+   */
   async #connect(call: Call, route: Route, facts: { user: string; from: string; source: string }, callerAnswer: string): Promise<void> {
     const target = targetFor(route, facts);
-    const destination = peerForUri(target);
-    if (destination === null) return this.#rejectCall(call, 500, 'bad_target');
-    let endpoint: RtpEndpoint;
-    try {
-      endpoint = await MediaLeg.openEndpoint(this.ports, this.config.bindAddress);
-    } catch (err) {
-      if (err instanceof NoPortError) return this.#rejectCall(call, 503, 'no_rtp_port');
-      throw err;
-    }
-    const calleeLeg = new MediaLeg('callee', endpoint, call.mixer);
-    call.legs.push(calleeLeg);
-    if (call.caller.terminated) return;
-    const offer: LocalOffer = createOffer(CAPS, { address: this.config.publicAddress, port: endpoint.port, sessionId: calleeLeg.sessionId });
     const fromNa = parseNameAddr(call.caller.from);
     const from = fromNa === null ? `<sip:anonymous@${this.config.publicAddress}>` : fromHeader(fromNa.displayName, fromNa.uri.user, this.config.publicAddress);
-    const callee = this.ua.invite({
-      uri: target,
-      from,
-      to: `<${target}>`,
-      sdp: offer.sdp,
-      destination,
-      ...(route.targetAuth ? { auth: route.targetAuth } : {}),
-    });
-    call.callee = callee;
-    call.status = 'progressing';
-    const ringTimer = setTimeout(() => {
-      if (callee.state !== 'confirmed' && callee.state !== 'terminated') {
-        callee.cancel();
-        this.#rejectCall(call, 408, 'ring_timeout');
+    const user = userTarget(target);
+    const destinations: { uri: string; to: string; peer: Peer; webrtc: boolean }[] = [];
+    if (user !== null) {
+      for (const b of this.registrar.lookup(user)) {
+        destinations.push({ uri: b.contact, to: `<sip:${user}@${this.config.publicAddress}>`, peer: b.peer, webrtc: b.peer.protocol === 'ws' || b.peer.protocol === 'wss' });
       }
+      if (destinations.length === 0) return this.#rejectCall(call, 480, 'user_not_registered');
+    } else {
+      const peer = peerForUri(target);
+      if (peer === null) return this.#rejectCall(call, 500, 'bad_target');
+      destinations.push({ uri: target, to: `<${target}>`, peer, webrtc: false });
+    }
+    const forks: Fork[] = [];
+    for (const d of destinations) {
+      if (call.caller.terminated) break;
+      try {
+        forks.push(await this.#fork(call, d, from, route));
+      } catch (err) {
+        if (err instanceof NoPortError) {
+          for (const f of forks) f.abandon();
+          return this.#rejectCall(call, 503, 'no_rtp_port');
+        }
+        this.log({ event: 'call.fork_failed', call_id: call.id, uri: d.uri, error: String(err) });
+      }
+    }
+    if (forks.length === 0) return this.#rejectCall(call, 503, 'no_destination');
+    if (call.caller.terminated) {
+      for (const f of forks) f.abandon();
+      return;
+    }
+    let winner: Fork | null = null;
+    let progressed = false;
+    let remaining = forks.length;
+    let bestStatus = 0;
+    const ringTimer = setTimeout(() => {
+      if (winner !== null) return;
+      for (const f of forks) f.abandon();
+      this.#rejectCall(call, 408, 'ring_timeout');
     }, route.ringTimeoutSec * 1000);
     ringTimer.unref();
-    callee.on('progress', () => call.caller.progress(180));
-    callee.on('confirmed', () => {
-      clearTimeout(ringTimer);
-      void this.#bridged(call, callee, calleeLeg, offer, callerAnswer, route, facts);
-    });
-    callee.on('ended', (end) => {
-      clearTimeout(ringTimer);
-      this.#onCalleeEnded(call, callee, Call.describe(end), end.status);
-    });
-    callee.onReinvite = (o) => this.#reinvite(calleeLeg, o);
+    for (const fork of forks) {
+      const session = fork.session;
+      session.on('progress', () => {
+        if (!progressed) call.caller.progress(180);
+        progressed = true;
+      });
+      session.on('confirmed', () => {
+        if (winner !== null) {
+          session.bye(); // a second browser answered too late
+          fork.abandon();
+          return;
+        }
+        winner = fork;
+        clearTimeout(ringTimer);
+        for (const other of forks) if (other !== fork) other.abandon();
+        call.callee = session;
+        void this.#bridged(call, fork, callerAnswer, route, facts).catch((err: unknown) => {
+          this.log({ event: 'call.error', call_id: call.id, error: String(err) });
+          session.bye();
+          this.#rejectCall(call, 500, 'bridge_failed');
+        });
+      });
+      session.on('ended', (end) => {
+        if (fork === winner) {
+          this.#onCalleeEnded(call, session, Call.describe(end), end.status);
+          return;
+        }
+        fork.abandon();
+        remaining--;
+        // The most telling failure goes back: a busy one over the rest (RFC 3261 §16.7 step 6 in spirit).
+        if (end.status === 486 || end.status === 600 || bestStatus === 0 || (bestStatus >= 500 && end.status < 500 && end.status > 0)) bestStatus = end.status;
+        if (remaining === 0 && winner === null) {
+          clearTimeout(ringTimer);
+          this.#onCalleeEnded(call, session, Call.describe(end), bestStatus);
+        }
+      });
+      session.onReinvite = (o) => this.#reinvite(fork.leg, o);
+    }
   }
 
-  async #bridged(
-    call: Call,
-    callee: InviteClientSession,
-    calleeLeg: MediaLeg,
-    offer: LocalOffer,
-    callerAnswer: string,
-    route: Route,
-    facts: { user: string; from: string; source: string },
-  ): Promise<void> {
-    const parsed = parseSdp(callee.remoteSdp);
-    const neg = parsed.ok ? negotiateAnswerReceived(offer, parsed.sdp) : null;
-    if (neg === null || !neg.ok) {
+  /** One outbound INVITE of a (possibly forked) connect, with its own media leg. */
+  async #fork(call: Call, d: { uri: string; to: string; peer: Peer; webrtc: boolean }, from: string, route: Route): Promise<Fork> {
+    let leg: MediaLeg;
+    let sdp: string;
+    let offer: LocalOffer | null = null;
+    let webrtc: WebRtcTransport | null = null;
+    if (d.webrtc) {
+      const made = await WebRtcTransport.offer(this.#webrtcOptions());
+      webrtc = made.transport;
+      leg = new MediaLeg('callee', webrtc, call.mixer);
+      sdp = made.offerSdp;
+    } else {
+      const endpoint = await MediaLeg.openEndpoint(this.ports, this.config.bindAddress);
+      leg = new MediaLeg('callee', endpoint, call.mixer);
+      offer = createOffer(CAPS, { address: this.config.publicAddress, port: endpoint.port, sessionId: leg.sessionId });
+      sdp = offer.sdp;
+    }
+    const session = this.ua.invite({
+      uri: d.uri,
+      from,
+      to: d.to,
+      sdp,
+      destination: d.peer,
+      ...(route.targetAuth && !d.webrtc ? { auth: route.targetAuth } : {}),
+    });
+    let abandoned = false;
+    return {
+      session,
+      leg,
+      offer,
+      webrtc,
+      abandon: () => {
+        if (abandoned) return;
+        abandoned = true;
+        if (!session.terminated) {
+          if (session.state === 'confirmed') session.bye();
+          else session.cancel();
+        }
+        leg.detach();
+      },
+    };
+  }
+
+  async #bridged(call: Call, fork: Fork, callerAnswer: string, route: Route, facts: { user: string; from: string; source: string }): Promise<void> {
+    const callee = fork.session;
+    let media: NegotiatedMedia | null = null;
+    if (fork.webrtc !== null) {
+      await fork.webrtc.acceptAnswer(callee.remoteSdp);
+      media = negotiatedOf(fork.webrtc);
+    } else if (fork.offer !== null) {
+      const parsed = parseSdp(callee.remoteSdp);
+      const neg = parsed.ok ? negotiateAnswerReceived(fork.offer, parsed.sdp) : null;
+      media = neg !== null && neg.ok ? neg.audio : null;
+    }
+    if (media === null) {
       callee.bye();
       return this.#rejectCall(call, 488, 'callee_sdp');
     }
-    calleeLeg.apply(neg.audio);
+    const calleeLeg = fork.leg;
+    call.legs.push(calleeLeg);
+    calleeLeg.apply(media);
     // Each party hears the other through the gateway (transcoded when their codecs differ).
     call.connectMedia();
     if (route.recording !== false) await call.record(route.recording);
@@ -405,7 +553,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     call.status = 'progressing';
     call.tmAnswer = new Date();
     this.#saveCall(call);
-    call.codec = `${call.callerLeg.media?.codec.name}/${neg.audio.codec.name}`;
+    call.codec = `${call.callerLeg.media?.codec.name}/${media.codec.name}`;
     this.#logStart(call, facts);
     this.emit('call', call);
   }
@@ -570,6 +718,40 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       recordings: call.recordings.map((r) => r.id),
     });
   }
+}
+
+/** One branch of a connect: its INVITE, its media leg, and how its answer is read. */
+interface Fork {
+  session: InviteClientSession;
+  leg: MediaLeg;
+  /** Plain RTP: what we offered. */
+  offer: LocalOffer | null;
+  /** Browser: the WebRTC transport that made the offer. */
+  webrtc: WebRtcTransport | null;
+  /** Cancels (or hangs up) the branch and frees its media. Idempotent. */
+  abandon(): void;
+}
+
+/** A WebRTC transport's negotiated codec as the SDP layer's NegotiatedMedia (for MediaLeg). */
+function negotiatedOf(t: WebRtcTransport): NegotiatedMedia | null {
+  const n = t.negotiated();
+  if (n === null) return null;
+  return {
+    codec: { payloadType: n.codec.payloadType, name: n.codec.name, clockRate: n.codec.clockRate, ...(n.codec.channels !== undefined ? { channels: n.codec.channels } : {}) },
+    ...(n.telephoneEvent ? { telephoneEvent: { payloadType: n.telephoneEvent.payloadType, name: n.telephoneEvent.name, clockRate: n.telephoneEvent.clockRate } } : {}),
+    remoteAddress: '',
+    remotePort: 0,
+    ptime: 20,
+    direction: 'sendrecv',
+    remoteDirection: 'sendrecv',
+    rtcpMux: true,
+    rejected: false,
+  };
+}
+
+/** Whether an SDP offer comes from a WebRTC endpoint (DTLS-SRTP with ICE). */
+function isWebRtcOffer(sdp: string): boolean {
+  return /UDP\/TLS\/RTP\/SAVPF/.test(sdp) || /^a=fingerprint:/m.test(sdp);
 }
 
 /** The mixer rate: 8 kHz for narrowband calls, 16 kHz with Opus, 48 kHz when a recording asks for it. */

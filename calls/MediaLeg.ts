@@ -1,10 +1,11 @@
 /**
- * One party's media in a call: its RTP endpoint, the receiver that feeds its mixer input,
- * and (when the gateway sends to it) the sender that encodes what it should hear.
+ * One party's media in a call: its transport (a plain RTP endpoint for SIP trunks and phones,
+ * a WebRTC transport for browsers), the receiver that feeds its mixer input, and (when the
+ * gateway sends to it) the sender that encodes what it should hear.
  * Built from the SDP negotiation; a re-INVITE updates it (hold, resume, codec change).
  */
 import { AudioReceiver, AudioSender, RtpEndpoint } from '../rtp/index.js';
-import type { PayloadFormat, PortAllocator, CodecName } from '../rtp/index.js';
+import type { PayloadFormat, PortAllocator, CodecName, RtpPacketHandler, RemoteAddress } from '../rtp/index.js';
 import type { FrameConsumer, Mixer, MixerInput, MixOutput, OutputSpec } from '../mixer/index.js';
 import type { Codec, Direction, NegotiatedMedia } from '../sip/index.js';
 
@@ -42,9 +43,21 @@ export function weSend(d: Direction): boolean {
   return d === 'sendrecv' || d === 'sendonly';
 }
 
+/** What a leg needs from its transport: RTP in (to a handler) and out, and its liveness. */
+export interface MediaTransport {
+  handler: RtpPacketHandler | null;
+  send(bytes: Uint8Array, offset: number, length: number): void;
+  /** Monotonic ms of the last packet received, -1 before any. */
+  readonly lastPacketMs: number;
+  /** Plain RTP only: where to send (from SDP); WebRTC negotiates that itself. */
+  setRemote?(remote: RemoteAddress): void;
+  close(): void;
+}
+
 export class MediaLeg {
   readonly label: string;
-  readonly endpoint: RtpEndpoint;
+  /** The transport: an RtpEndpoint (plain RTP) or a WebRtcTransport (browser). */
+  readonly endpoint: MediaTransport;
   readonly input: MixerInput;
   readonly mixer: Mixer;
   media: NegotiatedMedia | null = null;
@@ -61,7 +74,7 @@ export class MediaLeg {
   readonly sessionId = String(Math.floor(Math.random() * 1e12));
   sessionVersion = 0;
 
-  constructor(label: string, endpoint: RtpEndpoint, mixer: Mixer) {
+  constructor(label: string, endpoint: MediaTransport, mixer: Mixer) {
     this.label = label;
     this.endpoint = endpoint;
     this.mixer = mixer;
@@ -73,8 +86,9 @@ export class MediaLeg {
     return RtpEndpoint.open({ ports, bindAddress, rtcpMux: false });
   }
 
+  /** The RTP port of a plain RTP leg (0 for WebRTC). */
   get port(): number {
-    return this.endpoint.port;
+    return this.endpoint instanceof RtpEndpoint ? this.endpoint.port : 0;
   }
 
   /** Applies a negotiation (first answer or a re-INVITE): receive formats, remote address, direction. */
@@ -96,7 +110,7 @@ export class MediaLeg {
       this.endpoint.handler = receiver;
     }
     // On hold the peer may send c=0.0.0.0: keep what symmetric RTP learned.
-    if (media.remoteAddress !== '0.0.0.0' && media.remoteAddress !== '::' && media.remotePort > 0) {
+    if (this.endpoint.setRemote !== undefined && media.remoteAddress !== '0.0.0.0' && media.remoteAddress !== '::' && media.remotePort > 0) {
       this.endpoint.setRemote({ address: media.remoteAddress, port: media.remotePort });
     }
     this.sinceMs = performance.now();
@@ -123,6 +137,12 @@ export class MediaLeg {
     if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
     this.#senderOutput = null;
     this.endpoint.close();
+  }
+
+  /** Leaves the mixer altogether (a losing fork of a connect) and closes the transport. */
+  detach(): void {
+    this.close();
+    this.mixer.removeInput(this.input);
   }
 
   #connectSender(rebuild: boolean): void {

@@ -29,6 +29,10 @@ export interface GatewayConfig {
   apiToken: string;
   /** Base URL of the HTTP API in download links ('' : http://<public address>:<http port>). */
   publicUrl: string;
+  /** Digest realm of SIP users (softphones). */
+  sipRealm: string;
+  /** STUN/TURN servers offered to browser legs (ICE). */
+  iceServers: { urls: string; username?: string; credential?: string }[];
 }
 
 interface Setting {
@@ -60,6 +64,13 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   log: { env: 'RECGATE_LOG', flag: '--log', help: 'json (one line per event) or off', default: 'json' },
   apiToken: { env: 'RECGATE_API_TOKEN', flag: '--api-token', help: 'admin API token (generated and kept in the data dir when unset)', default: '' },
   publicUrl: { env: 'RECGATE_PUBLIC_URL', flag: '--public-url', help: 'base URL of the API in download links (default http://<public address>:<http port>)', default: '' },
+  sipRealm: { env: 'RECGATE_SIP_REALM', flag: '--sip-realm', help: 'digest realm of SIP users (softphones)', default: 'recgate' },
+  iceServers: {
+    env: 'RECGATE_ICE_SERVERS',
+    flag: '--ice-servers',
+    help: 'STUN/TURN for browser legs: comma-separated URLs, or JSON [{"urls","username","credential"}]',
+    default: '',
+  },
 };
 
 /** The --help text. */
@@ -122,6 +133,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     log,
     apiToken: get('apiToken'),
     publicUrl: get('publicUrl'),
+    sipRealm: get('sipRealm') || 'recgate',
+    iceServers: parseIceServers(get('iceServers')),
   };
 }
 
@@ -132,4 +145,35 @@ export function defaultPublicAddress(bindAddress: string): string {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return '127.0.0.1';
+}
+
+/** RECGATE_ICE_SERVERS: "stun:a:3478,stun:b" or a JSON array of RTCIceServer-like objects. */
+export function parseIceServers(text: string): { urls: string; username?: string; credential?: string }[] {
+  const t = text.trim();
+  if (t === '') return [];
+  if (t.startsWith('[')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(t);
+    } catch {
+      throw new InvalidArgumentError('RECGATE_ICE_SERVERS is not valid JSON');
+    }
+    if (!Array.isArray(json)) throw new InvalidArgumentError('RECGATE_ICE_SERVERS must be a JSON array');
+    return json.map((e, i) => {
+      const o = e as Record<string, unknown>;
+      if (typeof o !== 'object' || o === null || typeof o.urls !== 'string' || !/^(stun|turns?):/.test(o.urls)) {
+        throw new InvalidArgumentError(`RECGATE_ICE_SERVERS[${i}].urls must be a stun: or turn: URL`);
+      }
+      return {
+        urls: o.urls,
+        ...(typeof o.username === 'string' ? { username: o.username } : {}),
+        ...(typeof o.credential === 'string' ? { credential: o.credential } : {}),
+      };
+    });
+  }
+  return t.split(',').map((u) => {
+    const url = u.trim();
+    if (!/^(stun|turns?):/.test(url)) throw new InvalidArgumentError(`RECGATE_ICE_SERVERS: "${url}" is not a stun: or turn: URL`);
+    return { urls: url };
+  });
 }

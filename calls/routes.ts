@@ -186,8 +186,8 @@ function parseRoute(input: unknown, i: number, trunks: TrunkPolicy): Route {
   if (r.status !== undefined) throw new InvalidArgumentError(`${where}.status only applies to reject`);
   route.recording = r.recording === false ? false : parseRecordingSpec(r.recording, `${where}.recording`);
   if (action === 'connect') {
-    if (typeof r.target !== 'string' || !/^sips?:/.test(r.target)) {
-      throw new InvalidArgumentError(`${where}.target must be a sip: URI, e.g. "sip:{user}@192.0.2.10:5060"`);
+    if (typeof r.target !== 'string' || !(/^sips?:/.test(r.target) || /^user:[A-Za-z0-9._~+{}-]+$/.test(r.target))) {
+      throw new InvalidArgumentError(`${where}.target must be a sip: URI, e.g. "sip:{user}@192.0.2.10:5060", or user:{name} for a registered user`);
     }
     route.target = r.target;
     if (r.ring_timeout !== undefined) {

@@ -44,6 +44,8 @@ export async function startGateway(
     log: 'off',
     apiToken: '',
     publicUrl: '',
+    sipRealm: 'recgate',
+    iceServers: [],
     ...opts.config,
   };
   fs.mkdirSync(dir, { recursive: true });
