@@ -1,0 +1,73 @@
+/**
+ * Real headless Chromium softphones (JsSIP) against the gateway, inside a network namespace
+ * with only loopback (test/helpers/browserScenario.ts): a browser call recorded with its tone,
+ * a trunk (sipp) call to a registered browser with stereo recording and the browser hearing
+ * the trunk, and the recordings page listing and playing the recording, with screenshots.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toneFrames } from '../dsp/index.js';
+import { decodeFile } from './helpers/ffmpeg.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+test('browser softphones through the gateway: recorded call, trunk to browser, recordings page', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-browser-'));
+  try {
+    const script = path.join(root, 'test', 'helpers', 'browserScenario.ts');
+    const child = spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" --import tsx "${script}" "${out}"`], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    await new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    clearTimeout(timer);
+    const line = /RESULT (.*)$/m.exec(stdout);
+    assert.ok(line, `no result from the scenario:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const r = JSON.parse(line[1]!) as any;
+    assert.ok(r.ok, `scenario failed: ${r.problems.join('\n')}`);
+
+    // 1. The browser's 1000 Hz microphone, recorded (Opus in, WAV out): tone in >= 90% of frames after 500 ms.
+    assert.is(r.bobCall.codec, 'opus');
+    const bob = await decodeFile(r.bobCall.recording.path);
+    const bobTone = toneFrames(bob.pcm, bob.rate, 1000, { skipMs: 500 });
+    assert.ok(bobTone.ratio >= 0.9, `browser call: tone in ${(bobTone.ratio * 100).toFixed(1)}% of frames; receiver ${JSON.stringify(r.bobCall.receiver)} input ${JSON.stringify(r.bobCall.input)}`);
+    assert.ok(bob.durationMs > 4000, `${bob.durationMs} ms`);
+
+    // 2. sipp (1500 Hz) -> gateway -> browser alice (1000 Hz): stereo, trunk left, browser right.
+    assert.is(r.sippCode, 0);
+    assert.match(r.aliceCall.codec, /^PCMU\/opus$/);
+    const alice = await decodeFile(r.aliceCall.recording.path);
+    assert.is(alice.channels, 2);
+    const left = toneFrames(alice.pcm, alice.rate, 1500, { channels: 2, channel: 0, skipMs: 500 });
+    const right = toneFrames(alice.pcm, alice.rate, 1000, { channels: 2, channel: 1, skipMs: 500 });
+    assert.ok(left.ratio >= 0.9, `trunk 1500 Hz on the left in ${(left.ratio * 100).toFixed(1)}%`);
+    assert.ok(right.ratio >= 0.9, `browser 1000 Hz on the right in ${(right.ratio * 100).toFixed(1)}%`);
+    // The browser hears the trunk's 1500 Hz (WebAudio analyser on the remote stream).
+    const hears = r.aliceHears as { f1500: number; f1000: number; mean: number };
+    assert.ok(hears.f1500 > 50 * hears.mean, `analyser: 1500 Hz ${hears.f1500} vs mean ${hears.mean}`);
+
+    // 3. The recordings page listed both and played one; screenshots of every page.
+    assert.ok(r.rows.length >= 2);
+    assert.ok(r.playedSeconds > 0.5);
+    for (const shot of ['signin.png', 'softphone-registered.png', 'softphone-in-call.png', 'softphone-alice.png', 'recordings.png']) {
+      const png = fs.readFileSync(path.join(out, shot));
+      assert.ok(png.subarray(1, 4).toString() === 'PNG' && png.length > 10_000, shot);
+    }
+    assert.equal(r.problems, []);
+  } finally {
+    if (process.env.RECGATE_KEEP_BROWSER_RUN) console.log(`kept ${out}`);
+    else fs.rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test.run();

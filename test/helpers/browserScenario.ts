@@ -1,0 +1,211 @@
+/// <reference lib="dom" />
+/**
+ * The gateway and real headless Chromium softphones (JsSIP) together, run inside a network
+ * namespace with only loopback (`unshare -n`, see ../shared/RECIPES.md), so ICE candidates are
+ * 127.0.0.1. Started by test/browser.test.ts; prints one JSON line with what it observed and
+ * leaves the recordings and screenshots in the output directory for the test to check.
+ *
+ *   unshare -n sh -c 'ip link set lo up; node --import tsx test/helpers/browserScenario.ts <outdir>'
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { buildJssip } from '../../web/build.js';
+import { startApi, waitFor } from './api.js';
+import { runSipp, uacScenario, writeScenario, writeToneFile } from './sipp.js';
+
+declare global {
+  interface Window {
+    recgatePhone: {
+      state: string;
+      registered: boolean;
+      lastCause: string;
+      call(target: string): string;
+      hangup(): boolean;
+      analyserFrequency(hz: number): number;
+      analyserMean(): number;
+    };
+  }
+}
+
+const out = process.argv[2]!;
+fs.mkdirSync(out, { recursive: true });
+const result: Record<string, unknown> = { ok: false, problems: [] as string[] };
+const problems = result.problems as string[];
+
+function toneWav(seconds: number, hz: number, rate: number): Buffer {
+  const n = Math.round(seconds * rate);
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write('RIFF', 0, 'ascii');
+  buf.writeUInt32LE(36 + n * 2, 4);
+  buf.write('WAVEfmt ', 8, 'ascii');
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36, 'ascii');
+  buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(12000 * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + i * 2);
+  return buf;
+}
+
+async function launch(wav: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(fs.mkdtempSync(path.join(out, 'chromium-')), {
+    executablePath: '/usr/lib/chromium/chromium',
+    headless: true,
+    viewport: { width: 1100, height: 850 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`,
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+function watch(page: Page, who: string): void {
+  page.on('pageerror', (err) => problems.push(`${who} pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`${who} console: ${msg.text()}`);
+  });
+}
+
+async function phone(context: BrowserContext, base: string, user: string, extra = ''): Promise<Page> {
+  const page = await context.newPage();
+  watch(page, user);
+  // rawaudio: no echo cancellation / noise suppression, which would treat the steady test tone as noise.
+  await page.goto(`${base}/softphone.html?user=${user}&password=${user}-password&rawaudio=1${extra}`);
+  await page.click('#register');
+  await page.waitForFunction(() => window.recgatePhone.registered === true, undefined, { timeout: 10000 });
+  return page;
+}
+
+async function main(): Promise<void> {
+  await buildJssip();
+  const api = await startApi({
+    dir: path.join(out, 'data'),
+    keepDir: true,
+    routes: {
+      routes: [
+        { match: { user: 'record' }, action: 'record', recording: { format: 'wav' } },
+        { match: { user: 'alice' }, action: 'connect', target: 'user:alice', recording: { format: 'wav', channels: 'stereo' } },
+      ],
+    },
+  });
+  result.base = api.base;
+  const contexts: BrowserContext[] = [];
+  try {
+    for (const user of ['alice', 'bob']) {
+      const r = await api.request('POST', '/v1/accounts/default/users', { body: { username: user, password: `${user}-password` } });
+      if (r.status !== 201) throw new Error(`user ${user}: ${JSON.stringify(r.json)}`);
+    }
+    const mic1k = path.join(out, 'mic-1000.wav');
+    fs.writeFileSync(mic1k, toneWav(30, 1000, 48000));
+
+    // 1. bob (browser, 1000 Hz microphone) calls the record route.
+    const bobContext = await launch(mic1k);
+    contexts.push(bobContext);
+    const bob = await phone(bobContext, api.base, 'bob');
+    await bob.screenshot({ path: path.join(out, 'softphone-registered.png') });
+    const t0 = Date.now();
+    await bob.evaluate(() => window.recgatePhone.call('record'));
+    await bob.waitForFunction(() => window.recgatePhone.state === 'in_call', undefined, { timeout: 15000 });
+    result.bobConnectMs = Date.now() - t0;
+    await bob.screenshot({ path: path.join(out, 'softphone-in-call.png') });
+    const ended1 = api.nextEnded();
+    await new Promise((r) => setTimeout(r, 5000));
+    await bob.evaluate(() => window.recgatePhone.hangup());
+    const call1 = await ended1;
+    result.bobCall = {
+      codec: call1.codec,
+      endReason: call1.endReason,
+      recording: call1.recordings[0]?.result ?? null,
+      receiver: call1.legs[0]?.receiver?.stats(),
+      input: call1.legs[0]?.input.stats(),
+    };
+
+    // 2. sipp (1500 Hz) calls alice, a registered browser that answers at once (1000 Hz microphone).
+    const aliceContext = await launch(mic1k);
+    contexts.push(aliceContext);
+    const alice = await phone(aliceContext, api.base, 'alice', '&autoanswer=1');
+    const tone = path.join(out, 'tone1500.ul');
+    writeToneFile(tone, 1500, 12);
+    const sipPort = 47000 + 2 * Math.floor(Math.random() * 1000);
+    const ended2 = api.nextEnded();
+    const sipp = runSipp([
+      '-sf',
+      writeScenario(out, 'uac.xml', uacScenario({ toneFile: tone, holdMs: 6000 })),
+      '-s',
+      'alice',
+      '-i',
+      '127.0.0.1',
+      '-mi',
+      '127.0.0.1',
+      '-m',
+      '1',
+      '-p',
+      String(sipPort),
+      '-mp',
+      String(sipPort + 2),
+      `127.0.0.1:${api.sipPort}`,
+    ]);
+    await alice.waitForFunction(() => window.recgatePhone.state === 'in_call', undefined, { timeout: 15000 });
+    await new Promise((r) => setTimeout(r, 3000));
+    result.aliceHears = await alice.evaluate(() => ({
+      f1500: window.recgatePhone.analyserFrequency(1500),
+      f1000: window.recgatePhone.analyserFrequency(1000),
+      mean: window.recgatePhone.analyserMean(),
+    }));
+    await alice.screenshot({ path: path.join(out, 'softphone-alice.png') });
+    const sippResult = await sipp;
+    result.sippCode = sippResult.code;
+    if (sippResult.code !== 0) problems.push(`sipp: ${sippResult.stderr.slice(-600)}`);
+    const call2 = await ended2;
+    result.aliceCall = { codec: call2.codec, endReason: call2.endReason, recording: call2.recordings[0]?.result ?? null };
+    await waitFor(() => alice.evaluate(() => window.recgatePhone.state === 'ended'), 5000, 'alice hung up');
+
+    // 3. The recordings page lists the recordings and plays one.
+    const page = await bobContext.newPage();
+    watch(page, 'recordings');
+    await page.goto(`${api.base}/`);
+    await page.screenshot({ path: path.join(out, 'signin.png') });
+    await page.fill('#token', api.admin);
+    await page.click('#signin');
+    await page.waitForSelector('#signed-in:not([hidden])');
+    await Promise.all([page.waitForURL(/recordings\.html$/), page.click('#go-recordings')]);
+    await page.waitForSelector('#rows tr[data-id]');
+    result.rows = await page.$$eval('#rows tr[data-id]', (rows) => rows.map((r) => r.getAttribute('data-id')));
+    const first = (result.rows as string[])[0]!;
+    await page.click(`button[aria-label="Play recording ${first}"]`);
+    await page.waitForFunction(() => (document.querySelector('tr.player-row audio') as HTMLAudioElement | null)?.currentTime! > 0.5, undefined, { timeout: 10000 });
+    result.playedSeconds = await page.evaluate(() => (document.querySelector('tr.player-row audio') as HTMLAudioElement).currentTime);
+    await page.waitForSelector('tr.player-row canvas[data-state="drawn"]', { timeout: 10000 });
+    await page.screenshot({ path: path.join(out, 'recordings.png'), fullPage: true });
+    result.ok = true;
+  } catch (err) {
+    problems.push(`error: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await api.stop();
+    result.gatewayStats = api.gateway.stats();
+  }
+}
+
+main()
+  .catch((err: unknown) => problems.push(String(err)))
+  .finally(() => {
+    process.stdout.write(`\nRESULT ${JSON.stringify(result)}\n`);
+    process.exit(0);
+  });
