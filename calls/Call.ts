@@ -7,7 +7,8 @@ import { SafeEmitter } from '../common/index.js';
 import { Mixer } from '../mixer/index.js';
 import type { MixerInput, MixerRate, OutputSpec } from '../mixer/index.js';
 import { nowIso } from '../recorder/index.js';
-import type { CallRow, RecordingRow, RecordingService, RecordingSpec } from '../recorder/index.js';
+import type { CallRow, DtmfRecord, RecordingRow, RecordingService, RecordingSpec } from '../recorder/index.js';
+import { dtmfRelayBody } from './dtmf.js';
 import type { InviteClientSession, InviteServerSession, SessionEnd } from '../sip/index.js';
 import type { MediaLeg } from './MediaLeg.js';
 import { Prompt } from './Prompt.js';
@@ -17,8 +18,13 @@ export type CallStatus = 'ringing' | 'progressing' | 'ended';
 
 export interface CallEvents {
   [key: string]: unknown[];
+  /** A party sent a DTMF digit (RFC 4733 or SIP INFO). */
+  dtmf: [DtmfRecord];
   ended: [Call];
 }
+
+/** Digits kept per call (a stuck sender must not grow memory without bound). */
+const MAX_DTMF = 1000;
 
 /** A recording of this call; `row` is kept current by the recording service. */
 export interface CallRecordingInfo {
@@ -46,6 +52,8 @@ export class Call extends SafeEmitter<CallEvents> {
   /** Route that handled the call. */
   routeName = '';
   account = 'default';
+  /** DTMF digits received from either party, in order (at most MAX_DTMF). */
+  readonly dtmf: DtmfRecord[] = [];
   #prompt: Prompt | null = null;
   #ending: Promise<void> | null = null;
 
@@ -142,6 +150,20 @@ export class Call extends SafeEmitter<CallEvents> {
     return info;
   }
 
+  /**
+   * A party sent a digit: kept on the call, emitted, and relayed to the other party of a
+   * bridged call as SIP INFO (application/dtmf-relay), which trunks and JsSIP/SIP.js accept
+   * whatever the media. Digits the bridge relays are not also played in-band.
+   */
+  digit(leg: 'caller' | 'callee', digit: string, via: DtmfRecord['via'], durationMs: number): void {
+    if (digit === '' || this.status === 'ended') return;
+    const record: DtmfRecord = { leg, digit, via, offset_ms: Math.round(Date.now() - this.tmCreate.getTime()) };
+    if (this.dtmf.length < MAX_DTMF) this.dtmf.push(record);
+    this.emit('dtmf', record);
+    const other = leg === 'caller' ? this.callee : this.caller;
+    if (other !== null && other.state === 'confirmed') void other.info('application/dtmf-relay', dtmfRelayBody(digit, durationMs));
+  }
+
   /** Ids of this call's recordings running now (recording or paused). */
   activeRecordingIds(): string[] {
     return this.service.activeIdsFor(this.id);
@@ -191,6 +213,7 @@ export class Call extends SafeEmitter<CallEvents> {
       tm_create: this.tmCreate.toISOString(),
       tm_answer: this.tmAnswer?.toISOString() ?? '',
       tm_end: this.tmEnd?.toISOString() ?? '',
+      dtmf: this.dtmf.slice(),
     };
   }
 

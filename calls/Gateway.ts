@@ -42,6 +42,7 @@ import type {
 } from '../sip/index.js';
 import { Registrar, userTarget } from './Registrar.js';
 import { Call } from './Call.js';
+import { parseDtmfInfo } from './dtmf.js';
 import type { GatewayConfig } from './config.js';
 import { LOCAL_CODECS, MediaLeg } from './MediaLeg.js';
 import { defaultRoutes, matchRoute, sourceAllowed, targetFor } from './routes.js';
@@ -372,6 +373,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     this.#saveCall(call);
     this.scheduler.add(call.mixer);
     session.onReinvite = (offer) => this.#reinvite(caller, offer);
+    this.#listenDtmf(call, 'caller', caller, session);
     session.on('ended', (end) => this.#onCallerEnded(call, Call.describe(end)));
     session.on('confirmed', () => {
       if (call.tmAnswer === null) call.tmAnswer = new Date();
@@ -541,6 +543,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     }
     const calleeLeg = fork.leg;
     call.legs.push(calleeLeg);
+    this.#listenDtmf(call, 'callee', calleeLeg, callee);
     calleeLeg.apply(media);
     // Each party hears the other through the gateway (transcoded when their codecs differ).
     call.connectMedia();
@@ -556,6 +559,15 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     call.codec = `${call.callerLeg.media?.codec.name}/${media.codec.name}`;
     this.#logStart(call, facts);
     this.emit('call', call);
+  }
+
+  /** A leg's digits, RFC 4733 from its media and SIP INFO from its dialog, go to the call. */
+  #listenDtmf(call: Call, side: 'caller' | 'callee', leg: MediaLeg, session: InviteServerSession | InviteClientSession): void {
+    leg.onDigit = (digit, durationMs) => call.digit(side, digit, 'rfc4733', durationMs);
+    session.on('info', (req) => {
+      const d = parseDtmfInfo(req.headers.get('Content-Type') ?? '', req.body.toString('utf8'));
+      if (d !== null) call.digit(side, d.digit, 'info', d.durationMs);
+    });
   }
 
   #onCallerEnded(call: Call, reason: string): void {
@@ -604,6 +616,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       reason: call.endReason,
       duration_ms: call.durationMs(),
       packets_lost: call.packetsLost(),
+      dtmf: call.dtmf.map((d) => d.digit).join(''),
       recordings: call.recordings.map((r) => ({ id: r.id, duration_ms: r.row.duration_ms, status: r.row.status })),
     });
     this.emit('callEnded', call);

@@ -68,7 +68,8 @@ export class MediaLeg {
   #hears: OutputSpec | null = null;
   /** When media was last seen or expected, for the RTP timeout (monotonic ms). */
   sinceMs = performance.now();
-  dtmf: string[] = [];
+  /** Called with each RFC 4733 digit this leg sends us, once, at the event's end. */
+  onDigit: ((digit: string, durationMs: number) => void) | null = null;
 
   /** SDP o= session id and version for our side of this leg (RFC 3264 §8: version +1 per change). */
   readonly sessionId = String(Math.floor(Math.random() * 1e12));
@@ -104,7 +105,7 @@ export class MediaLeg {
       const receiver = new AudioReceiver({ formats: formatsOf(media), mixerRate: this.mixer.sampleRate });
       receiver.attach(this.input);
       receiver.on('dtmf', (e) => {
-        if (e.type === 'end') this.dtmf.push(e.digit);
+        if (e.type === 'end') this.onDigit?.(e.digit, e.durationMs);
       });
       this.receiver = receiver;
       this.endpoint.handler = receiver;

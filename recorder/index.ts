@@ -21,6 +21,7 @@ export type {
   RecordingRow,
   CallStatus as CallRowStatus,
   CallRow,
+  DtmfRecord,
   AccountRow,
   OutboxRow,
   OutboxStatus,

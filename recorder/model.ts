@@ -79,6 +79,18 @@ export interface CallRow {
   tm_create: string;
   tm_answer: string;
   tm_end: string;
+  /** DTMF digits received, in order, from either party. */
+  dtmf: DtmfRecord[];
+}
+
+/** One DTMF digit a party sent during a call. */
+export interface DtmfRecord {
+  leg: 'caller' | 'callee';
+  digit: string;
+  /** How it came: RTP telephone-event (RFC 4733) or SIP INFO (application/dtmf-relay, application/dtmf). */
+  via: 'rfc4733' | 'info';
+  /** When it arrived, ms after the call was created. */
+  offset_ms: number;
 }
 
 export interface AccountRow {

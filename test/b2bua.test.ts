@@ -15,7 +15,7 @@ import { decodeFile } from './helpers/ffmpeg.js';
 import { startGateway } from './helpers/gateway.js';
 import { startCapture } from './helpers/pcap.js';
 import { runSipp, uacScenario, writeScenario, writeToneFile } from './helpers/sipp.js';
-import { uasRejectScenario, uasToneScenario } from './helpers/sippScenarios.js';
+import { uacDtmfScenario, uasDtmfScenario, uasRejectScenario, uasToneScenario } from './helpers/sippScenarios.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-b2bua-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -149,5 +149,56 @@ test("the callee's failure code goes back to the caller (486 Busy Here)", async 
     await gw.stop();
   }
 });
+
+test('DTMF across the bridge: RFC 4733 and SIP INFO from each side are kept on the call and relayed as INFO', async () => {
+  const gw = await startGateway({
+    routes: { routes: [{ match: { user: '*' }, action: 'connect', target: `sip:{user}@127.0.0.1:${uasSip + 200}`, recording: false }] },
+  });
+  try {
+    // The caller sends "1" by RFC 4733 and "5" by INFO; the callee must get both as INFO, then
+    // sends "#" by RFC 4733, which the caller must get as INFO (each sipp fails on a mismatch).
+    const uas = runSipp(
+      ['-sf', writeScenario(dir, 'uas-dtmf.xml', uasDtmfScenario(['1', '5'], '/usr/share/sip-tester/dtmf_2833_pound.pcap')), ...common, '-p', String(uasSip + 200), '-mp', String(uasSip + 202)],
+      30000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const uac = await runSipp([
+      '-sf',
+      writeScenario(dir, 'uac-dtmf.xml', uacDtmfScenario('/usr/share/sip-tester/dtmf_2833_1.pcap', '5', '#')),
+      '-s',
+      'dtmf',
+      ...common,
+      '-p',
+      String(uacSip + 200),
+      '-mp',
+      String(uacSip + 202),
+      `127.0.0.1:${gw.sipPort}`,
+    ], 30000);
+    const uasResult = await uas;
+    assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
+    assert.is(uasResult.code, 0, `callee: ${uasResult.stderr.slice(-800)}`);
+    await waitFor(() => gw.ended.length === 1);
+    const call = gw.ended[0]!;
+    assert.equal(
+      call.dtmf.map((d) => `${d.leg}:${d.digit}:${d.via}`),
+      ['caller:1:rfc4733', 'caller:5:info', 'callee:#:rfc4733'],
+    );
+    // Offsets grow and sit inside the call; the same list is kept in the store for the API.
+    const offsets = call.dtmf.map((d) => d.offset_ms);
+    assert.ok(offsets[0]! > 0 && offsets[0]! < offsets[1]! && offsets[1]! < offsets[2]!, String(offsets));
+    assert.equal(gw.gateway.store.getCall(call.id)?.dtmf, call.dtmf);
+    assert.is(gw.logs.find((l) => l.event === 'call.end')?.dtmf, '15#');
+  } finally {
+    await gw.stop();
+  }
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 test.run();

@@ -78,6 +78,7 @@ function call(id: string, patch: Partial<CallRow> = {}): CallRow {
     tm_create: tm(0),
     tm_answer: '',
     tm_end: '',
+    dtmf: [],
     ...patch,
   };
 }
@@ -147,6 +148,7 @@ test('migrations: a new database gets every step, in order, recorded in schema_v
       { version: 1, description: 'accounts, calls, recordings, settings' },
       { version: 2, description: 'webhook outbox' },
       { version: 3, description: 'SIP users (softphones that register)' },
+      { version: 4, description: 'DTMF digits received on a call (RFC 4733 and SIP INFO), as a JSON array' },
     ]);
     const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
     for (const t of ['accounts', 'calls', 'outbox', 'recordings', 'schema_version', 'settings', 'users']) assert.ok(tables.includes(t), t);
@@ -297,7 +299,13 @@ test('calls: upsert keeps account and creation time, list pages newest first wit
   const store = memoryStore();
   for (let i = 0; i < 5; i++) store.upsertCall(call(`c${i}`, { tm_create: tm(i), status: i % 2 === 0 ? 'ringing' : 'ended' }));
   store.upsertCall(call('cb', { account_id: 'B', tm_create: tm(3) }));
-  const answered = call('c2', { status: 'progressing', tm_answer: tm(20), tm_create: tm(99), account_id: 'B' });
+  const answered = call('c2', {
+    status: 'progressing',
+    tm_answer: tm(20),
+    tm_create: tm(99),
+    account_id: 'B',
+    dtmf: [{ leg: 'caller', digit: '#', via: 'info', offset_ms: 1200 }],
+  });
   store.upsertCall(answered);
   assert.equal(store.getCall('c2'), { ...answered, tm_create: tm(2), account_id: 'A' });
   assert.is(store.getCall('none'), null);

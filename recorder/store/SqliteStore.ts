@@ -76,7 +76,7 @@ interface RecordingRecord {
 type EnqueueRow = Omit<OutboxRow, 'seq' | 'status' | 'attempts' | 'last_error' | 'tm_delivered'>;
 
 const ACCOUNT_COLUMNS = ['id', 'name', 'token_sha256', 'webhook_url', 'webhook_secret', 'admin', 'tm_create', 'tm_update'] as const;
-const CALL_COLUMNS = ['id', 'account_id', 'sip_call_id', 'direction', 'from', 'to', 'status', 'end_reason', 'tm_create', 'tm_answer', 'tm_end'] as const;
+const CALL_COLUMNS = ['id', 'account_id', 'sip_call_id', 'direction', 'from', 'to', 'status', 'end_reason', 'tm_create', 'tm_answer', 'tm_end', 'dtmf'] as const;
 const RECORDING_COLUMNS = [
   'id', 'account_id', 'reference_type', 'reference_id', 'status', 'format', 'channels', 'sample_rate', 'bitrate',
   'participant', 'label', 'duration_ms', 'file_size', 'checksum_sha256', 'pauses', 'recovered', 'reason', 'file_path',
@@ -110,6 +110,20 @@ function accountRow(r: AccountRecord): AccountRow {
   return { ...r, admin: r.admin === 1 };
 }
 
+/** A calls row as SQLite holds it: dtmf as JSON text. */
+type CallRecord = Omit<CallRow, 'dtmf'> & { dtmf: string };
+
+function callRow(r: CallRecord): CallRow {
+  let dtmf: CallRow['dtmf'] = [];
+  try {
+    const parsed: unknown = JSON.parse(r.dtmf);
+    if (Array.isArray(parsed)) dtmf = parsed as CallRow['dtmf'];
+  } catch {
+    // A damaged column loses only the digits, never the call.
+  }
+  return { ...r, dtmf };
+}
+
 function callParams(row: CallRow): Record<string, Bind> {
   return {
     id: row.id,
@@ -123,6 +137,7 @@ function callParams(row: CallRow): Record<string, Bind> {
     tm_create: row.tm_create,
     tm_answer: row.tm_answer,
     tm_end: row.tm_end,
+    dtmf: JSON.stringify(row.dtmf),
   };
 }
 
@@ -223,12 +238,12 @@ export class SqliteStore implements Store {
   readonly #listAccounts: Database.Statement<[], AccountRecord>;
 
   readonly #upsertCall: Database.Statement<[Record<string, Bind>]>;
-  readonly #getCall: Database.Statement<[string], CallRow>;
+  readonly #getCall: Database.Statement<[string], CallRecord>;
   readonly #insertUser: Database.Statement<[UserRow]>;
   readonly #getUser: Database.Statement<[string], UserRow>;
   readonly #listUsers: Database.Statement<[string], UserRow>;
   readonly #deleteUser: Database.Statement<[string]>;
-  readonly #unfinishedCalls: Database.Statement<[], CallRow>;
+  readonly #unfinishedCalls: Database.Statement<[], CallRecord>;
 
   readonly #insertRecording: Database.Statement<[Record<string, Bind>]>;
   readonly #updateRecording: Database.Statement<[Record<string, Bind>]>;
@@ -426,7 +441,8 @@ export class SqliteStore implements Store {
   }
 
   getCall(id: string): CallRow | null {
-    return this.#guard(() => this.#getCall.get(id)) ?? null;
+    const r = this.#guard(() => this.#getCall.get(id));
+    return r === undefined ? null : callRow(r);
   }
 
   listCalls(q: CallQuery): Page<CallRow> {
@@ -437,13 +453,13 @@ export class SqliteStore implements Store {
       where.push('status = ?');
       params.push(q.status);
     }
-    const rows = this.#page<CallRow>('c', 'calls', where, params, q.page_size, q.page_token);
-    return this.#toPage('c', rows, q.page_size, (r) => r);
+    const rows = this.#page<CallRecord>('c', 'calls', where, params, q.page_size, q.page_token);
+    return this.#toPage('c', rows, q.page_size, callRow);
   }
 
   /** Calls of every account still ringing or progressing (a crash left them up), oldest first. */
   unfinishedCalls(): CallRow[] {
-    return this.#guard(() => this.#unfinishedCalls.all());
+    return this.#guard(() => this.#unfinishedCalls.all()).map(callRow);
   }
 
   // Recordings

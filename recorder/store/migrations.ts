@@ -134,6 +134,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX users_account ON users(account_id, username);
     `,
   },
+  {
+    version: 4,
+    description: 'DTMF digits received on a call (RFC 4733 and SIP INFO), as a JSON array',
+    sql: `ALTER TABLE calls ADD COLUMN dtmf TEXT NOT NULL DEFAULT '[]';`,
+  },
 ];
 
 /** The highest step recorded in the database, 0 for a new one. */

@@ -266,6 +266,34 @@ export abstract class Session extends SafeEmitter<SessionEvents> {
     }, 64 * values.T1);
   }
 
+  /**
+   * Sends INFO in the confirmed dialog (RFC 6086; e.g. DTMF relay as application/dtmf-relay).
+   * Resolves with the final status: 408 on Timer F, 503 when it could not be sent or the
+   * session is not confirmed. A 481 or 408 ends the session (RFC 6086 §4.2.2).
+   */
+  info(contentType: string, body: string): Promise<number> {
+    const dialog = this.dialog;
+    const to = dialog?.destination() ?? null;
+    if (this.state !== 'confirmed' || dialog === null || to === null) return Promise.resolve(503);
+    const tx = this.ua.sendRequest(dialog.createRequest('INFO', { type: contentType, content: body }), to);
+    return new Promise<number>((resolve) => {
+      let done = false;
+      const settle = (status: number): void => {
+        if (done) return;
+        done = true;
+        resolve(status);
+        if (status === 481) this.finish({ reason: 'failed', status: 481 });
+        else if (status === 408) this.#timedOut();
+      };
+      tx.on('response', (res) => {
+        if (res.status >= 200) settle(res.status);
+      });
+      tx.on('timeout', () => settle(408));
+      tx.on('transportError', () => settle(503));
+      tx.on('terminated', () => settle(503));
+    });
+  }
+
   /** Sends a BYE in the dialog (no state change). */
   #sendBye(): void {
     if (this.dialog === null) return;

@@ -322,3 +322,73 @@ ${bye(3)}
   <Reference variables="pcma"/>
 </scenario>`;
 }
+
+const DTMF_SDP = `v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=ptime:20
+      a=sendrecv
+`;
+
+/** Receives an in-dialog INFO whose body must match `signal` (the scenario fails otherwise), and answers 200. */
+const expectInfo = (signal: string, name: string): string => `  <recv request="INFO">
+    <action><ereg regexp="Signal=${signal}" search_in="body" check_it="true" assign_to="${name}"/></action>
+  </recv>
+${uasReply('200 OK', false)}`;
+
+/**
+ * DTMF through the B2BUA, caller side: after the ACK it plays an RFC 4733 pcap (from sipp's
+ * own set, payload type 101), then sends `infoDigit` as SIP INFO; it then expects the callee's
+ * digit `relayed` to arrive as INFO, and hangs up.
+ */
+export function uacDtmfScenario(pcap: string, infoDigit: string, relayed: string): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uac dtmf">
+${invite(1, DTMF_SDP)}
+${answered}
+${ack(1)}
+  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
+  <pause milliseconds="800"/>
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+${headers('2 INFO')}
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=${infoDigit}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+${expectInfo(relayed === '*' ? '\\*' : relayed, 'relayed')}
+  <pause milliseconds="300"/>
+${bye(3)}
+  <Reference variables="relayed"/>
+</scenario>`;
+}
+
+/**
+ * DTMF through the B2BUA, callee side: answers with telephone-event, expects each of `expect`
+ * relayed to it as INFO (in order), then plays an RFC 4733 pcap back and waits for the BYE.
+ */
+export function uasDtmfScenario(expect: string[], pcap: string): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas dtmf">
+  <recv request="INVITE" crlf="true"/>
+${uasReply('180 Ringing', true)}
+${uasReply('200 OK', true, DTMF_SDP, true)}
+  <recv request="ACK" rtd="true" crlf="true"/>
+${expect.map((d, i) => expectInfo(d === '*' ? '\\*' : d, `got${i}`)).join('\n')}
+  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
+  <recv request="BYE"/>
+${uasReply('200 OK', false)}
+  <Reference variables="${expect.map((_, i) => `got${i}`).join(',')}"/>
+</scenario>`;
+}
