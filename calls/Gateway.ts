@@ -752,6 +752,7 @@ function negotiatedOf(t: WebRtcTransport): NegotiatedMedia | null {
   return {
     codec: { payloadType: n.codec.payloadType, name: n.codec.name, clockRate: n.codec.clockRate, ...(n.codec.channels !== undefined ? { channels: n.codec.channels } : {}) },
     ...(n.telephoneEvent ? { telephoneEvent: { payloadType: n.telephoneEvent.payloadType, name: n.telephoneEvent.name, clockRate: n.telephoneEvent.clockRate } } : {}),
+    receiveEvents: n.telephoneEvents.map((e) => ({ payloadType: e.payloadType, name: e.name, clockRate: e.clockRate })),
     remoteAddress: '',
     remotePort: 0,
     ptime: 20,

@@ -31,8 +31,9 @@ function formatsOf(media: NegotiatedMedia): PayloadFormat[] {
   const out: PayloadFormat[] = [];
   const audio = payloadFormat(media.codec);
   if (audio !== null) out.push(audio);
-  if (media.telephoneEvent !== undefined) {
-    const te = payloadFormat(media.telephoneEvent);
+  for (const event of [media.telephoneEvent, ...(media.receiveEvents ?? [])]) {
+    if (event === undefined || out.some((f) => f.payloadType === event.payloadType)) continue;
+    const te = payloadFormat(event);
     if (te !== null) out.push(te);
   }
   return out;

@@ -77,6 +77,8 @@ export interface WebRtcNegotiated {
   codec: WebRtcCodecInfo;
   /** RFC 4733 events, preferring the clock rate of `codec`; absent when not negotiated. */
   telephoneEvent?: { payloadType: number; name: string; clockRate: number };
+  /** Every telephone-event format of the answer: the peer may send any of them. */
+  telephoneEvents: { payloadType: number; name: string; clockRate: number }[];
 }
 
 /** The connection state (RTCPeerConnectionState, plus our connect timeout as `failed`). */
@@ -570,6 +572,7 @@ export function readNegotiated(sdp: string): WebRtcNegotiated | null {
   return {
     codec,
     ...(event !== undefined ? { telephoneEvent: { payloadType: event.payloadType, name: event.name, clockRate: event.clockRate } } : {}),
+    telephoneEvents: events.map((e) => ({ payloadType: e.payloadType, name: e.name, clockRate: e.clockRate })),
   };
 }
 

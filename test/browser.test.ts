@@ -43,6 +43,23 @@ test('browser softphones through the gateway: recorded call, trunk to browser, r
     assert.ok(bobTone.ratio >= 0.9, `browser call: tone in ${(bobTone.ratio * 100).toFixed(1)}% of frames; receiver ${JSON.stringify(r.bobCall.receiver)} input ${JSON.stringify(r.bobCall.input)}`);
     assert.ok(bob.durationMs > 4000, `${bob.durationMs} ms`);
 
+    // 1b. Browser bob (1000 Hz) -> connect route -> sipp trunk (1500 Hz): stereo, browser left,
+    // trunk right; bob hears the trunk; DTMF by INFO and RFC 4733 kept and relayed (sipp checks).
+    assert.is(r.trunkCode, 0);
+    assert.match(r.trunkCall.codec, /^opus\/PCMU$/);
+    const trunk = await decodeFile(r.trunkCall.recording.path);
+    assert.is(trunk.channels, 2);
+    const tLeft = toneFrames(trunk.pcm, trunk.rate, 1000, { channels: 2, channel: 0, skipMs: 500 });
+    const tRight = toneFrames(trunk.pcm, trunk.rate, 1500, { channels: 2, channel: 1, skipMs: 500 });
+    assert.ok(tLeft.ratio >= 0.9, `browser 1000 Hz on the left in ${(tLeft.ratio * 100).toFixed(1)}%`);
+    assert.ok(tRight.ratio >= 0.9, `trunk 1500 Hz on the right in ${(tRight.ratio * 100).toFixed(1)}%`);
+    const bobHears = r.bobHearsTrunk as { f1500: number; mean: number };
+    assert.ok(bobHears.f1500 > 50 * bobHears.mean, `analyser: 1500 Hz ${bobHears.f1500} vs mean ${bobHears.mean}`);
+    assert.equal(
+      (r.trunkCall.dtmf as { leg: string; digit: string; via: string }[]).map((d) => `${d.leg}:${d.digit}:${d.via}`),
+      ['caller:4:info', 'caller:7:rfc4733'],
+    );
+
     // 2. sipp (1500 Hz) -> gateway -> browser alice (1000 Hz): stereo, trunk left, browser right.
     assert.is(r.sippCode, 0);
     assert.match(r.aliceCall.codec, /^PCMU\/opus$/);

@@ -271,6 +271,11 @@ test('answer(): a Chromium-style offer gets opus/48000/2 and telephone-event/480
     assert.equal(transport.negotiated(), {
       codec: { payloadType: 111, name: 'opus', clockRate: 48000, channels: 2 },
       telephoneEvent: { payloadType: 110, name: 'telephone-event', clockRate: 48000 },
+      // Both clock rates are answered: Chrome's DTMF sender uses the 8000 Hz one.
+      telephoneEvents: [
+        { payloadType: 110, name: 'telephone-event', clockRate: 48000 },
+        { payloadType: 126, name: 'telephone-event', clockRate: 8000 },
+      ],
     });
     assert.is(transport.state, 'connecting');
 
@@ -340,7 +345,7 @@ test('offer()/acceptAnswer(): the gateway calls a browser that only takes PCMU; 
     const answerSdp = await browser.answer(offerSdp);
     const up = connected(transport);
     assert.is(await transport.acceptAnswer(answerSdp), true);
-    assert.equal(transport.negotiated(), { codec: { payloadType: 0, name: 'PCMU', clockRate: 8000 } });
+    assert.equal(transport.negotiated(), { codec: { payloadType: 0, name: 'PCMU', clockRate: 8000 }, telephoneEvents: [] });
     const connectMs = await up;
     console.log(`  offerer connected ${connectMs.toFixed(0)} ms after acceptAnswer (connectMs ${transport.connectMs.toFixed(0)})`);
 
@@ -374,6 +379,10 @@ test('an offer with video: audio is answered, video declined (inactive), the cal
     assert.equal(transport.negotiated(), {
       codec: { payloadType: 0, name: 'PCMU', clockRate: 8000 },
       telephoneEvent: { payloadType: 126, name: 'telephone-event', clockRate: 8000 },
+      telephoneEvents: [
+        { payloadType: 110, name: 'telephone-event', clockRate: 48000 },
+        { payloadType: 126, name: 'telephone-event', clockRate: 8000 },
+      ],
     });
     const up = connected(transport);
     await browser.accept(answerSdp);
@@ -517,15 +526,19 @@ test('readNegotiated: the first audio codec of the answer and its telephone-even
     [
       'Chromium offer order',
       chrome,
-      { codec: { payloadType: 111, name: 'opus', clockRate: 48000, channels: 2 }, telephoneEvent: { payloadType: 110, name: 'telephone-event', clockRate: 48000 } },
+      {
+        codec: { payloadType: 111, name: 'opus', clockRate: 48000, channels: 2 },
+        telephoneEvent: { payloadType: 110, name: 'telephone-event', clockRate: 48000 },
+        telephoneEvents: [{ payloadType: 110, name: 'telephone-event', clockRate: 48000 }, { payloadType: 126, name: 'telephone-event', clockRate: 8000 }],
+      },
     ],
     [
       'PCMU first: the 8 kHz telephone-event',
       m('m=audio 9 UDP/TLS/RTP/SAVPF 0 110 126', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:110 telephone-event/48000', 'a=rtpmap:126 telephone-event/8000'),
-      { codec: { payloadType: 0, name: 'PCMU', clockRate: 8000 }, telephoneEvent: { payloadType: 126, name: 'telephone-event', clockRate: 8000 } },
+      { codec: { payloadType: 0, name: 'PCMU', clockRate: 8000 }, telephoneEvent: { payloadType: 126, name: 'telephone-event', clockRate: 8000 }, telephoneEvents: [{ payloadType: 110, name: 'telephone-event', clockRate: 48000 }, { payloadType: 126, name: 'telephone-event', clockRate: 8000 }] },
     ],
-    ['static PCMA without rtpmap', m('m=audio 4000 RTP/AVP 8'), { codec: { payloadType: 8, name: 'PCMA', clockRate: 8000 } }],
-    ['upper-case OPUS (werift) is opus', m('m=audio 9 UDP/TLS/RTP/SAVPF 96', 'a=rtpmap:96 OPUS/48000/2'), { codec: { payloadType: 96, name: 'opus', clockRate: 48000, channels: 2 } }],
+    ['static PCMA without rtpmap', m('m=audio 4000 RTP/AVP 8'), { codec: { payloadType: 8, name: 'PCMA', clockRate: 8000 }, telephoneEvents: [] }],
+    ['upper-case OPUS (werift) is opus', m('m=audio 9 UDP/TLS/RTP/SAVPF 96', 'a=rtpmap:96 OPUS/48000/2'), { codec: { payloadType: 96, name: 'opus', clockRate: 48000, channels: 2 }, telephoneEvents: [] }],
     ['rejected m-line (port 0)', m('m=audio 0 UDP/TLS/RTP/SAVPF 111', 'a=rtpmap:111 opus/48000/2'), null],
     ['no codec of ours', m('m=audio 9 UDP/TLS/RTP/SAVPF 9 126', 'a=rtpmap:9 G722/8000', 'a=rtpmap:126 telephone-event/8000'), null],
     ['no audio m-line', m('m=video 9 UDP/TLS/RTP/SAVPF 96', 'a=rtpmap:96 VP8/90000'), null],

@@ -187,6 +187,11 @@ export interface NegotiatedMedia {
   codec: Codec;
   /** telephone-event (RFC 4733) at the codec's clock rate, when both sides have it. */
   telephoneEvent?: Codec;
+  /**
+   * Further telephone-event formats the peer may send us (a WebRTC answer lists one per clock
+   * rate, and Chrome's DTMF sender uses the 8000 Hz one even next to Opus).
+   */
+  receiveEvents?: Codec[];
   /** Where to send RTP (may be 0.0.0.0 on hold; `direction` then lacks send). */
   remoteAddress: string;
   remotePort: number;

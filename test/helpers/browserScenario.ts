@@ -14,6 +14,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { buildJssip } from '../../web/build.js';
 import { startApi, waitFor } from './api.js';
 import { runSipp, uacScenario, writeScenario, writeToneFile } from './sipp.js';
+import { uasDtmfScenario } from './sippScenarios.js';
 
 declare global {
   interface Window {
@@ -23,6 +24,7 @@ declare global {
       lastCause: string;
       call(target: string): string;
       hangup(): boolean;
+      sendDTMF(tones: string): void;
       analyserFrequency(hz: number): number;
       analyserMean(): number;
     };
@@ -94,6 +96,7 @@ async function phone(context: BrowserContext, base: string, user: string, extra 
 
 async function main(): Promise<void> {
   await buildJssip();
+  const trunkPort = 45000 + 2 * Math.floor(Math.random() * 1000);
   const api = await startApi({
     dir: path.join(out, 'data'),
     keepDir: true,
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
       routes: [
         { match: { user: 'record' }, action: 'record', recording: { format: 'wav' } },
         { match: { user: 'alice' }, action: 'connect', target: 'user:alice', recording: { format: 'wav', channels: 'stereo' } },
+        { match: { user: '+1*' }, action: 'connect', target: `sip:{user}@127.0.0.1:${trunkPort}`, recording: { format: 'wav', channels: 'stereo' } },
       ],
     },
   });
@@ -136,12 +140,52 @@ async function main(): Promise<void> {
       input: call1.legs[0]?.input.stats(),
     };
 
+    // 1b. bob calls a trunk (a sipp UAS streaming 1500 Hz) through a connect route, sends "4" by
+    // SIP INFO and "7" by RFC 4733; the trunk must receive both relayed as INFO.
+    const tone = path.join(out, 'tone1500.ul');
+    writeToneFile(tone, 1500, 20);
+    const trunk = runSipp(
+      ['-sf', writeScenario(out, 'trunk.xml', uasDtmfScenario(['4', '7'], null, tone)), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(trunkPort), '-mp', String(trunkPort + 2)],
+      40000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const endedTrunk = api.nextEnded();
+    await bob.evaluate(() => window.recgatePhone.call('+15550100'));
+    await bob.waitForFunction(() => window.recgatePhone.state === 'in_call', undefined, { timeout: 15000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await bob.evaluate(() => {
+      (document.getElementById('dtmf-info') as HTMLInputElement).checked = true;
+      window.recgatePhone.sendDTMF('4');
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    await bob.evaluate(() => {
+      (document.getElementById('dtmf-info') as HTMLInputElement).checked = false;
+      window.recgatePhone.sendDTMF('7');
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    result.bobHearsTrunk = await bob.evaluate(() => ({
+      f1500: window.recgatePhone.analyserFrequency(1500),
+      f1000: window.recgatePhone.analyserFrequency(1000),
+      mean: window.recgatePhone.analyserMean(),
+    }));
+    await bob.evaluate(() => window.recgatePhone.hangup());
+    const trunkResult = await trunk;
+    result.trunkCode = trunkResult.code;
+    if (trunkResult.code !== 0) problems.push(`trunk sipp: ${trunkResult.stderr.slice(-600)}`);
+    const callTrunk = await endedTrunk;
+    result.trunkCall = {
+      codec: callTrunk.codec,
+      endReason: callTrunk.endReason,
+      dtmf: callTrunk.dtmf,
+      media: callTrunk.legs[0]?.media,
+      receiver: callTrunk.legs[0]?.receiver?.stats(),
+      recording: callTrunk.recordings[0]?.result ?? null,
+    };
+
     // 2. sipp (1500 Hz) calls alice, a registered browser that answers at once (1000 Hz microphone).
     const aliceContext = await launch(mic1k);
     contexts.push(aliceContext);
     const alice = await phone(aliceContext, api.base, 'alice', '&autoanswer=1');
-    const tone = path.join(out, 'tone1500.ul');
-    writeToneFile(tone, 1500, 12);
     const sipPort = 47000 + 2 * Math.floor(Math.random() * 1000);
     const ended2 = api.nextEnded();
     const sipp = runSipp([

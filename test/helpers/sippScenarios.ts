@@ -376,18 +376,22 @@ ${bye(3)}
 
 /**
  * DTMF through the B2BUA, callee side: answers with telephone-event, expects each of `expect`
- * relayed to it as INFO (in order), then plays an RFC 4733 pcap back and waits for the BYE.
+ * relayed to it as INFO (in order), then plays an RFC 4733 pcap back (or streams `toneFile`
+ * from the answer on, when given) and waits for the BYE.
  */
-export function uasDtmfScenario(expect: string[], pcap: string): string {
+export function uasDtmfScenario(expect: string[], pcap: string | null, toneFile?: string): string {
+  const answer = toneFile === undefined ? DTMF_SDP : DTMF_SDP.replace('[media_port]', '[rtpstream_audio_port]');
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uas dtmf">
   <recv request="INVITE" crlf="true"/>
 ${uasReply('180 Ringing', true)}
-${uasReply('200 OK', true, DTMF_SDP, true)}
+${uasReply('200 OK', true, answer, true)}
   <recv request="ACK" rtd="true" crlf="true"/>
+${toneFile === undefined ? '' : `  <nop><action><exec rtp_stream="${toneFile},-1,0"/></action></nop>`}
 ${expect.map((d, i) => expectInfo(d === '*' ? '\\*' : d, `got${i}`)).join('\n')}
-  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
+${pcap === null ? '' : `  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>`}
   <recv request="BYE"/>
+${toneFile === undefined ? '' : '  <nop><action><exec rtp_stream="pause"/></action></nop>'}
 ${uasReply('200 OK', false)}
   <Reference variables="${expect.map((_, i) => `got${i}`).join(',')}"/>
 </scenario>`;
