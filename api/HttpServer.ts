@@ -4,6 +4,7 @@
  * token, bodies capped at 1 MiB; every failure answers the one error shape (api/errors.ts).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -32,12 +33,12 @@ export class HttpServer {
   readonly router = new Router();
   readonly metrics: Metrics;
   readonly #server: http.Server;
+  /** HTTPS (and wss for SIP) beside the plain port, when listenTls() was called. */
+  #tlsServer: https.Server | null = null;
   readonly #limiter: RateLimiter;
   readonly #log: (entry: Record<string, unknown>) => void;
   /** SIP over WebSocket (RFC 7118) on /sip: upgrades only, no HTTP server of its own. */
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false) });
-  /** Whether this server speaks TLS (then WebSockets are wss). */
-  secure = false;
 
   constructor(gateway: Gateway, options: HttpServerOptions = {}) {
     this.gateway = gateway;
@@ -45,9 +46,7 @@ export class HttpServer {
     this.#limiter = new RateLimiter(options.rate ?? 100, options.burst ?? 200);
     this.#log = options.log ?? gateway.log;
     this.#server = http.createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
-    this.#server.headersTimeout = 10_000;
-    this.#server.requestTimeout = 60_000;
+    this.#prepare(this.#server, false);
     this.router.add({
       method: 'GET',
       path: '/healthz',
@@ -69,6 +68,21 @@ export class HttpServer {
     });
     this.router.add({
       method: 'GET',
+      path: '/v1/webrtc',
+      auth: 'none',
+      openapi: {
+        summary: 'What a browser softphone needs: the SIP WebSocket path, the digest realm, and the ICE servers (STUN/TURN) to put in its RTCPeerConnection',
+        responses: { '200': '{sip_ws_path, realm, ice_servers}' },
+      },
+      // Public on purpose: the softphone reads it before it has credentials. TURN credentials
+      // listed here are visible to anyone who reaches the HTTP port (use short-lived ones).
+      handler: () => ({
+        status: 200,
+        body: { sip_ws_path: '/sip', realm: gateway.config.sipRealm, ice_servers: gateway.config.iceServers },
+      }),
+    });
+    this.router.add({
+      method: 'GET',
       path: '/v1/openapi.json',
       auth: 'none',
       openapi: { summary: 'This OpenAPI 3.1 document', responses: { '200': 'OpenAPI document' } },
@@ -87,8 +101,31 @@ export class HttpServer {
     return bound;
   }
 
+  /**
+   * The same API and pages over HTTPS on a second port, with SIP over secure WebSocket (wss) at
+   * /sip: browsers allow microphones and ws only on secure origins (or localhost).
+   */
+  async listenTls(port: number, host: string, credentials: { cert: Buffer; key: Buffer }): Promise<number> {
+    const server = https.createServer(credentials, (req, res) => void this.#handle(req, res));
+    this.#prepare(server, true);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.#tlsServer = server;
+    const bound = (server.address() as AddressInfo).port;
+    this.gateway.transport.wssPort = bound;
+    return bound;
+  }
+
+  #prepare(server: http.Server | https.Server, secure: boolean): void {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head, secure));
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 60_000;
+  }
+
   /** RFC 7118 §4: a WebSocket on /sip that asks for the `sip` subprotocol carries SIP. */
-  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
@@ -98,7 +135,7 @@ export class HttpServer {
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.gateway.transport.attachWebSocket(ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, this.secure);
+      this.gateway.transport.attachWebSocket(ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, secure);
     });
   }
 
@@ -106,8 +143,13 @@ export class HttpServer {
     for (const ws of this.#wss.clients) ws.terminate();
     this.#wss.close();
     this.metrics.close();
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    const servers: (http.Server | https.Server)[] = this.#tlsServer === null ? [this.#server] : [this.#server, this.#tlsServer];
+    return Promise.all(
+      servers.map((server) => {
+        server.closeAllConnections();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      }),
+    ).then(() => undefined);
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -35,12 +35,15 @@ async function main(): Promise<void> {
   await gateway.start();
   const http = new HttpServer(gateway);
   const httpPort = await http.listen(config.httpPort, config.bindAddress);
+  const httpsPort =
+    config.tls === null ? 0 : await http.listenTls(config.tls.httpsPort, config.bindAddress, { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) });
   recordings.publicUrl = config.publicUrl || `http://${config.publicAddress.includes(':') ? `[${config.publicAddress}]` : config.publicAddress}:${httpPort}`;
   const host = config.bindAddress;
   console.log(`recgate: SIP udp ${host}:${gateway.transport.port}`);
   console.log(`recgate: SIP tcp ${host}:${gateway.transport.port}`);
   if (config.tls) console.log(`recgate: SIP tls ${host}:${gateway.transport.tlsPort}`);
-  console.log(`recgate: HTTP ${host}:${httpPort} (API ${recordings.publicUrl}/v1)`);
+  console.log(`recgate: HTTP ${host}:${httpPort} (API ${recordings.publicUrl}/v1, SIP over ws at /sip)`);
+  if (httpsPort !== 0) console.log(`recgate: HTTPS ${host}:${httpsPort} (SIP over wss at /sip)`);
   console.log(`recgate: RTP ${config.rtpPorts.min}-${config.rtpPorts.max}, public address ${config.publicAddress}, recordings in ${gateway.recordingsDir}`);
   if (admin.generated !== null) console.log(`recgate: admin API token (shown once, kept in ${admin.file}): ${admin.generated}`);
   let stopping = false;

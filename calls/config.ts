@@ -19,8 +19,8 @@ export interface GatewayConfig {
   rtpTimeoutSec: number;
   /** Longest call in seconds; 0 disables. */
   maxCallSec: number;
-  /** TLS for SIP (port and PEM files), or null. */
-  tls: { port: number; certFile: string; keyFile: string } | null;
+  /** TLS for SIP (port and PEM files) and for HTTPS + wss on httpsPort, or null. */
+  tls: { port: number; certFile: string; keyFile: string; httpsPort: number } | null;
   /** Jitter buffer / playout delay in ms. */
   jitterMs: number;
   /** Log format: one JSON object per line, or nothing. */
@@ -42,7 +42,7 @@ interface Setting {
   default: string;
 }
 
-export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'rtpPorts' | 'tlsPort' | 'tlsCert' | 'tlsKey', Setting> = {
+export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'rtpPorts' | 'tlsPort' | 'tlsCert' | 'tlsKey' | 'httpsPort', Setting> = {
   sipPort: { env: 'RECGATE_SIP_PORT', flag: '--sip-port', help: 'SIP port, UDP and TCP', default: '5060' },
   httpPort: { env: 'RECGATE_HTTP_PORT', flag: '--http-port', help: 'HTTP port (API, health)', default: '8080' },
   bindAddress: { env: 'RECGATE_BIND_ADDRESS', flag: '--bind-address', help: 'address to listen on', default: '0.0.0.0' },
@@ -61,6 +61,7 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   tlsPort: { env: 'RECGATE_TLS_PORT', flag: '--tls-port', help: 'SIP over TLS port (needs cert and key)', default: '5061' },
   tlsCert: { env: 'RECGATE_TLS_CERT', flag: '--tls-cert', help: 'PEM certificate file for SIP TLS', default: '' },
   tlsKey: { env: 'RECGATE_TLS_KEY', flag: '--tls-key', help: 'PEM private key file for SIP TLS', default: '' },
+  httpsPort: { env: 'RECGATE_HTTPS_PORT', flag: '--https-port', help: 'HTTPS and SIP over wss (/sip) port, with the TLS cert and key', default: '8443' },
   log: { env: 'RECGATE_LOG', flag: '--log', help: 'json (one line per event) or off', default: 'json' },
   apiToken: { env: 'RECGATE_API_TOKEN', flag: '--api-token', help: 'admin API token (generated and kept in the data dir when unset)', default: '' },
   publicUrl: { env: 'RECGATE_PUBLIC_URL', flag: '--public-url', help: 'base URL of the API in download links (default http://<public address>:<http port>)', default: '' },
@@ -129,7 +130,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     rtpTimeoutSec: int('rtpTimeoutSec', 0, 86400),
     maxCallSec: int('maxCallSec', 0, 7 * 86400),
     jitterMs: int('jitterMs', 0, 1000),
-    tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key },
+    tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key, httpsPort: int('httpsPort', 0, 65535) },
     log,
     apiToken: get('apiToken'),
     publicUrl: get('publicUrl'),

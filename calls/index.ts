@@ -4,7 +4,7 @@ export type { GatewayEvents, GatewayStats, GatewayServices } from './Gateway.js'
 export { Call } from './Call.js';
 export type { CallStatus, CallRecordingInfo, CallEvents } from './Call.js';
 export { MediaLeg, LOCAL_CODECS, payloadFormat } from './MediaLeg.js';
-export { loadConfig, helpText, defaultPublicAddress, SETTINGS } from './config.js';
+export { loadConfig, helpText, defaultPublicAddress, parseIceServers, SETTINGS } from './config.js';
 export type { GatewayConfig } from './config.js';
 export { loadRoutes, parseRoutes, defaultRoutes, matchRoute, targetFor, glob } from './routes.js';
 export { parseDtmfInfo, dtmfRelayBody } from './dtmf.js';

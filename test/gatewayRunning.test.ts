@@ -244,7 +244,7 @@ test('SIP over TLS: OPTIONS on the TLS port gets 200', async () => {
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
-  const gw = await startGateway({ config: { tls: { port: 0, certFile: cert, keyFile: key } } });
+  const gw = await startGateway({ config: { tls: { port: 0, certFile: cert, keyFile: key, httpsPort: 0 } } });
   try {
     const tlsPort = gw.gateway.transport.tlsPort;
     assert.ok(tlsPort > 0);

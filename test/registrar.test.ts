@@ -5,15 +5,22 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { createAuthorization, createRequest, generateBranch, generateTag, parseMessage, serializeMessage } from '../sip/index.js';
 import type { SipResponse } from '../sip/index.js';
 import { startApi, waitFor } from './helpers/api.js';
 import type { TestApi } from './helpers/api.js';
+import { parseIceServers } from '../calls/index.js';
 
 let api: TestApi;
+const ICE = [{ urls: 'stun:stun.example.net:3478' }, { urls: 'turns:turn.example.net:443', username: 'u', credential: 'c' }];
 test.before(async () => {
-  api = await startApi();
+  api = await startApi({ config: { iceServers: ICE, sipRealm: 'example.net' } });
 });
 test.after(async () => {
   await api.stop();
@@ -28,7 +35,8 @@ class WsPhone {
   readonly callId = `${generateTag()}@ws.test`;
   readonly tag = generateTag();
   constructor(readonly url: string, readonly user: string, readonly password: string) {
-    this.ws = new WebSocket(url, 'sip');
+    // Self-signed certificate in the wss test.
+    this.ws = new WebSocket(url, 'sip', { rejectUnauthorized: false });
     this.ws.on('message', (data) => {
       const r = parseMessage(Buffer.from(data as Buffer));
       if (r.ok && r.message.kind === 'response') this.inbox.push(r.message);
@@ -166,6 +174,60 @@ test('a WebSocket without the sip subprotocol, or on another path, is refused', 
   const base = api.base.replace('http', 'ws');
   assert.ok(await refused(`${base}/sip`));
   assert.ok(await refused(`${base}/other`, 'sip'));
+});
+
+test('HTTPS beside HTTP: the pages and API over TLS, SIP over wss registers with a wss binding', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-wss-'));
+  try {
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const port = await api.http.listenTls(0, '127.0.0.1', { cert: fs.readFileSync(cert), key: fs.readFileSync(key) });
+    assert.ok(port > 0 && port !== Number(new URL(api.base).port));
+    const body = await new Promise<string>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, path: '/v1/webrtc', rejectUnauthorized: false }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    assert.is(JSON.parse(body).sip_ws_path, '/sip');
+    const phone = new WsPhone(`wss://127.0.0.1:${port}/sip`, 'alice', 'correct horse');
+    await phone.open();
+    try {
+      const ok = await phone.authed('REGISTER', [['Contact', '<sip:alice@tls.invalid;transport=wss>'], ['Expires', '600']]);
+      assert.is(ok.status, 200);
+      const bindings = api.gateway.registrar.lookup('alice');
+      assert.is(bindings.length, 1);
+      assert.is(bindings[0]!.peer.protocol, 'wss');
+      // Our Via on requests to this browser names the wss port.
+      assert.match(api.gateway.transport.via('wss', 'z9hG4bKx'), new RegExp(`^SIP/2\\.0/WSS [^;]+:${port};`));
+      await phone.authed('REGISTER', [['Contact', '<sip:alice@tls.invalid;transport=wss>'], ['Expires', '0']]);
+    } finally {
+      phone.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GET /v1/webrtc (no token): the WebSocket path, realm and ICE servers a softphone needs', async () => {
+  const r = await api.request('GET', '/v1/webrtc', { token: null });
+  assert.is(r.status, 200);
+  assert.equal(r.json, { sip_ws_path: '/sip', realm: 'example.net', ice_servers: ICE });
+});
+
+test('RECGATE_ICE_SERVERS: URL lists and JSON, bad entries refused with the index', () => {
+  assert.equal(parseIceServers(''), []);
+  assert.equal(parseIceServers('stun:a.example:3478, turn:b.example'), [{ urls: 'stun:a.example:3478' }, { urls: 'turn:b.example' }]);
+  assert.equal(parseIceServers(JSON.stringify(ICE)), ICE);
+  for (const [bad, msg] of [
+    ['http://x', /not a stun: or turn: URL/],
+    ['[{"urls": "stun:a"}, {"urls": 5}]', /\[1\]\.urls/],
+    ['[{', /not valid JSON/],
+  ] as const) {
+    assert.throws(() => parseIceServers(bad), msg);
+  }
 });
 
 test.run();

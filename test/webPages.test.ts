@@ -427,6 +427,7 @@ async function startFakeApi(): Promise<FakeApi> {
       if (!serveStatic(req, res, url.pathname)) error(res, 404, 'not_found', `no route ${req.method} ${url.pathname}`);
       return;
     }
+    if (url.pathname === '/v1/webrtc') return json(res, 200, { sip_ws_path: '/sip', realm: 'recgate', ice_servers: [] });
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as unknown) : null;
@@ -693,6 +694,14 @@ test('browser: the softphone loads JsSIP, exposes window.recgatePhone, registers
       });
       assert.match(err, /register first/);
       await screenshot(page, 'softphone.png');
+
+      // The ICE servers (RECGATE_ICE_SERVERS) come from GET /v1/webrtc into every call's RTCPeerConnection.
+      const ice = [{ urls: 'stun:stun.example.net:3478' }, { urls: 'turn:turn.example.net', username: 'u', credential: 'c' }];
+      const other = await context.newPage();
+      await other.route('**/v1/webrtc', (r) => r.fulfill({ contentType: 'application/json', body: JSON.stringify({ sip_ws_path: '/sip', realm: 'recgate', ice_servers: ice }) }));
+      await other.goto(`${api.base}/softphone.html`);
+      assert.equal(await other.evaluate(() => window.recgatePhone.iceServers()), ice);
+      await other.close();
 
       // A wrong password: the registrar's 403 is shown, state registration_failed.
       await page.fill('#sip-password', 'wrong');

@@ -55,7 +55,15 @@ const MEDIA = {
   audio: RAW_AUDIO ? { echoCancellation: false, noiseSuppression: false, autoGainControl: false } : true,
   video: false,
 };
+// ICE servers come from the gateway (GET /v1/webrtc, RECGATE_ICE_SERVERS): loaded at start-up.
 const PC_CONFIG = { iceServers: [], rtcpMuxPolicy: 'require', bundlePolicy: 'max-bundle' };
+const webrtcConfig = fetch('/v1/webrtc')
+  .then((r) => (r.ok ? r.json() : null))
+  .then((c) => {
+    if (c !== null && Array.isArray(c.ice_servers)) PC_CONFIG.iceServers = c.ice_servers;
+    return c;
+  })
+  .catch(() => null);
 
 let ua = null;
 /** The current call (incoming before it is answered, or established, or outgoing). */
@@ -90,6 +98,8 @@ const phone = {
   hangup: () => hangup(),
   call: (target) => call(target),
   sendDTMF: (tones) => sendDTMF(tones),
+  /** The ICE servers calls use, once GET /v1/webrtc has answered. */
+  iceServers: () => webrtcConfig.then(() => PC_CONFIG.iceServers),
   analyserFrequency: (hz) => analyserFrequency(hz),
   analyserMean: () => analyserMean(),
 };

@@ -183,6 +183,8 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   #tlsPort = 0;
   /** Port of the HTTP server carrying SIP over WebSocket (for our Via/Contact on ws). */
   wsPort = 0;
+  /** The HTTPS port carrying SIP over secure WebSocket (0 when none). */
+  wssPort = 0;
   readonly #connections = new Map<string, StreamConnection>();
   readonly #wsConnections = new Set<WsConnection>();
   /** Largest WebSocket message accepted (same limit as any SIP message). */
@@ -275,7 +277,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
 
   /** A Via value for a request we send over `protocol` (RFC 3261 §18.1.1, with rport of RFC 3581). */
   via(protocol: TransportProtocol, branch: string): string {
-    const port = protocol === 'tls' ? this.#tlsPort : protocol === 'ws' || protocol === 'wss' ? this.wsPort : this.#port;
+    const port = protocol === 'tls' ? this.#tlsPort : protocol === 'ws' ? this.wsPort : protocol === 'wss' ? this.wssPort : this.#port;
     return formatVia({
       transport: protocol.toUpperCase(),
       host: this.publicAddress,
