@@ -3,3 +3,5 @@ export { goertzelPower, blockEnergy, toneFraction, rms, toneFrames } from './goe
 export type { ToneFrameStats, ToneFrameOptions } from './goertzel.js';
 export { ToneGenerator } from './ToneGenerator.js';
 export { Resampler, RESAMPLER_RATES } from './Resampler.js';
+export { DtmfDetector } from './DtmfDetector.js';
+export type { DtmfDetectorOptions, DtmfDigitListener } from './DtmfDetector.js';
