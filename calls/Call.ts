@@ -39,6 +39,8 @@ export class Call extends SafeEmitter<CallEvents> {
   readonly id = randomUUID();
   readonly caller: InviteServerSession;
   callee: InviteClientSession | null = null;
+  /** Cancels every outbound branch still ringing (a connect before anyone answered). */
+  cancelBranches: (() => void) | null = null;
   readonly mixer: Mixer;
   readonly legs: MediaLeg[] = [];
   readonly recordings: CallRecordingInfo[] = [];

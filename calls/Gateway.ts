@@ -302,6 +302,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
         if (call.caller === session) {
           call.endReason = 'error';
           if (call.callee !== null && !call.callee.terminated) call.callee.cancel();
+          else if (call.callee === null) call.cancelBranches?.();
           void this.#finish(call, 'error');
         }
       }
@@ -433,6 +434,9 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       for (const f of forks) f.abandon();
       return;
     }
+    call.cancelBranches = () => {
+      for (const f of forks) f.abandon();
+    };
     let winner: Fork | null = null;
     let progressed = false;
     let remaining = forks.length;
@@ -572,6 +576,8 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
 
   #onCallerEnded(call: Call, reason: string): void {
     const callee = call.callee;
+    // The caller gave up while the branches rang (CANCEL): each of them gets its CANCEL.
+    if (callee === null) call.cancelBranches?.();
     if (callee !== null && callee.state !== 'terminated') {
       if (callee.state === 'confirmed') callee.bye();
       else callee.cancel();
