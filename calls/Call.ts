@@ -185,6 +185,8 @@ export class Call extends SafeEmitter<CallEvents> {
     this.status = 'ended';
     this.tmEnd = new Date();
     this.mixer.drain();
+    // Pending play() promises (flows waiting on a prompt) resolve: the mixer stops ticking.
+    this.#prompt?.stop();
     await this.service.stopAllFor(this.id, 'hangup').catch(() => undefined);
     this.mixer.close();
     for (const leg of this.legs) leg.close();
