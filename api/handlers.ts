@@ -13,17 +13,18 @@ import { computeHa1 } from '../sip/index.js';
 import { ADMIN_ACCOUNT, DEFAULT_ACCOUNT, newToken, sha256 } from './auth.js';
 import { ApiError } from './errors.js';
 import { serveFile } from './files.js';
+import { registerFlowRoutes } from './flows.js';
 import type { RequestContext, Router } from './router.js';
 
 /** The account whose calls and recordings a request sees: the admin token acts for `default`. */
-function scopeOf(ctx: RequestContext): string {
+export function scopeOf(ctx: RequestContext): string {
   const a = ctx.account!;
   return a.admin ? DEFAULT_ACCOUNT : a.id;
 }
 
 const RECORDING_STATUSES: RecordingStatus[] = ['initiating', 'recording', 'paused', 'stopping', 'ended', 'failed', 'deleted'];
 
-function pageSize(url: URL): number {
+export function pageSize(url: URL): number {
   const v = url.searchParams.get('page_size');
   if (v === null) return 25;
   const n = Number(v);
@@ -494,4 +495,6 @@ export function registerRoutes(router: Router, gateway: Gateway): void {
       }
     },
   });
+
+  registerFlowRoutes(router, gateway);
 }

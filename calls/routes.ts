@@ -4,6 +4,9 @@
  *
  * {"routes": [{"match": {"user": "record*"}, "action": "record", "recording": {...}},
  *             {"match": {"user": "+1*"}, "action": "connect", "target": "sip:{user}@192.0.2.10:5060"},
+ *             {"match": {"user": "ivr"}, "action": "flow", "flow": [{"action": "answer"}, ...]},
+ *             {"match": {"user": "menu"}, "action": "flow", "flow_id": "<id from POST /v1/flows>"},
+ *             {"match": {"user": "room-*"}, "action": "conference", "conference": "{user}", "max_participants": 10},
  *             {"match": {"user": "*"}, "action": "reject", "status": 404}],
  *  "trunks": {"allow": ["10.0.0.0/8"], "auth": {"realm": "recgate", "users": {"trunk1": "secret"}}}}
  *
@@ -14,8 +17,13 @@ import net from 'node:net';
 import { InvalidArgumentError } from '../common/index.js';
 import { parseRecordingSpec } from '../recorder/index.js';
 import type { RecordingSpec } from '../recorder/index.js';
+import { FlowError, isConferenceName, isConnectTarget, parseFlow } from './flows.js';
+import type { FlowAction } from './flows.js';
 
-export type RouteAction = 'record' | 'connect' | 'reject';
+export type RouteAction = 'record' | 'connect' | 'reject' | 'flow' | 'conference';
+
+/** Most participants a conference route may allow. */
+export const MAX_CONFERENCE_PARTICIPANTS = 100;
 
 export interface Route {
   index: number;
@@ -27,8 +35,16 @@ export interface Route {
   /** reject: the status (4xx-6xx) and reason. */
   status?: number;
   reason?: string;
-  /** Recording options, or false for none. */
+  /** Recording options, or false for none (always false on flow routes: flows start their own). */
   recording: RecordingSpec | false;
+  /** flow: the actions, checked when the routes were loaded. */
+  flow?: FlowAction[];
+  /** flow: a stored flow's id (POST /v1/flows), looked up when a call arrives. */
+  flowId?: string;
+  /** conference: the name template (`{user}` replaced by the called user); the conference is created on first join. */
+  conference?: string;
+  /** conference: the participant limit of a conference this route creates (the conference's default when absent). */
+  maxParticipants?: number;
   /** Account owning the calls (tenants arrive with the API). */
   account?: string;
   /** connect: seconds to wait for an answer; default 60. */
@@ -131,7 +147,13 @@ function parseTrunks(input: unknown): TrunkPolicy {
   return { allow, auth };
 }
 
-const ROUTE_KEYS = new Set(['name', 'match', 'action', 'target', 'status', 'reason', 'recording', 'account', 'ring_timeout', 'target_auth', 'auth']);
+const ROUTE_KEYS = new Set([
+  'name', 'match', 'action', 'target', 'status', 'reason', 'recording', 'account', 'ring_timeout', 'target_auth', 'auth',
+  'flow', 'flow_id', 'conference', 'max_participants',
+]);
+const ROUTE_ACTIONS: readonly RouteAction[] = ['record', 'connect', 'reject', 'flow', 'conference'];
+/** A stored flow's id: what POST /v1/flows gives (a UUID), or any 1-64 of A-Z a-z 0-9 _ -. */
+const FLOW_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 function parseRoute(input: unknown, i: number, trunks: TrunkPolicy): Route {
   const where = `routes[${i}]`;
@@ -144,9 +166,15 @@ function parseRoute(input: unknown, i: number, trunks: TrunkPolicy): Route {
   if (typeof m.user !== 'string' || m.user === '') throw new InvalidArgumentError(`${where}.match.user must be a glob string, e.g. "*"`);
   if (m.from !== undefined && typeof m.from !== 'string') throw new InvalidArgumentError(`${where}.match.from must be a glob string`);
   const sources = m.source === undefined ? null : blockList(Array.isArray(m.source) ? m.source : [m.source], `${where}.match.source`);
-  const action = r.action;
-  if (action !== 'record' && action !== 'connect' && action !== 'reject') {
-    throw new InvalidArgumentError(`${where}.action must be record, connect or reject, got ${JSON.stringify(action)}`);
+  const action = r.action as RouteAction;
+  if (!ROUTE_ACTIONS.includes(action)) {
+    throw new InvalidArgumentError(`${where}.action must be ${ROUTE_ACTIONS.join(', ')}, got ${JSON.stringify(r.action)}`);
+  }
+  if (action !== 'flow') {
+    for (const k of ['flow', 'flow_id'] as const) if (r[k] !== undefined) throw new InvalidArgumentError(`${where}.${k} only applies to flow`);
+  }
+  if (action !== 'conference') {
+    for (const k of ['conference', 'max_participants'] as const) if (r[k] !== undefined) throw new InvalidArgumentError(`${where}.${k} only applies to conference`);
   }
   const route: Route = {
     index: i,
@@ -184,12 +212,25 @@ function parseRoute(input: unknown, i: number, trunks: TrunkPolicy): Route {
     return route;
   }
   if (r.status !== undefined) throw new InvalidArgumentError(`${where}.status only applies to reject`);
-  route.recording = r.recording === false ? false : parseRecordingSpec(r.recording, `${where}.recording`);
+  if (action === 'conference') {
+    for (const k of ['target', 'ring_timeout', 'target_auth'] as const) {
+      if (r[k] !== undefined) throw new InvalidArgumentError(`${where}.${k} only applies to connect (and flow)`);
+    }
+    parseConferenceRoute(r, route, where);
+    return route;
+  }
+  if (action === 'flow') parseFlowRoute(r, route, where);
+  else route.recording = r.recording === false ? false : parseRecordingSpec(r.recording, `${where}.recording`);
   if (action === 'connect') {
-    if (typeof r.target !== 'string' || !(/^sips?:/.test(r.target) || /^user:[A-Za-z0-9._~+{}-]+$/.test(r.target))) {
+    if (!isConnectTarget(r.target)) {
       throw new InvalidArgumentError(`${where}.target must be a sip: URI, e.g. "sip:{user}@192.0.2.10:5060", or user:{name} for a registered user`);
     }
     route.target = r.target;
+  } else if (r.target !== undefined) {
+    throw new InvalidArgumentError(`${where}.target only applies to connect`);
+  }
+  // A flow route's ring_timeout and target_auth serve its connect actions (a ring_timeout_sec there wins).
+  if (action === 'connect' || action === 'flow') {
     if (r.ring_timeout !== undefined) {
       if (!Number.isInteger(r.ring_timeout) || (r.ring_timeout as number) < 1 || (r.ring_timeout as number) > 600) {
         throw new InvalidArgumentError(`${where}.ring_timeout must be 1..600 seconds`);
@@ -203,13 +244,58 @@ function parseRoute(input: unknown, i: number, trunks: TrunkPolicy): Route {
       }
       route.targetAuth = { username: a.username, password: a.password };
     }
-  } else if (r.target !== undefined) {
-    throw new InvalidArgumentError(`${where}.target only applies to connect`);
   }
   if (route.recording !== false && route.recording.participant === 'callee' && action === 'record') {
     throw new InvalidArgumentError(`${where}.recording.participant: a record route has no callee`);
   }
   return route;
+}
+
+/** A flow route: inline actions ("flow", checked now) or a stored flow ("flow_id", looked up per call); never both. */
+function parseFlowRoute(r: Record<string, unknown>, route: Route, where: string): void {
+  if (r.recording !== undefined && r.recording !== false) {
+    throw new InvalidArgumentError(`${where}.recording: a flow route records with its recording_start actions`);
+  }
+  if ((r.flow === undefined) === (r.flow_id === undefined)) {
+    throw new InvalidArgumentError(`${where}.flow: a flow route needs "flow" (an array of actions) or "flow_id" (a stored flow), not both`);
+  }
+  if (r.flow_id !== undefined) {
+    if (typeof r.flow_id !== 'string' || !FLOW_ID_RE.test(r.flow_id)) {
+      throw new InvalidArgumentError(`${where}.flow_id must be the id of a stored flow (1-64 of A-Z a-z 0-9 _ -), got ${JSON.stringify(r.flow_id)}`);
+    }
+    route.flowId = r.flow_id;
+    return;
+  }
+  try {
+    route.flow = parseFlow(r.flow);
+  } catch (err) {
+    // "routes[2].flow: action 1 (gather): max_digits must be an integer 1..32, got 40"
+    if (err instanceof FlowError) throw new InvalidArgumentError(`${where}.flow: ${err.message}`);
+    throw err;
+  }
+}
+
+/** A conference route: every matching call joins the conference named by the template, created on the first join. */
+function parseConferenceRoute(r: Record<string, unknown>, route: Route, where: string): void {
+  if (!isConferenceName(r.conference)) {
+    throw new InvalidArgumentError(
+      `${where}.conference must be a conference name template like "{user}" or "room-{user}" (1-128 of A-Z a-z 0-9 . _ ~ + @ -), got ${JSON.stringify(r.conference)}`,
+    );
+  }
+  route.conference = r.conference;
+  if (r.max_participants !== undefined) {
+    const n = r.max_participants;
+    if (!Number.isInteger(n) || (n as number) < 2 || (n as number) > MAX_CONFERENCE_PARTICIPANTS) {
+      throw new InvalidArgumentError(`${where}.max_participants must be an integer 2..${MAX_CONFERENCE_PARTICIPANTS}, got ${JSON.stringify(n)}`);
+    }
+    route.maxParticipants = n as number;
+  }
+  // Without "recording" a conference is not recorded: a mix is opt-in, unlike a record route.
+  if (r.recording !== undefined && r.recording !== false) {
+    const spec = parseRecordingSpec(r.recording, `${where}.recording`);
+    if (spec.participant !== 'all') throw new InvalidArgumentError(`${where}.recording.participant: a conference records everyone (all)`);
+    route.recording = spec;
+  }
 }
 
 /** First route matching the call, or null. */
@@ -226,6 +312,11 @@ export function matchRoute(table: RouteTable, call: CallFacts): Route | null {
 /** The connect target for a call: `{user}` replaced. */
 export function targetFor(route: Route, call: CallFacts): string {
   return (route.target ?? '').replaceAll('{user}', call.user);
+}
+
+/** The conference a conference route sends the call to: `{user}` replaced by the called user. */
+export function conferenceNameFor(route: Route, call: CallFacts): string {
+  return (route.conference ?? '').replaceAll('{user}', call.user);
 }
 
 /** Whether the trunk policy lets `source` in. */

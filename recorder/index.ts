@@ -30,6 +30,13 @@ export type {
   Page,
   Store,
   UserRow,
+  TrackRecord,
+  FlowRow,
+  FlowQuery,
+  ConferenceRow,
+  ConferenceStatus,
+  ConferenceQuery,
+  ParticipantRecord,
 } from './model.js';
 export { RECORDING_TRANSITIONS, nowIso } from './model.js';
 export { RecordingService } from './RecordingService.js';

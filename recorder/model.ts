@@ -1,6 +1,6 @@
 /**
- * What the recording service keeps: accounts (tenants), calls, recordings and the webhook
- * outbox. Plain rows, named like the REST API's JSON (snake_case), so the API returns them
+ * What the recording service keeps: accounts (tenants), calls, recordings, the webhook
+ * outbox, call flows and conferences. Plain rows, named like the REST API's JSON (snake_case), so the API returns them
  * with little mapping. Times are ISO 8601 UTC strings with milliseconds ('' when unset).
  */
 
@@ -62,6 +62,59 @@ export interface RecordingRow {
   tm_create: string;
   tm_update: string;
   tm_delete: string;
+  /** Per-participant tracks of a conference's mix recording, in join order; [] for call recordings. */
+  tracks: TrackRecord[];
+}
+
+/** One participant's track beside a conference's mix recording (the manifest in RecordingRow.tracks). */
+export interface TrackRecord {
+  call_id: string;
+  /** The participant as shown to people (their From URI or user). */
+  participant: string;
+  /** The recording holding this participant's own audio. */
+  recording_id: string;
+  /** When the participant joined and left, ms from the mix recording's start; leave is -1 while present. */
+  join_offset_ms: number;
+  leave_offset_ms: number;
+}
+
+/** A stored call flow (POST /v1/flows): a validated JSON array of actions (see calls/flows.ts). */
+export interface FlowRow {
+  id: string;
+  account_id: string;
+  name: string;
+  /** The actions as parseFlow() returned them (defaults filled). */
+  actions: unknown[];
+  tm_create: string;
+}
+
+export type ConferenceStatus = 'active' | 'ended';
+
+/** One call in a conference, kept after it leaves. */
+export interface ParticipantRecord {
+  call_id: string;
+  from: string;
+  tm_join: string;
+  /** '' while the call is in the conference. */
+  tm_leave: string;
+  muted: boolean;
+}
+
+export interface ConferenceRow {
+  id: string;
+  account_id: string;
+  /** The name calls join by (a route's or flow's template, expanded); unique among active conferences of an account. */
+  name: string;
+  status: ConferenceStatus;
+  max_participants: number;
+  /** Recording options every new mix recording starts with (auto-record), or null for none. */
+  recording: Record<string, unknown> | null;
+  /** Everyone who joined, in join order. */
+  participants: ParticipantRecord[];
+  /** Why it ended ('empty', 'api', 'shutdown', ...); '' while active. */
+  end_reason: string;
+  tm_create: string;
+  tm_end: string;
 }
 
 export type CallStatus = 'ringing' | 'progressing' | 'ended';
@@ -87,8 +140,11 @@ export interface CallRow {
 export interface DtmfRecord {
   leg: 'caller' | 'callee';
   digit: string;
-  /** How it came: RTP telephone-event (RFC 4733) or SIP INFO (application/dtmf-relay, application/dtmf). */
-  via: 'rfc4733' | 'info';
+  /**
+   * How it came: RTP telephone-event (RFC 4733), SIP INFO (application/dtmf-relay,
+   * application/dtmf), or tones detected in the caller's audio ('inband').
+   */
+  via: 'rfc4733' | 'info' | 'inband';
   /** When it arrived, ms after the call was created. */
   offset_ms: number;
 }
@@ -163,6 +219,19 @@ export interface CallQuery {
   page_token?: string;
 }
 
+export interface ConferenceQuery {
+  account_id: string;
+  status?: ConferenceStatus;
+  page_size: number;
+  page_token?: string;
+}
+
+export interface FlowQuery {
+  account_id: string;
+  page_size: number;
+  page_token?: string;
+}
+
 export interface Page<T> {
   result: T[];
   /** '' on the last page. */
@@ -201,6 +270,21 @@ export interface Store {
   recordingIdsOf(referenceId: string): string[];
   /** Recordings a crash left in initiating/recording/paused/stopping. */
   unfinishedRecordings(): RecordingRow[];
+  // Call flows
+  insertFlow(row: FlowRow): void;
+  getFlow(id: string): FlowRow | null;
+  listFlows(q: FlowQuery): Page<FlowRow>;
+  /** False when there was no such flow. */
+  deleteFlow(id: string): boolean;
+  // Conferences
+  /** Inserts or overwrites; an existing conference keeps its account_id and tm_create. */
+  upsertConference(row: ConferenceRow): void;
+  getConference(id: string): ConferenceRow | null;
+  listConferences(q: ConferenceQuery): Page<ConferenceRow>;
+  /** Conferences of every account still active (a crash left them so), oldest first. */
+  activeConferences(): ConferenceRow[];
+  /** The active conference of an account with this name, or null (the newest if a crash left several). */
+  activeConferenceByName(accountId: string, name: string): ConferenceRow | null;
   // Webhook outbox
   enqueue(rows: Omit<OutboxRow, 'seq' | 'status' | 'attempts' | 'last_error' | 'tm_delivered'>[]): void;
   /** Pending deliveries due at `now` (epoch ms) that are first in line for their recording and URL. */

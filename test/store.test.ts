@@ -7,11 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RecgateError } from '../common/index.js';
 import { SqliteStore } from '../recorder/index.js';
-import { MIGRATIONS } from '../recorder/store/migrations.js';
+import { MIGRATIONS, migrate } from '../recorder/store/migrations.js';
 
 /** The newest schema version this code knows. */
 const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-import type { AccountRow, CallRow, OutboxRow, RecordingRow, RecordingQuery } from '../recorder/index.js';
+import type { AccountRow, CallRow, ConferenceRow, FlowRow, OutboxRow, RecordingRow, RecordingQuery } from '../recorder/index.js';
 
 const BASE_MS = Date.parse('2024-05-01T00:00:00.000Z');
 /** ISO time `sec` seconds after BASE_MS. */
@@ -61,6 +61,7 @@ function recording(id: string, patch: Partial<RecordingRow> = {}): RecordingRow 
     tm_create: tm(0),
     tm_update: tm(0),
     tm_delete: '',
+    tracks: [],
     ...patch,
   };
 }
@@ -79,6 +80,33 @@ function call(id: string, patch: Partial<CallRow> = {}): CallRow {
     tm_answer: '',
     tm_end: '',
     dtmf: [],
+    ...patch,
+  };
+}
+
+function flow(id: string, patch: Partial<FlowRow> = {}): FlowRow {
+  return {
+    id,
+    account_id: 'A',
+    name: `flow ${id}`,
+    actions: [{ action: 'answer' }, { action: 'gather', option: { variable: 'digits', max_digits: 1, terminator: '#', timeout_ms: 5000, inter_digit_timeout_ms: 3000 } }],
+    tm_create: tm(0),
+    ...patch,
+  };
+}
+
+function conference(id: string, patch: Partial<ConferenceRow> = {}): ConferenceRow {
+  return {
+    id,
+    account_id: 'A',
+    name: `room-${id}`,
+    status: 'active',
+    max_participants: 10,
+    recording: null,
+    participants: [],
+    end_reason: '',
+    tm_create: tm(0),
+    tm_end: '',
     ...patch,
   };
 }
@@ -149,11 +177,22 @@ test('migrations: a new database gets every step, in order, recorded in schema_v
       { version: 2, description: 'webhook outbox' },
       { version: 3, description: 'SIP users (softphones that register)' },
       { version: 4, description: 'DTMF digits received on a call (RFC 4733 and SIP INFO), as a JSON array' },
+      { version: 5, description: 'flows, conferences, recording track manifests' },
     ]);
     const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    for (const t of ['accounts', 'calls', 'outbox', 'recordings', 'schema_version', 'settings', 'users']) assert.ok(tables.includes(t), t);
+    for (const t of ['accounts', 'calls', 'conferences', 'flows', 'outbox', 'recordings', 'schema_version', 'settings', 'users']) assert.ok(tables.includes(t), t);
     const indexes = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").pluck().all();
-    for (const i of ['recordings_account_time', 'recordings_reference', 'recordings_status', 'outbox_due', 'outbox_line']) {
+    for (const i of [
+      'recordings_account_time',
+      'recordings_reference',
+      'recordings_status',
+      'outbox_due',
+      'outbox_line',
+      'flows_account_time',
+      'conferences_account_time',
+      'conferences_name',
+      'conferences_status',
+    ]) {
       assert.ok(indexes.includes(i), i);
     }
     raw.close();
@@ -590,6 +629,187 @@ test('settings: set, overwrite, get; a closed store is ERR_INVALID_STATE', () =>
   assert.is(codeOf(() => store.getSetting('x')), 'ERR_INVALID_STATE');
   assert.is(codeOf(() => store.listRecordings({ account_id: 'A', page_size: 1 })), 'ERR_INVALID_STATE');
   assert.is(codeOf(() => store.createAccount(account('A'))), 'ERR_INVALID_STATE');
+});
+
+test('migrations: a version 4 database (made by the first four steps) is upgraded; its recordings read with tracks []', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    const raw = new Database(file);
+    assert.is(migrate(raw, MIGRATIONS.slice(0, 4)), 4);
+    raw.exec(`
+      INSERT INTO accounts VALUES ('A', 'old', 'hash-A', '', '', 0, '${tm(0)}', '${tm(0)}');
+      INSERT INTO calls (id, account_id, sip_call_id, direction, "from", "to", status, tm_create, dtmf)
+        VALUES ('c-old', 'A', 'x@y', 'inbound', 'sip:a@b', 'sip:c@d', 'ended', '${tm(1)}', '[{"leg":"caller","digit":"5","via":"info","offset_ms":10}]');
+      INSERT INTO recordings (id, account_id, reference_type, reference_id, status, format, channels, sample_rate,
+        participant, options, tm_create, tm_update)
+        VALUES ('old-4', 'A', 'conference', 'conf-old', 'ended', 'wav', 'mono', 8000, 'all', '{"label":"x"}', '${tm(2)}', '${tm(2)}');
+    `);
+    raw.close();
+
+    const store = SqliteStore.open(file);
+    assert.is(store.schemaVersion, LATEST);
+    const r = store.getRecording('old-4');
+    assert.equal(r?.tracks, []);
+    assert.equal(r?.options, { label: 'x' });
+    assert.equal(store.getCall('c-old')?.dtmf, [{ leg: 'caller', digit: '5', via: 'info', offset_ms: 10 }]);
+    // The new tables work on the upgraded file.
+    store.insertFlow(flow('f1'));
+    assert.is(store.getFlow('f1')?.name, 'flow f1');
+    store.upsertConference(conference('k1'));
+    assert.is(store.activeConferences().length, 1);
+    assert.equal(store.updateRecording('old-4', { tracks: [{ call_id: 'c-old', participant: 'sip:a@b', recording_id: 'old-4t', join_offset_ms: 0, leave_offset_ms: -1 }] })?.tracks.length, 1);
+    store.close();
+
+    const check = new Database(file, { readonly: true });
+    assert.equal(check.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all(), [1, 2, 3, 4, 5]);
+    check.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('recordings: tracks round trip through insert, update, get and list', () => {
+  const store = memoryStore();
+  const tracks = [
+    { call_id: 'c1', participant: 'sip:alice@example.com', recording_id: 'rt-1', join_offset_ms: 0, leave_offset_ms: 61_000 },
+    { call_id: 'c2', participant: 'bob', recording_id: 'rt-2', join_offset_ms: 2_340, leave_offset_ms: -1 },
+  ];
+  const row = recording('mix', { reference_type: 'conference', reference_id: 'k1', tracks });
+  store.insertRecording(row);
+  assert.equal(store.getRecording('mix'), row);
+  assert.equal(store.listRecordings({ account_id: 'A', page_size: 10 }).result[0]?.tracks, tracks);
+  const more = [...tracks, { call_id: 'c3', participant: 'carol', recording_id: 'rt-3', join_offset_ms: 5_000, leave_offset_ms: -1 }];
+  assert.equal(store.updateRecording('mix', { tracks: more })?.tracks, more);
+  assert.equal(store.getRecording('mix')?.tracks, more);
+  // A patch without tracks keeps them.
+  assert.equal(store.updateRecording('mix', { status: 'ended' })?.tracks, more);
+  // A call recording has none.
+  store.insertRecording(recording('plain'));
+  assert.equal(store.getRecording('plain')?.tracks, []);
+  store.close();
+});
+
+test('flows: insert, get, list newest first with stable page tokens, per account; delete', () => {
+  const store = memoryStore();
+  const nested = flow('f0', {
+    actions: [{ action: 'branch', option: { variable: 'digits', cases: { '1': [{ action: 'play', option: { file: 'a.wav' } }] }, default: [] } }],
+    name: 'ünïcødé ☎',
+  });
+  store.insertFlow(nested);
+  assert.equal(store.getFlow('f0'), nested);
+  assert.is(store.getFlow('missing'), null);
+  for (let i = 1; i < 8; i++) store.insertFlow(flow(`f${i}`, { tm_create: tm(Math.floor(i / 2)) }));
+  store.insertFlow(flow('fb', { account_id: 'B', tm_create: tm(3) }));
+
+  const ids: string[] = [];
+  let token = '';
+  for (;;) {
+    const page = store.listFlows({ account_id: 'A', page_size: 3, ...(token === '' ? {} : { page_token: token }) });
+    ids.push(...page.result.map((f) => f.id));
+    // A flow created between pages does not shift the walk.
+    store.insertFlow(flow(`new-${ids.length}`, { tm_create: tm(50) }));
+    if (page.next_page_token === '') break;
+    token = page.next_page_token;
+  }
+  assert.equal(ids, ['f7', 'f6', 'f5', 'f4', 'f3', 'f2', 'f1', 'f0']);
+  assert.equal(store.listFlows({ account_id: 'B', page_size: 10 }).result.map((f) => f.id), ['fb']);
+  assert.equal(store.listFlows({ account_id: 'nobody', page_size: 10 }), { result: [], next_page_token: '' });
+
+  assert.is(codeOf(() => store.insertFlow(flow('f1'))), 'ERR_INVALID_ARGUMENT', 'duplicate id');
+  assert.is(codeOf(() => store.insertFlow(flow('fx', { account_id: 'nobody' }))), 'ERR_INVALID_ARGUMENT', 'unknown account');
+  assert.is(codeOf(() => store.listFlows({ account_id: 'A', page_size: 0 })), 'ERR_INVALID_ARGUMENT');
+  // Tokens of other lists are refused, and a flows token by them.
+  const callToken = (() => {
+    store.upsertCall(call('c0', { tm_create: tm(0) }));
+    store.upsertCall(call('c1', { tm_create: tm(1) }));
+    return store.listCalls({ account_id: 'A', page_size: 1 }).next_page_token;
+  })();
+  assert.is(codeOf(() => store.listFlows({ account_id: 'A', page_size: 2, page_token: callToken })), 'ERR_INVALID_ARGUMENT');
+  const flowToken = store.listFlows({ account_id: 'A', page_size: 2 }).next_page_token;
+  assert.is(codeOf(() => store.listCalls({ account_id: 'A', page_size: 2, page_token: flowToken })), 'ERR_INVALID_ARGUMENT');
+
+  assert.is(store.deleteFlow('f3'), true);
+  assert.is(store.deleteFlow('f3'), false);
+  assert.is(store.getFlow('f3'), null);
+  assert.ok(!store.listFlows({ account_id: 'A', page_size: 100 }).result.some((f) => f.id === 'f3'));
+  store.close();
+});
+
+test('conferences: upsert keeps account and creation time; participants and recording JSON; status filter, paging, active ones', () => {
+  const store = memoryStore();
+  const participants = [
+    { call_id: 'c1', from: 'sip:alice@example.com', tm_join: tm(1), tm_leave: tm(9), muted: false },
+    { call_id: 'c2', from: 'sip:bob@example.com', tm_join: tm(2), tm_leave: '', muted: true },
+  ];
+  const row = conference('k1', { recording: { format: 'mp3', channels: 'mono', label: 'weekly' }, participants, tm_create: tm(1) });
+  store.upsertConference(row);
+  assert.equal(store.getConference('k1'), row);
+  const ended = { ...row, account_id: 'B', tm_create: tm(99), status: 'ended' as const, end_reason: 'empty', tm_end: tm(30), participants: [] };
+  store.upsertConference(ended);
+  assert.equal(store.getConference('k1'), { ...ended, account_id: 'A', tm_create: tm(1) });
+  assert.is(store.getConference('missing'), null);
+
+  for (let i = 2; i <= 7; i++) store.upsertConference(conference(`k${i}`, { tm_create: tm(i), status: i % 3 === 0 ? 'ended' : 'active' }));
+  store.upsertConference(conference('kb', { account_id: 'B', tm_create: tm(4), name: 'room-k4' }));
+
+  const first = store.listConferences({ account_id: 'A', page_size: 4 });
+  assert.equal(first.result.map((c) => c.id), ['k7', 'k6', 'k5', 'k4']);
+  const second = store.listConferences({ account_id: 'A', page_size: 4, page_token: first.next_page_token });
+  assert.equal(second.result.map((c) => c.id), ['k3', 'k2', 'k1']);
+  assert.is(second.next_page_token, '');
+  assert.equal(store.listConferences({ account_id: 'A', status: 'ended', page_size: 10 }).result.map((c) => c.id), ['k6', 'k3', 'k1']);
+  assert.equal(store.listConferences({ account_id: 'A', status: 'active', page_size: 10 }).result.map((c) => c.id), ['k7', 'k5', 'k4', 'k2']);
+  assert.equal(store.listConferences({ account_id: 'B', page_size: 10 }).result.map((c) => c.id), ['kb']);
+  const recToken = Buffer.from(JSON.stringify(['r', tm(5), 'k5']), 'utf8').toString('base64url');
+  assert.is(codeOf(() => store.listConferences({ account_id: 'A', page_size: 2, page_token: recToken })), 'ERR_INVALID_ARGUMENT', 'a recordings token');
+  assert.is(codeOf(() => store.listCalls({ account_id: 'A', page_size: 2, page_token: first.next_page_token })), 'ERR_INVALID_ARGUMENT');
+  assert.is(codeOf(() => store.listConferences({ account_id: 'A', page_size: 101 })), 'ERR_INVALID_ARGUMENT');
+
+  // Across accounts, oldest first: what start-up cleans.
+  assert.equal(store.activeConferences().map((c) => c.id), ['k2', 'k4', 'kb', 'k5', 'k7']);
+  assert.is(store.activeConferenceByName('A', 'room-k4')?.id, 'k4');
+  assert.is(store.activeConferenceByName('B', 'room-k4')?.id, 'kb');
+  assert.is(store.activeConferenceByName('A', 'room-k3'), null, 'ended');
+  assert.is(store.activeConferenceByName('A', 'nothing'), null);
+  assert.is(codeOf(() => store.upsertConference(conference('bad', { status: 'paused' as never }))), 'ERR_INVALID_ARGUMENT');
+  store.close();
+});
+
+test('JSON columns: a damaged tracks, actions, participants or recording reads as [] or null, never throws', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    let store = SqliteStore.open(file);
+    store.createAccount(account('A'));
+    store.insertRecording(recording('r1', { tracks: [{ call_id: 'c', participant: 'p', recording_id: 'x', join_offset_ms: 0, leave_offset_ms: -1 }] }));
+    store.insertFlow(flow('f1'));
+    store.upsertConference(conference('k1', { recording: { format: 'wav' }, participants: [{ call_id: 'c', from: 'f', tm_join: tm(0), tm_leave: '', muted: false }] }));
+    store.upsertConference(conference('k2', { recording: { format: 'wav' } }));
+    store.close();
+
+    const raw = new Database(file);
+    raw.pragma('ignore_check_constraints = ON');
+    raw.exec(`
+      UPDATE recordings SET tracks = '[{"call_id":' WHERE id = 'r1';
+      UPDATE flows SET actions = '{"not":"an array"}' WHERE id = 'f1';
+      UPDATE conferences SET participants = 'garbage', recording = '[1, 2]' WHERE id = 'k1';
+      UPDATE conferences SET recording = 'null' WHERE id = 'k2';
+    `);
+    raw.close();
+
+    store = SqliteStore.open(file);
+    assert.equal(store.getRecording('r1')?.tracks, []);
+    assert.is(store.getRecording('r1')?.file_path, 'recordings/r1.wav');
+    assert.equal(store.getFlow('f1')?.actions, []);
+    assert.equal(store.getConference('k1')?.participants, []);
+    assert.is(store.getConference('k1')?.recording, null);
+    assert.is(store.getConference('k2')?.recording, null);
+    assert.equal(store.activeConferences().map((c) => c.id), ['k1', 'k2']);
+    store.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -4,7 +4,9 @@
  * Lists page newest first by (tm_create DESC, id DESC) with keyset paging: the page token holds
  * the last row's (tm_create, id) and the next page is `(tm_create, id) < (?, ?)`, so rows
  * inserted between two page requests never shift or repeat a page. Every list is scoped by
- * account_id. Booleans are stored as 0/1, pauses and options as JSON text.
+ * account_id. Booleans are stored as 0/1; pauses, options, tracks, flow actions and conference
+ * participants as JSON text. JSON columns added since release 1 are read defensively: a damaged
+ * one reads as its empty value ([] or null) rather than losing the whole row.
  *
  * Constraint violations (an id that exists, an unknown account) throw InvalidArgumentError; a
  * store used after close() throws InvalidStateError.
@@ -15,12 +17,17 @@ import type {
   AccountRow,
   CallQuery,
   CallRow,
+  ConferenceQuery,
+  ConferenceRow,
+  FlowQuery,
+  FlowRow,
   OutboxRow,
   Page,
   PauseRow,
   RecordingQuery,
   RecordingRow,
   Store,
+  TrackRecord,
   UserRow,
 } from '../model.js';
 import { migrate } from './migrations.js';
@@ -71,7 +78,14 @@ interface RecordingRecord {
   tm_create: string;
   tm_update: string;
   tm_delete: string;
+  tracks: string;
 }
+
+/** A flows row as SQLite holds it: actions as JSON text. */
+type FlowRecord = Omit<FlowRow, 'actions'> & { actions: string };
+
+/** A conferences row as SQLite holds it: recording and participants as JSON text. */
+type ConferenceRecord = Omit<ConferenceRow, 'recording' | 'participants'> & { recording: string; participants: string };
 
 type EnqueueRow = Omit<OutboxRow, 'seq' | 'status' | 'attempts' | 'last_error' | 'tm_delivered'>;
 
@@ -80,7 +94,11 @@ const CALL_COLUMNS = ['id', 'account_id', 'sip_call_id', 'direction', 'from', 't
 const RECORDING_COLUMNS = [
   'id', 'account_id', 'reference_type', 'reference_id', 'status', 'format', 'channels', 'sample_rate', 'bitrate',
   'participant', 'label', 'duration_ms', 'file_size', 'checksum_sha256', 'pauses', 'recovered', 'reason', 'file_path',
-  'options', 'tm_start', 'tm_end', 'tm_create', 'tm_update', 'tm_delete',
+  'options', 'tm_start', 'tm_end', 'tm_create', 'tm_update', 'tm_delete', 'tracks',
+] as const;
+const FLOW_COLUMNS = ['id', 'account_id', 'name', 'actions', 'tm_create'] as const;
+const CONFERENCE_COLUMNS = [
+  'id', 'account_id', 'name', 'status', 'max_participants', 'recording', 'participants', 'end_reason', 'tm_create', 'tm_end',
 ] as const;
 
 /** `"a", "b"` and `@a, @b` for an INSERT of these columns (quoted: calls has "from" and "to"). */
@@ -113,15 +131,30 @@ function accountRow(r: AccountRecord): AccountRow {
 /** A calls row as SQLite holds it: dtmf as JSON text. */
 type CallRecord = Omit<CallRow, 'dtmf'> & { dtmf: string };
 
-function callRow(r: CallRecord): CallRow {
-  let dtmf: CallRow['dtmf'] = [];
+/** The JSON array in `text`, or [] when it is damaged or not an array (the row survives; the list is lost). */
+function jsonArray<T>(text: string): T[] {
   try {
-    const parsed: unknown = JSON.parse(r.dtmf);
-    if (Array.isArray(parsed)) dtmf = parsed as CallRow['dtmf'];
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed)) return parsed as T[];
   } catch {
-    // A damaged column loses only the digits, never the call.
+    // Fall through: a damaged column loses only its list, never the row.
   }
-  return { ...r, dtmf };
+  return [];
+}
+
+/** The JSON object in `text`, or null when it is 'null', damaged or not an object. */
+function jsonObjectOrNull(text: string): Record<string, unknown> | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // Fall through, as jsonArray does.
+  }
+  return null;
+}
+
+function callRow(r: CallRecord): CallRow {
+  return { ...r, dtmf: jsonArray<CallRow['dtmf'][number]>(r.dtmf) };
 }
 
 function callParams(row: CallRow): Record<string, Bind> {
@@ -167,6 +200,8 @@ function recordingParams(row: RecordingRow): Record<string, Bind> {
     tm_create: row.tm_create,
     tm_update: row.tm_update,
     tm_delete: row.tm_delete,
+    // A row built by a caller that predates tracks stores [] rather than failing the insert.
+    tracks: JSON.stringify((row.tracks as TrackRecord[] | undefined) ?? []),
   };
 }
 
@@ -176,6 +211,38 @@ function recordingRow(r: RecordingRecord): RecordingRow {
     pauses: JSON.parse(r.pauses) as PauseRow[],
     recovered: r.recovered === 1,
     options: JSON.parse(r.options) as Record<string, unknown>,
+    tracks: jsonArray<TrackRecord>(r.tracks),
+  };
+}
+
+function flowParams(row: FlowRow): Record<string, Bind> {
+  return { id: row.id, account_id: row.account_id, name: row.name, actions: JSON.stringify(row.actions), tm_create: row.tm_create };
+}
+
+function flowRow(r: FlowRecord): FlowRow {
+  return { ...r, actions: jsonArray<unknown>(r.actions) };
+}
+
+function conferenceParams(row: ConferenceRow): Record<string, Bind> {
+  return {
+    id: row.id,
+    account_id: row.account_id,
+    name: row.name,
+    status: row.status,
+    max_participants: row.max_participants,
+    recording: JSON.stringify(row.recording ?? null),
+    participants: JSON.stringify(row.participants),
+    end_reason: row.end_reason,
+    tm_create: row.tm_create,
+    tm_end: row.tm_end,
+  };
+}
+
+function conferenceRow(r: ConferenceRecord): ConferenceRow {
+  return {
+    ...r,
+    recording: jsonObjectOrNull(r.recording),
+    participants: jsonArray<ConferenceRow['participants'][number]>(r.participants),
   };
 }
 
@@ -189,8 +256,10 @@ function merge<T extends { id: string }>(base: T, patch: Partial<Omit<T, 'id'>>)
   return out;
 }
 
-/** Page token kinds, so a calls token is refused by the recordings list and the reverse. */
-type TokenKind = 'c' | 'r';
+/** Page token kinds, so a token of one list (calls, recordings, flows, conferences) is refused by the others. */
+type TokenKind = 'c' | 'r' | 'f' | 'k';
+
+const LIST_NAMES: Record<TokenKind, string> = { c: 'calls', r: 'recordings', f: 'flows', k: 'conferences' };
 
 function encodePageToken(kind: TokenKind, tmCreate: string, id: string): string {
   return Buffer.from(JSON.stringify([kind, tmCreate, id]), 'utf8').toString('base64url');
@@ -209,7 +278,7 @@ function decodePageToken(kind: TokenKind, token: string): [string, string] {
   }
   if (!Array.isArray(value) || value.length !== 3) throw bad('not a page token');
   const [k, tm, id] = value as unknown[];
-  if (k !== kind) throw bad(kind === 'r' ? 'it belongs to another list than recordings' : 'it belongs to another list than calls');
+  if (k !== kind) throw bad(`it belongs to another list than ${LIST_NAMES[kind]}`);
   if (typeof tm !== 'string' || typeof id !== 'string' || id === '') throw bad('not a page token');
   return [tm, id];
 }
@@ -250,6 +319,15 @@ export class SqliteStore implements Store {
   readonly #getRecording: Database.Statement<[string], RecordingRecord>;
   readonly #recordingIdsOf: Database.Statement<[string], string>;
   readonly #unfinished: Database.Statement<[], RecordingRecord>;
+
+  readonly #insertFlow: Database.Statement<[Record<string, Bind>]>;
+  readonly #getFlow: Database.Statement<[string], FlowRecord>;
+  readonly #deleteFlow: Database.Statement<[string]>;
+
+  readonly #upsertConference: Database.Statement<[Record<string, Bind>]>;
+  readonly #getConference: Database.Statement<[string], ConferenceRecord>;
+  readonly #activeConferences: Database.Statement<[], ConferenceRecord>;
+  readonly #activeConferenceByName: Database.Statement<[string, string], ConferenceRecord>;
 
   readonly #enqueue: Database.Statement<[Record<string, Bind>]>;
   readonly #due: Database.Statement<[number, number], OutboxRow>;
@@ -297,6 +375,21 @@ export class SqliteStore implements Store {
       .pluck();
     this.#unfinished = db.prepare(
       "SELECT * FROM recordings WHERE status IN ('initiating', 'recording', 'paused', 'stopping') ORDER BY tm_create, id",
+    );
+
+    this.#insertFlow = db.prepare(insertSql('flows', FLOW_COLUMNS));
+    this.#getFlow = db.prepare('SELECT * FROM flows WHERE id = ?');
+    this.#deleteFlow = db.prepare('DELETE FROM flows WHERE id = ?');
+
+    // Like a call, a conference keeps its account and creation time when upserted again.
+    const conferenceUpdates = CONFERENCE_COLUMNS.filter((c) => c !== 'id' && c !== 'account_id' && c !== 'tm_create');
+    this.#upsertConference = db.prepare(
+      `${insertSql('conferences', CONFERENCE_COLUMNS)} ON CONFLICT(id) DO UPDATE SET ${conferenceUpdates.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`,
+    );
+    this.#getConference = db.prepare('SELECT * FROM conferences WHERE id = ?');
+    this.#activeConferences = db.prepare("SELECT * FROM conferences WHERE status = 'active' ORDER BY tm_create, id");
+    this.#activeConferenceByName = db.prepare(
+      "SELECT * FROM conferences WHERE account_id = ? AND name = ? AND status = 'active' ORDER BY tm_create DESC, id DESC LIMIT 1",
     );
 
     this.#enqueue = db.prepare(
@@ -520,6 +613,59 @@ export class SqliteStore implements Store {
 
   unfinishedRecordings(): RecordingRow[] {
     return this.#guard(() => this.#unfinished.all()).map(recordingRow);
+  }
+
+  // Call flows
+
+  insertFlow(row: FlowRow): void {
+    this.#write(`flow ${row.id}`, () => this.#insertFlow.run(flowParams(row)));
+  }
+
+  getFlow(id: string): FlowRow | null {
+    const r = this.#guard(() => this.#getFlow.get(id));
+    return r === undefined ? null : flowRow(r);
+  }
+
+  listFlows(q: FlowQuery): Page<FlowRow> {
+    checkPageSize(q.page_size);
+    const rows = this.#page<FlowRecord>('f', 'flows', ['account_id = ?'], [q.account_id], q.page_size, q.page_token);
+    return this.#toPage('f', rows, q.page_size, flowRow);
+  }
+
+  deleteFlow(id: string): boolean {
+    return this.#write(`flow ${id}`, () => this.#deleteFlow.run(id)).changes > 0;
+  }
+
+  // Conferences
+
+  upsertConference(row: ConferenceRow): void {
+    this.#write(`conference ${row.id}`, () => this.#upsertConference.run(conferenceParams(row)));
+  }
+
+  getConference(id: string): ConferenceRow | null {
+    const r = this.#guard(() => this.#getConference.get(id));
+    return r === undefined ? null : conferenceRow(r);
+  }
+
+  listConferences(q: ConferenceQuery): Page<ConferenceRow> {
+    checkPageSize(q.page_size);
+    const where = ['account_id = ?'];
+    const params: Bind[] = [q.account_id];
+    if (q.status !== undefined) {
+      where.push('status = ?');
+      params.push(q.status);
+    }
+    const rows = this.#page<ConferenceRecord>('k', 'conferences', where, params, q.page_size, q.page_token);
+    return this.#toPage('k', rows, q.page_size, conferenceRow);
+  }
+
+  activeConferences(): ConferenceRow[] {
+    return this.#guard(() => this.#activeConferences.all()).map(conferenceRow);
+  }
+
+  activeConferenceByName(accountId: string, name: string): ConferenceRow | null {
+    const r = this.#guard(() => this.#activeConferenceByName.get(accountId, name));
+    return r === undefined ? null : conferenceRow(r);
   }
 
   // Webhook outbox

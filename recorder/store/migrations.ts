@@ -139,6 +139,45 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'DTMF digits received on a call (RFC 4733 and SIP INFO), as a JSON array',
     sql: `ALTER TABLE calls ADD COLUMN dtmf TEXT NOT NULL DEFAULT '[]';`,
   },
+  {
+    version: 5,
+    description: 'flows, conferences, recording track manifests',
+    sql: `
+      CREATE TABLE flows (
+        id          TEXT PRIMARY KEY,
+        account_id  TEXT NOT NULL REFERENCES accounts(id),
+        name        TEXT NOT NULL,
+        -- The validated actions, a JSON array.
+        actions     TEXT NOT NULL CHECK (json_valid(actions)),
+        tm_create   TEXT NOT NULL
+      ) STRICT;
+      -- listFlows: one account, newest first, keyset paging on (tm_create, id).
+      CREATE INDEX flows_account_time ON flows(account_id, tm_create, id);
+
+      CREATE TABLE conferences (
+        id               TEXT PRIMARY KEY,
+        account_id       TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('active', 'ended')),
+        max_participants INTEGER NOT NULL,
+        -- Auto-record options (a JSON object), or 'null' for none.
+        recording        TEXT NOT NULL CHECK (json_valid(recording)),
+        participants     TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(participants)),
+        end_reason       TEXT NOT NULL DEFAULT '',
+        tm_create        TEXT NOT NULL,
+        tm_end           TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+      -- listConferences: one account, newest first, keyset paging on (tm_create, id).
+      CREATE INDEX conferences_account_time ON conferences(account_id, tm_create, id);
+      -- A call joining by name finds the account's active conference of that name.
+      CREATE INDEX conferences_name ON conferences(account_id, name, status);
+      -- activeConferences at start-up.
+      CREATE INDEX conferences_status ON conferences(status);
+
+      -- Per-participant tracks of a conference mix recording (JSON array of TrackRecord).
+      ALTER TABLE recordings ADD COLUMN tracks TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
 
 /** The highest step recorded in the database, 0 for a new one. */
