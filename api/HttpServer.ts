@@ -11,6 +11,7 @@ import { WebSocketServer } from 'ws';
 import type { Gateway } from '../calls/index.js';
 import { RateLimiter, accountFor, tokenOf } from './auth.js';
 import { ApiError } from './errors.js';
+import { registerConferenceRoutes } from './conferences.js';
 import { registerRoutes } from './handlers.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -89,6 +90,7 @@ export class HttpServer {
       handler: () => ({ status: 200, body: openApiDocument(this.router.routes, API_VERSION) }),
     });
     registerRoutes(this.router, gateway);
+    registerConferenceRoutes(this.router, gateway);
   }
 
   async listen(port: number, host: string): Promise<number> {

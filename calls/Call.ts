@@ -5,11 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { SafeEmitter } from '../common/index.js';
 import { Mixer } from '../mixer/index.js';
-import type { MixerInput, MixerRate, OutputSpec } from '../mixer/index.js';
-import { nowIso } from '../recorder/index.js';
+import type { MixOutput, MixerInput, MixerRate, OutputSpec } from '../mixer/index.js';
+import { DtmfDetector } from '../dsp/index.js';
+import { RecordingOptionError, nowIso } from '../recorder/index.js';
 import type { CallRow, DtmfRecord, RecordingRow, RecordingService, RecordingSpec } from '../recorder/index.js';
 import { dtmfRelayBody } from './dtmf.js';
 import type { InviteClientSession, InviteServerSession, SessionEnd } from '../sip/index.js';
+import type { Conference } from './Conference.js';
 import type { MediaLeg } from './MediaLeg.js';
 import { Prompt } from './Prompt.js';
 
@@ -25,6 +27,8 @@ export interface CallEvents {
 
 /** Digits kept per call (a stuck sender must not grow memory without bound). */
 const MAX_DTMF = 1000;
+/** In-band digits within this long after a signalled one are the same key press (ms). */
+const INBAND_SHADOW_MS = 500;
 
 /** A recording of this call; `row` is kept current by the recording service. */
 export interface CallRecordingInfo {
@@ -41,7 +45,9 @@ export class Call extends SafeEmitter<CallEvents> {
   callee: InviteClientSession | null = null;
   /** Cancels every outbound branch still ringing (a connect before anyone answered). */
   cancelBranches: (() => void) | null = null;
-  readonly mixer: Mixer;
+  /** The call's own mixer, or its conference's once it joined one. */
+  mixer: Mixer;
+  conference: Conference | null = null;
   readonly legs: MediaLeg[] = [];
   readonly recordings: CallRecordingInfo[] = [];
   readonly service: RecordingService;
@@ -57,6 +63,12 @@ export class Call extends SafeEmitter<CallEvents> {
   /** DTMF digits received from either party, in order (at most MAX_DTMF). */
   readonly dtmf: DtmfRecord[] = [];
   #prompt: Prompt | null = null;
+  /** Last keys pressed (any party), for PCI pause sequences. */
+  #keyed = '';
+  /** When the last RFC 4733 / INFO digit arrived (ms since epoch). */
+  #signalledAt = -Infinity;
+  /** The caller's in-band DTMF detector output, when listening. */
+  #inband: MixOutput | null = null;
   #ending: Promise<void> | null = null;
 
   constructor(caller: InviteServerSession, mixerRate: MixerRate, jitterMs: number, service: RecordingService) {
@@ -91,8 +103,29 @@ export class Call extends SafeEmitter<CallEvents> {
     return this.#prompt;
   }
 
-  /** What a leg hears from the gateway: the other party and the prompt. */
+  /**
+   * Moves the call's legs onto a conference's mixer. The call's own recordings stop (their
+   * inputs leave) and its prompt goes; returns the call's old mixer for the gateway to retire.
+   */
+  async enterConference(conference: Conference): Promise<Mixer> {
+    await this.service.stopAllFor(this.id, 'conference_join').catch(() => undefined);
+    const old = this.mixer;
+    if (this.#prompt !== null) {
+      this.#prompt.stop();
+      old.removeInput(this.#prompt.input);
+      this.#prompt = null;
+    }
+    // The in-band detector's output lived on the old mixer, which retires.
+    this.#inband = null;
+    for (const leg of this.legs) leg.moveTo(conference.mixer);
+    this.mixer = conference.mixer;
+    this.conference = conference;
+    return old;
+  }
+
+  /** What a leg hears from the gateway: the other party and the prompt (in a conference: everyone else). */
   hearingOf(leg: MediaLeg): OutputSpec | null {
+    if (this.conference !== null) return { kind: 'minus', input: leg.input };
     const others: MixerInput[] = this.legs.filter((l) => l !== leg).map((l) => l.input);
     if (this.#prompt !== null) others.push(this.#prompt.input);
     return others.length === 0 ? null : { kind: 'mono', inputs: others };
@@ -113,6 +146,7 @@ export class Call extends SafeEmitter<CallEvents> {
 
   /** Starts a recording of this call. */
   async record(spec: RecordingSpec): Promise<CallRecordingInfo> {
+    if (spec.tracks === true) throw new RecordingOptionError('tracks', 'applies to conference recordings only');
     const caller = this.callerLeg.input;
     const callee = this.calleeLeg?.input;
     const parties = callee ? [caller, callee] : [caller];
@@ -159,11 +193,49 @@ export class Call extends SafeEmitter<CallEvents> {
    */
   digit(leg: 'caller' | 'callee', digit: string, via: DtmfRecord['via'], durationMs: number): void {
     if (digit === '' || this.status === 'ended') return;
-    const record: DtmfRecord = { leg, digit, via, offset_ms: Math.round(Date.now() - this.tmCreate.getTime()) };
+    const now = Date.now();
+    if (via === 'inband') {
+      // A phone that sends RFC 4733 or INFO may leave the tones in its audio too: one key press.
+      if (now - this.#signalledAt < INBAND_SHADOW_MS) return;
+    } else this.#signalledAt = now;
+    const record: DtmfRecord = { leg, digit, via, offset_ms: Math.round(now - this.tmCreate.getTime()) };
     if (this.dtmf.length < MAX_DTMF) this.dtmf.push(record);
+    this.#keyed = (this.#keyed + digit).slice(-16);
+    this.#pciPause();
     this.emit('dtmf', record);
     const other = leg === 'caller' ? this.callee : this.caller;
-    if (other !== null && other.state === 'confirmed') void other.info('application/dtmf-relay', dtmfRelayBody(digit, durationMs));
+    if (via !== 'inband' && other !== null && other.state === 'confirmed') void other.info('application/dtmf-relay', dtmfRelayBody(digit, durationMs));
+  }
+
+  /**
+   * Listens for DTMF tones inside the caller's audio (phones without RFC 4733 or INFO): the
+   * caller's track from the mixer feeds a detector. Idempotent.
+   */
+  detectInbandDtmf(): void {
+    if (this.#inband !== null || this.legs.length === 0) return;
+    const leg = this.callerLeg;
+    const detector = new DtmfDetector({ sampleRateHz: this.mixer.sampleRate });
+    detector.onDigit = (d, _start, ms) => this.digit('caller', d, 'inband', ms);
+    this.#inband = this.mixer.addOutput({ kind: 'track', input: leg.input }, { onFrame: (pcm) => detector.push(pcm, 0, pcm.length) });
+  }
+
+  /** PCI pause: the keys just pressed pause or resume recordings that asked for it. */
+  #pciPause(): void {
+    for (const r of this.recordings) {
+      const pci = r.spec.pci_pause;
+      if (pci === undefined || !this.service.isActive(r.id)) continue;
+      try {
+        if (this.#keyed.endsWith(pci.pause_digits) && r.row.status === 'recording') {
+          this.service.pause(r.id, 'dtmf');
+          this.#keyed = '';
+        } else if (this.#keyed.endsWith(pci.resume_digits) && r.row.status === 'paused') {
+          this.service.resume(r.id, 'dtmf');
+          this.#keyed = '';
+        }
+      } catch {
+        // Stopped meanwhile: nothing to pause.
+      }
+    }
   }
 
   /** Ids of this call's recordings running now (recording or paused). */
@@ -184,9 +256,19 @@ export class Call extends SafeEmitter<CallEvents> {
     this.endReason ||= reason;
     this.status = 'ended';
     this.tmEnd = new Date();
-    this.mixer.drain();
     // Pending play() promises (flows waiting on a prompt) resolve: the mixer stops ticking.
     this.#prompt?.stop();
+    const conference = this.conference;
+    if (conference !== null) {
+      // The conference's mixer is shared: this call only takes its legs out (the last one
+      // out ends the conference, which closes the mixer).
+      await this.service.stopAllFor(this.id, 'hangup').catch(() => undefined);
+      for (const leg of this.legs) leg.close();
+      await conference.remove(this.id).catch(() => undefined);
+      this.emit('ended', this);
+      return;
+    }
+    this.mixer.drain();
     await this.service.stopAllFor(this.id, 'hangup').catch(() => undefined);
     this.mixer.close();
     for (const leg of this.legs) leg.close();

@@ -9,7 +9,7 @@ import { FrameScheduler } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
 import { PortAllocator, WebRtcTransport } from '../rtp/index.js';
 import type { WebRtcOptions } from '../rtp/index.js';
-import { RecordingService, SqliteStore } from '../recorder/index.js';
+import { RecordingService, SqliteStore, parseRecordingSpec } from '../recorder/index.js';
 import type { CallRow, RecordingRow, RecordingSpec, Store } from '../recorder/index.js';
 import type { RtpEndpoint } from '../rtp/index.js';
 import {
@@ -42,10 +42,15 @@ import type {
 } from '../sip/index.js';
 import { Registrar, userTarget } from './Registrar.js';
 import { Call } from './Call.js';
+import { loadAudioFile, resolveMediaPath, synthesize } from './audioSource.js';
+import { ConferenceManager } from './Conferences.js';
+import { FlowRunner } from './FlowRunner.js';
+import type { FlowHost } from './FlowRunner.js';
+import { parseFlow } from './flows.js';
 import { parseDtmfInfo } from './dtmf.js';
 import type { GatewayConfig } from './config.js';
 import { LOCAL_CODECS, MediaLeg } from './MediaLeg.js';
-import { defaultRoutes, matchRoute, sourceAllowed, targetFor } from './routes.js';
+import { conferenceNameFor, defaultRoutes, matchRoute, sourceAllowed, targetFor } from './routes.js';
 import type { Route, RouteTable } from './routes.js';
 
 export interface GatewayEvents {
@@ -96,6 +101,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   readonly recordings: RecordingService;
   /** Softphones register here (REGISTER over WebSocket, UDP or TCP). */
   readonly registrar: Registrar;
+  readonly conferences: ConferenceManager;
   readonly #ownsStore: boolean;
   readonly #nonces = new NonceManager();
   #monitor: NodeJS.Timeout | null = null;
@@ -130,6 +136,15 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     this.ua = new UserAgent({ transport: this.transport, transactions: this.transactions, product: 'recgate' });
     this.ua.delegate = this;
     this.registrar = new Registrar({ store: this.store, realm: config.sipRealm });
+    this.conferences = new ConferenceManager({
+      scheduler: this.scheduler,
+      store: this.store,
+      recordings: this.recordings,
+      jitterMs: config.jitterMs,
+      log: (entry) => this.log(entry),
+      hangup: (id, reason) => this.hangup(id, reason),
+      saveCall: (call) => this.#saveCall(call),
+    });
     this.transport.on('connectionClosed', (conn) => this.registrar.connectionClosed(conn));
     this.log =
       config.log === 'json'
@@ -146,6 +161,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     // Finish what a crash left behind before taking new calls.
     await this.recordings.recover();
     for (const row of this.store.unfinishedCalls()) this.#orphanCall(row);
+    this.conferences.recover();
     await this.transport.listen();
     this.#monitor = setInterval(() => this.#checkCalls(), 1000);
     this.#monitor.unref();
@@ -163,6 +179,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     }
     this.ua.shutdown();
     await Promise.all(ending);
+    await this.conferences.close();
     // Let the BYEs leave before the sockets close.
     await new Promise((r) => setTimeout(r, 100));
     this.transactions.close();
@@ -380,6 +397,24 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       if (call.tmAnswer === null) call.tmAnswer = new Date();
     });
 
+    if (route.action === 'flow') return this.#runFlow(call, route, facts, answer);
+    if (route.action === 'conference') {
+      const name = conferenceNameFor(route, facts);
+      const conference = this.conferences.find(call.account, name);
+      if (conference?.full) return this.#rejectCall(call, 486, 'conference_full');
+      this.#answerCall(call, answer, facts);
+      await this.conferences.join(
+        call,
+        conference ??
+          this.conferences.findOrCreate({
+            account: call.account,
+            name,
+            ...(route.maxParticipants !== undefined ? { maxParticipants: route.maxParticipants } : {}),
+            recording: route.recording === false ? null : route.recording,
+          }),
+      );
+      return;
+    }
     if (route.action === 'record') {
       // The file exists before the 200 OK: a recording that cannot start fails the call with 500.
       if (route.recording !== false) await call.record(route.recording);
@@ -393,6 +428,49 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       return;
     }
     await this.#connect(call, route, facts, answer);
+  }
+
+  /** 200 OK to a caller not answered yet (flows, conferences); no-op once answered. */
+  #answerCall(call: Call, answer: string, facts: { user: string; from: string; source: string }): void {
+    if (call.status !== 'ringing' || call.caller.terminated) return;
+    call.caller.accept(answer);
+    call.status = 'progressing';
+    call.tmAnswer = new Date();
+    this.#saveCall(call);
+    this.#logStart(call, facts);
+    this.emit('call', call);
+  }
+
+  /** A route's flow (inline, or stored and looked up now) runs on the call. */
+  async #runFlow(call: Call, route: Route, facts: { user: string; from: string; source: string }, answer: string): Promise<void> {
+    let actions = route.flow;
+    if (actions === undefined && route.flowId !== undefined) {
+      const stored = this.store.getFlow(route.flowId);
+      if (stored === null || stored.account_id !== call.account) return this.#rejectCall(call, 500, 'flow_not_found');
+      actions = parseFlow(stored.actions);
+    }
+    if (actions === undefined) return this.#rejectCall(call, 500, 'flow_not_found');
+    const host: FlowHost = {
+      answer: (c) => this.#answerCall(c, answer, facts),
+      loadMedia: (name, rate) => loadAudioFile(resolveMediaPath(this.config.dataDir, name), rate),
+      speak: (text, rate, voice) => synthesize(text, rate, voice === undefined ? {} : { voice }),
+      connect: async (c, o) => {
+        const recording = o.recording === undefined || o.recording === false ? false : parseRecordingSpec(o.recording, 'connect.recording');
+        const r: Route = { ...route, action: 'connect', target: o.target, recording, ringTimeoutSec: o.ring_timeout_sec ?? route.ringTimeoutSec };
+        await this.#connect(c, r, facts, answer);
+      },
+      joinConference: async (c, nameOrId) => {
+        const name = nameOrId.replace(/\{user\}/g, facts.user);
+        const conference = this.conferences.find(c.account, name) ?? this.conferences.create({ account: c.account, name });
+        await this.conferences.join(c, conference);
+      },
+      hangup: (c, status) => {
+        if (c.status === 'ringing' && !c.caller.terminated) this.#rejectCall(c, status ?? 480, 'flow_hangup');
+        else this.#hangup(c, 'flow_hangup');
+      },
+      log: (entry) => this.log(entry),
+    };
+    await new FlowRunner(call, host).run(actions);
   }
 
   /**
@@ -556,13 +634,16 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       callee.bye();
       return;
     }
-    call.caller.accept(callerAnswer);
-    call.status = 'progressing';
-    call.tmAnswer = new Date();
-    this.#saveCall(call);
     call.codec = `${call.callerLeg.media?.codec.name}/${media.codec.name}`;
-    this.#logStart(call, facts);
-    this.emit('call', call);
+    // A flow may have answered the caller before its connect.
+    if (call.status !== 'progressing') {
+      call.caller.accept(callerAnswer);
+      call.status = 'progressing';
+      call.tmAnswer = new Date();
+      this.#logStart(call, facts);
+      this.emit('call', call);
+    }
+    this.#saveCall(call);
   }
 
   /** A leg's digits, RFC 4733 from its media and SIP INFO from its dialog, go to the call. */
@@ -602,7 +683,8 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   async #finish(call: Call, reason: string): Promise<void> {
     if (!this.calls.has(call.id)) return;
     this.calls.delete(call.id);
-    this.scheduler.remove(call.mixer);
+    // A participant's mixer is its conference's, which keeps ticking for the others.
+    if (call.conference === null) this.scheduler.remove(call.mixer);
     await call.end(call.endReason || reason);
     this.#saveCall(call);
     for (const leg of call.legs) {
@@ -720,6 +802,12 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
 
   #rejectCall(call: Call, status: number, why: string): void {
     call.endReason = why;
+    // Answered already (a flow's connect that failed): the caller gets BYE instead.
+    if (call.status === 'progressing') {
+      this.rejected[why] = (this.rejected[why] ?? 0) + 1;
+      this.#hangup(call, why);
+      return;
+    }
     this.#reject(call.caller, status, why);
   }
 

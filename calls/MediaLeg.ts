@@ -59,8 +59,9 @@ export class MediaLeg {
   readonly label: string;
   /** The transport: an RtpEndpoint (plain RTP) or a WebRtcTransport (browser). */
   readonly endpoint: MediaTransport;
-  readonly input: MixerInput;
-  readonly mixer: Mixer;
+  /** Where this leg's audio goes; both change when the leg moves (a call joins a conference). */
+  input: MixerInput;
+  mixer: Mixer;
   media: NegotiatedMedia | null = null;
   receiver: AudioReceiver | null = null;
   sender: AudioSender | null = null;
@@ -130,6 +131,11 @@ export class MediaLeg {
     this.#connectSender(true);
   }
 
+  /** What this leg hears (null before hear()). */
+  get hearing(): OutputSpec | null {
+    return this.#hears;
+  }
+
   /** Whether the remote is expected to send RTP (not on hold with inactive/recvonly). */
   get remoteSends(): boolean {
     return this.media === null || weSend(this.media.remoteDirection);
@@ -139,6 +145,27 @@ export class MediaLeg {
     if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
     this.#senderOutput = null;
     this.endpoint.close();
+  }
+
+  /**
+   * Moves the leg to another mixer (a call joining a conference): a new input there, a new
+   * receiver at that mixer's rate (it keeps the transport and the negotiated media), and no
+   * sender until hear() says what the leg hears in its new place. The old input is removed.
+   */
+  moveTo(mixer: Mixer): void {
+    if (mixer === this.mixer) return;
+    if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
+    this.#senderOutput = null;
+    this.sender = null;
+    this.#hears = null;
+    const muted = this.input.muted;
+    this.mixer.removeInput(this.input);
+    this.mixer = mixer;
+    this.input = mixer.createInput(this.label);
+    this.input.muted = muted;
+    const media = this.media;
+    this.media = null; // forces a new receiver bound to the new input
+    if (media !== null) this.apply(media);
   }
 
   /** Leaves the mixer altogether (a losing fork of a connect) and closes the transport. */

@@ -18,7 +18,7 @@ import { InvalidStateError, SafeEmitter } from '../common/index.js';
 import { extensionOf, repairRecording } from '../encoders/index.js';
 import type { Mixer, OutputSpec } from '../mixer/index.js';
 import { RECORDING_TRANSITIONS, nowIso } from './model.js';
-import type { PauseRow, RecordingRow, RecordingStatus, ReferenceType, Store } from './model.js';
+import type { PauseRow, RecordingRow, RecordingStatus, ReferenceType, Store, TrackRecord } from './model.js';
 import { channelCount } from './options.js';
 import { LocalStorage } from './storage.js';
 import type { RecordingStorage } from './storage.js';
@@ -172,6 +172,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
       file_size: 0,
       checksum_sha256: '',
       pauses: [],
+      tracks: [],
       recovered: false,
       reason: '',
       file_path: rel,
@@ -206,6 +207,17 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     media.on('autostop', (reason) => void this.stop(id, reason).catch(() => undefined));
     this.#transition(row, 'recording', { tm_start: nowIso() }, 'recording.started');
     return row;
+  }
+
+  /**
+   * Replaces a conference mix recording's track manifest (participants' files with their join
+   * and leave offsets). Stored at once, so a crash keeps what was known; no event.
+   */
+  setTracks(id: string, tracks: readonly TrackRecord[]): void {
+    const copy = tracks.map((t) => ({ ...t }));
+    const a = this.#active.get(id);
+    if (a !== undefined) a.row.tracks = copy;
+    this.store.updateRecording(id, { tracks: copy, tm_update: nowIso() });
   }
 
   /** Pauses an active recording; idempotent while paused. */

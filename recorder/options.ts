@@ -29,6 +29,13 @@ export interface RecordingSpec {
   upload_method: 'PUT' | 'POST';
   /** Play a short tone to the call when recording starts. */
   beep: boolean;
+  /**
+   * PCI pause: the recording pauses when a party keys `pause_digits` (DTMF, any transport) and
+   * resumes on `resume_digits` (or the API), each pause kept in `pauses` with by = 'dtmf'.
+   */
+  pci_pause?: { pause_digits: string; resume_digits: string };
+  /** Conferences only: one file per participant beside the mix, listed in the recording's tracks. */
+  tracks?: boolean;
 }
 
 export const RECORDING_DEFAULTS: RecordingSpec = {
@@ -60,6 +67,8 @@ export const RECORDING_OPTION_KEYS: readonly string[] = [
   'upload_url',
   'upload_method',
   'beep',
+  'pci_pause',
+  'tracks',
 ];
 
 /** A validation error that names the field ("recording.format"). */
@@ -127,6 +136,21 @@ export function parseRecordingSpec(input: unknown, where = ''): RecordingSpec {
   if (o.beep !== undefined) {
     if (typeof o.beep !== 'boolean') throw new RecordingOptionError(f('beep'), 'must be true or false');
     spec.beep = o.beep;
+  }
+  if (o.pci_pause !== undefined) {
+    const p = o.pci_pause as Record<string, unknown> | null;
+    const digits = /^[0-9A-D*#]{1,8}$/;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new RecordingOptionError(f('pci_pause'), 'must be an object {pause_digits, resume_digits}');
+    for (const k of Object.keys(p)) if (k !== 'pause_digits' && k !== 'resume_digits') throw new RecordingOptionError(f(`pci_pause.${k}`), 'is not a pci_pause option');
+    for (const k of ['pause_digits', 'resume_digits'] as const) {
+      if (typeof p[k] !== 'string' || !digits.test(p[k] as string)) throw new RecordingOptionError(f(`pci_pause.${k}`), 'must be 1..8 DTMF characters (0-9, *, #, A-D)');
+    }
+    if (p.pause_digits === p.resume_digits) throw new RecordingOptionError(f('pci_pause.resume_digits'), 'must differ from pause_digits');
+    spec.pci_pause = { pause_digits: p.pause_digits as string, resume_digits: p.resume_digits as string };
+  }
+  if (o.tracks !== undefined) {
+    if (typeof o.tracks !== 'boolean') throw new RecordingOptionError(f('tracks'), 'must be true or false');
+    spec.tracks = o.tracks;
   }
   if (spec.channels === 'stereo' && spec.participant !== 'all') {
     throw new RecordingOptionError(f('participant'), `must be all for a stereo recording (both parties), got ${spec.participant}`);

@@ -73,6 +73,19 @@ test('browser softphones through the gateway: recorded call, trunk to browser, r
     const hears = r.aliceHears as { f1500: number; f1000: number; mean: number };
     assert.ok(hears.f1500 > 50 * hears.mean, `analyser: 1500 Hz ${hears.f1500} vs mean ${hears.mean}`);
 
+    // 2b. Conference: the browser hears the two sipp callers and not itself; the mix holds all three.
+    assert.equal(r.conferenceSippCodes, [0, 0]);
+    const conf = r.bobHearsConference as { f800: number; f1000: number; f1200: number; mean: number };
+    assert.ok(conf.f800 > 50 * conf.mean && conf.f1200 > 50 * conf.mean, `analyser in the conference: ${JSON.stringify(conf)}`);
+    assert.ok(conf.f1000 < conf.f800 / 20, `the browser hears itself: ${JSON.stringify(conf)}`);
+    assert.is(r.conference.participants, 3);
+    assert.is(r.conference.recordings.length, 1);
+    const mix = await decodeFile(r.conference.recordings[0].path);
+    for (const hz of [800, 1000, 1200]) {
+      const f = toneFrames(mix.pcm, mix.rate, hz, { minFraction: 0.15, skipMs: 1000 });
+      assert.ok(f.toneFrames >= 50, `${hz} Hz in the conference mix: ${JSON.stringify(f)}`);
+    }
+
     // 3. The recordings page listed both and played one; screenshots of every page.
     assert.ok(r.rows.length >= 2);
     assert.ok(r.playedSeconds > 0.5);

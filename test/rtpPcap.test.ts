@@ -136,7 +136,7 @@ test('writeRtpPcap: pcap framing, RTP header continuity, RFC 4733 events and PCM
     const isEvent = i >= AUDIO_BEFORE && i < AUDIO_BEFORE + EVENT_PACKETS;
     assert.is(p.pt, isEvent ? 101 : 0, `PT of packet ${i}`);
     assert.is(p.payload.length, isEvent ? 4 : 160);
-    const expectTs = i < AUDIO_BEFORE ? ts0 + i * 160 : isEvent ? eventTs : eventTs + 800 + (i - AUDIO_BEFORE - EVENT_PACKETS) * 160;
+    const expectTs = i < AUDIO_BEFORE ? ts0 + i * 160 : isEvent ? eventTs : eventTs + 800 + 320 + (i - AUDIO_BEFORE - EVENT_PACKETS) * 160;
     assert.is(p.ts, expectTs >>> 0, `timestamp of packet ${i}`);
     const marker = i === 0 || i === AUDIO_BEFORE || i === AUDIO_BEFORE + EVENT_PACKETS;
     assert.is(p.marker, marker, `marker of packet ${i}`);
@@ -194,7 +194,7 @@ test('writeRtpPcap: options and invalid segments', () => {
   assert.equal(r, { packets: 4, durationMs: 80 });
   const pkts = readRtpPcap(fs.readFileSync(file));
   assert.equal(pkts.map((p) => p.seq), [0xffff, 0, 1, 2], 'seq wraps');
-  assert.equal(pkts.map((p) => p.ts), [0xffffff80, 0xffffff80, 0xffffff80, 0x20], 'ts wraps');
+  assert.equal(pkts.map((p) => p.ts), [0xffffff80, 0xffffff80, 0xffffff80, 0x160], 'ts wraps (the next audio after 3 packets of 20 ms: +480)');
   assert.equal(pkts.map((p) => p.pt), [96, 96, 96, 0]);
   assert.equal(pkts.map((p) => p.marker), [true, false, false, true]);
   // A one-step event: all three packets carry E and the full duration; 'd' is event 15.

@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       routes: [
         { match: { user: 'record' }, action: 'record', recording: { format: 'wav' } },
         { match: { user: 'alice' }, action: 'connect', target: 'user:alice', recording: { format: 'wav', channels: 'stereo' } },
+        { match: { user: 'room*' }, action: 'conference', conference: '{user}', recording: { format: 'wav' } },
         { match: { user: '+1*' }, action: 'connect', target: `sip:{user}@127.0.0.1:${trunkPort}`, recording: { format: 'wav', channels: 'stereo' } },
       ],
     },
@@ -219,6 +220,38 @@ async function main(): Promise<void> {
     const call2 = await ended2;
     result.aliceCall = { codec: call2.codec, endReason: call2.endReason, recording: call2.recordings[0]?.result ?? null };
     await waitFor(() => alice.evaluate(() => window.recgatePhone.state === 'ended'), 5000, 'alice hung up');
+
+    // 2b. A conference: bob (browser, 1000 Hz) and two sipp callers (800 and 1200 Hz) in "room7";
+    // bob hears the other two and not himself; the conference's mix records all three.
+    const conferenceTones = [800, 1200];
+    const sipps = conferenceTones.map((hz, i) => {
+      const f = path.join(out, `conf${hz}.ul`);
+      writeToneFile(f, hz, 15);
+      const p = sipPort + 20 + i * 10;
+      return runSipp(['-sf', writeScenario(out, `conf${hz}.xml`, uacScenario({ toneFile: f, holdMs: 8000 })), '-s', 'room7', '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(p), '-mp', String(p + 2), `127.0.0.1:${api.sipPort}`], 30000);
+    });
+    await bob.evaluate(() => window.recgatePhone.call('room7'));
+    await bob.waitForFunction(() => window.recgatePhone.state === 'in_call', undefined, { timeout: 15000 });
+    const room = await waitFor(() => {
+      for (const c of api.gateway.conferences.live) if (c.name === 'room7' && c.participants.size === 3) return c;
+      return null;
+    }, 10000, 'three in room7');
+    await new Promise((r) => setTimeout(r, 2500));
+    result.bobHearsConference = await bob.evaluate(() => ({
+      f800: window.recgatePhone.analyserFrequency(800),
+      f1000: window.recgatePhone.analyserFrequency(1000),
+      f1200: window.recgatePhone.analyserFrequency(1200),
+      mean: window.recgatePhone.analyserMean(),
+    }));
+    await bob.evaluate(() => window.recgatePhone.hangup());
+    const confSipp = await Promise.all(sipps);
+    result.conferenceSippCodes = confSipp.map((r) => r.code);
+    await waitFor(() => !room.active, 10000, 'room7 ended');
+    const mixRows = await waitFor(() => {
+      const rows = api.gateway.store.listRecordings({ account_id: 'default', page_size: 10, reference_id: room.id }).result;
+      return rows.length > 0 && rows.every((r) => r.status === 'ended') ? rows : null;
+    }, 10000, 'room7 recording final');
+    result.conference = { participants: room.history.length, recordings: mixRows.map((r) => ({ status: r.status, path: api.gateway.recordings.fileOf(r) })) };
 
     // 3. The recordings page lists the recordings and plays one.
     const page = await bobContext.newPage();

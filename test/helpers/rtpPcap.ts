@@ -20,8 +20,9 @@
  * - RFC 4733 event of `ms` (n = ms / 20 steps): n + 2 packets, all with the event's start
  *   timestamp, marker on the first, durations 160, 320, ..., n * 160, the last three with the E
  *   bit and duration n * 160 (the final update and two retransmissions), volume 10. No audio is
- *   sent meanwhile; the next audio packet has timestamp start + n * 160. As every packet takes
- *   its own 20 ms slot, each event adds 40 ms of wall time that the RTP clock does not count.
+ *   sent meanwhile; every packet takes its own 20 ms slot, and the next audio packet has
+ *   timestamp start + (n + 2) * 160, so the RTP clock keeps up with the wall clock as a
+ *   phone's does (a lagging clock would make the receiver drop the audio as late).
  */
 import fs from 'node:fs';
 import { ToneGenerator } from '../../dsp/index.js';
@@ -216,7 +217,9 @@ export function writeRtpPcap(file: string, segments: MediaSegment[], options: Rt
           rtps.push(rtpPacket(seq, ts, ssrc, pt, i === 1, payload));
           seq = (seq + 1) & 0xffff;
         }
-        ts = (ts + n * SAMPLES) >>> 0;
+        // The sender's clock ran on while the n + 2 packets went out (one per 20 ms slot), as a
+        // phone's does: the next audio packet is stamped with the wall time it stands for.
+        ts = (ts + (n + 2) * SAMPLES) >>> 0;
         marker = true; // audio resumes: a new talkspurt
         break;
       }

@@ -1,0 +1,200 @@
+/**
+ * Call flows with real callers: sipp replays scripted media (test/helpers/rtpPcap.ts) into a
+ * consent flow (answer, talk, gather one digit, branch): "1" is recorded, "2" is not, with the
+ * digit sent as RFC 4733 and as in-band tones. PCI pause by DTMF: the span between *1 and *2
+ * is absent (skip) or silent (silence) in the file and listed in the recording's pauses.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toneFraction, toneFrames } from '../dsp/index.js';
+import { startApi, waitFor } from './helpers/api.js';
+import type { TestApi } from './helpers/api.js';
+import { decodeFile } from './helpers/ffmpeg.js';
+import { writeRtpPcap } from './helpers/rtpPcap.js';
+import type { MediaSegment } from './helpers/rtpPcap.js';
+import { runSipp, writeScenario } from './helpers/sipp.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-flow-'));
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+// Below the gateways' RTP ranges (40000+, test/helpers/udpPeer.ts).
+let port = 24000 + 2 * Math.floor(Math.random() * 3000);
+
+/** A sipp caller that replays `pcap` after the ACK, then hangs up (PCMU + telephone-event 101). */
+function pcapCaller(pcap: string, durationMs: number): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="pcap caller">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=ptime:20
+      a=sendrecv
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
+  <pause milliseconds="${durationMs + 400}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>`;
+}
+
+/** Calls `user` with scripted media; resolves with the ended call once the gateway is done with it. */
+async function call(api: TestApi, user: string, segments: MediaSegment[]) {
+  const pcap = path.join(dir, `${user}-${port}.pcap`);
+  const { durationMs } = writeRtpPcap(pcap, segments);
+  const ended = api.nextEnded();
+  port += 10;
+  const r = await runSipp(
+    ['-sf', writeScenario(dir, `${user}-${port}.xml`, pcapCaller(pcap, durationMs)), '-s', user, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(port), '-mp', String(port + 2), `127.0.0.1:${api.sipPort}`],
+    durationMs + 20_000,
+  );
+  assert.is(r.code, 0, `sipp: ${r.stderr.slice(-600)}`);
+  return ended;
+}
+
+const CONSENT = [
+  { action: 'answer' },
+  { action: 'talk', option: { text: 'This call may be recorded. Press 1 to agree.' } },
+  { action: 'gather', option: { variable: 'consent', max_digits: 1, timeout_ms: 4000 } },
+  { action: 'branch', option: { variable: 'consent', cases: { '1': [{ action: 'recording_start', option: { format: 'wav', label: 'consented' } }] } } },
+];
+
+for (const kind of ['dtmf-rfc4733', 'dtmf-inband'] as const) {
+  test(`consent flow (${kind === 'dtmf-rfc4733' ? 'RFC 4733' : 'in-band tones'}): "1" is recorded, "2" is not`, async () => {
+    const api = await startApi({ routes: { routes: [{ match: { user: 'consent' }, action: 'flow', flow: CONSENT }] } });
+    try {
+      // The prompt plays while the caller is quiet; the key comes about 3.5 s in, then the tone.
+      const script = (digit: string): MediaSegment[] => [
+        { kind: 'silence', ms: 3500 },
+        { kind, digit, ms: 120 } as MediaSegment,
+        { kind: 'silence', ms: 200 },
+        { kind: 'tone', hz: 1000, ms: 3000 },
+      ];
+      const yes = await call(api, 'consent', script('1'));
+      assert.equal(yes.dtmf.map((d) => `${d.digit}:${d.via}`), [`1:${kind === 'dtmf-rfc4733' ? 'rfc4733' : 'inband'}`]);
+      assert.is(yes.recordings.length, 1, 'consent given: one recording');
+      const row = await waitFor(() => {
+        const r = api.gateway.store.getRecording(yes.recordings[0]!.id);
+        return r?.status === 'ended' ? r : null;
+      }, 5000, 'recording final');
+      assert.is(row.label, 'consented');
+      const audio = await decodeFile(api.gateway.recordings.fileOf(row));
+      const t = toneFrames(audio.pcm, audio.rate, 1000, { skipMs: 500 });
+      assert.ok(t.toneFrames >= 100, `the caller's tone after consent: ${t.toneFrames} frames`);
+      // The prompt was before the recording: it is not in the file (no speech energy before the tone).
+      assert.ok(audio.durationMs < 4000, `${audio.durationMs} ms`);
+
+      const no = await call(api, 'consent', script('2'));
+      assert.equal(no.dtmf.map((d) => d.digit), ['2']);
+      assert.is(no.recordings.length, 0, 'consent refused: nothing recorded');
+      assert.is((await api.request('GET', `/v1/recordings?call_id=${no.id}`)).json.result.length, 0);
+    } finally {
+      await api.stop();
+    }
+  });
+}
+
+for (const behavior of ['skip', 'silence'] as const) {
+  test(`PCI pause by DTMF (${behavior}): the card number between *1 and *2 is not in the file, and the pause is listed`, async () => {
+    const api = await startApi({
+      routes: {
+        routes: [
+          {
+            match: { user: 'pay' },
+            action: 'flow',
+            flow: [{ action: 'recording_start', option: { format: 'wav', pause_behavior: behavior, pci_pause: { pause_digits: '*1', resume_digits: '*2' } } }],
+          },
+        ],
+      },
+    });
+    try {
+      const ended = await call(api, 'pay', [
+        { kind: 'tone', hz: 1000, ms: 1500 },
+        { kind: 'dtmf-rfc4733', digit: '*', ms: 100 },
+        { kind: 'dtmf-rfc4733', digit: '1', ms: 100 },
+        { kind: 'tone', hz: 1500, ms: 2000 }, // the card number: must not be recorded
+        { kind: 'dtmf-rfc4733', digit: '*', ms: 100 },
+        { kind: 'dtmf-rfc4733', digit: '2', ms: 100 },
+        { kind: 'tone', hz: 1000, ms: 1500 },
+      ]);
+      const row = await waitFor(() => {
+        const r = api.gateway.store.getRecording(ended.recordings[0]!.id);
+        return r?.status === 'ended' ? r : null;
+      }, 5000, 'recording final');
+      assert.is(row.pauses.length, 1, JSON.stringify(row.pauses));
+      assert.is(row.pauses[0]!.by, 'dtmf');
+      const span = row.pauses[0]!.call_end_ms - row.pauses[0]!.call_start_ms;
+      assert.ok(span > 1900 && span < 2800, `paused ${span} ms`);
+      const audio = await decodeFile(api.gateway.recordings.fileOf(row));
+      // No frame of the 1500 Hz "card number" is in the file.
+      assert.is(toneFrames(audio.pcm, audio.rate, 1500, { minFraction: 0.3 }).toneFrames, 0, 'card digits recorded');
+      const kept = toneFrames(audio.pcm, audio.rate, 1000);
+      assert.ok(kept.toneFrames >= 100, `the talk around it is recorded: ${JSON.stringify(kept)} in ${audio.durationMs} ms, pauses ${JSON.stringify(row.pauses)}`);
+      const offset = Math.round((row.pauses[0]!.offset_ms * audio.rate) / 1000);
+      if (behavior === 'skip') {
+        // The span is cut: about 3 s of tone plus keys remain, not 5.
+        assert.ok(audio.durationMs > 2800 && audio.durationMs < 4000, `${audio.durationMs} ms`);
+      } else {
+        // The span is kept as digital silence, so the file keeps the call's length.
+        assert.ok(audio.durationMs > 4800, `${audio.durationMs} ms`);
+        const gap = audio.pcm.subarray(offset + 800, offset + Math.round((span - 200) * audio.rate / 1000));
+        assert.ok(gap.length > 8000 && gap.every((v) => v === 0), 'the paused span is silent');
+        assert.ok(toneFraction(audio.pcm, offset - 1600, 800, 1000, audio.rate) > 0.5, 'tone right before the pause');
+      }
+    } finally {
+      await api.stop();
+    }
+  });
+}
+
+test.run();
