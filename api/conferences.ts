@@ -9,7 +9,7 @@ import type { Conference, Gateway } from '../calls/index.js';
 import { RecordingOptionError, parseRecordingSpec } from '../recorder/index.js';
 import type { ConferenceRow, ConferenceStatus, RecordingSpec } from '../recorder/index.js';
 import { ApiError } from './errors.js';
-import { pageSize, scopeOf } from './handlers.js';
+import { pageSize, scopeOf } from './scope.js';
 import type { RequestContext, Router } from './router.js';
 
 const RECORDING_BODY = {

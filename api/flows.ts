@@ -8,25 +8,11 @@ import { FLOW_ACTION_NAMES, FlowError, MAX_FLOW_ACTIONS, parseFlow } from '../ca
 import type { Gateway } from '../calls/index.js';
 import { InvalidArgumentError } from '../common/index.js';
 import type { FlowRow } from '../recorder/index.js';
-import { DEFAULT_ACCOUNT } from './auth.js';
 import { ApiError } from './errors.js';
+import { pageSize, scopeOf } from './scope.js';
 import type { RequestContext, Router } from './router.js';
 
 const BODY_KEYS = ['name', 'actions'];
-
-/** The account whose flows a request sees: the admin token acts for `default` (as in handlers.ts). */
-function scopeOf(ctx: RequestContext): string {
-  const a = ctx.account!;
-  return a.admin ? DEFAULT_ACCOUNT : a.id;
-}
-
-function pageSize(url: URL): number {
-  const v = url.searchParams.get('page_size');
-  if (v === null) return 25;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 100) throw new ApiError('invalid_parameter', 'page_size must be an integer 1..100', { field: 'page_size' });
-  return n;
-}
 
 export function registerFlowRoutes(router: Router, gateway: Gateway): void {
   const store = gateway.store;

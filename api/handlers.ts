@@ -12,25 +12,12 @@ import type { AccountRow, CallRow, RecordingQuery, RecordingRow, RecordingStatus
 import { computeHa1 } from '../sip/index.js';
 import { ADMIN_ACCOUNT, DEFAULT_ACCOUNT, newToken, sha256 } from './auth.js';
 import { ApiError } from './errors.js';
+import { pageSize, scopeOf } from './scope.js';
 import { serveFile } from './files.js';
 import { registerFlowRoutes } from './flows.js';
 import type { RequestContext, Router } from './router.js';
 
-/** The account whose calls and recordings a request sees: the admin token acts for `default`. */
-export function scopeOf(ctx: RequestContext): string {
-  const a = ctx.account!;
-  return a.admin ? DEFAULT_ACCOUNT : a.id;
-}
-
 const RECORDING_STATUSES: RecordingStatus[] = ['initiating', 'recording', 'paused', 'stopping', 'ended', 'failed', 'deleted'];
-
-export function pageSize(url: URL): number {
-  const v = url.searchParams.get('page_size');
-  if (v === null) return 25;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 100) throw new ApiError('invalid_parameter', 'page_size must be an integer 1..100', { field: 'page_size' });
-  return n;
-}
 
 function isoParam(url: URL, name: string): string | undefined {
   const v = url.searchParams.get(name);

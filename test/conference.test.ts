@@ -172,16 +172,24 @@ test('three sipp callers: N-1 audio on the wire, mix with all three, one track e
   }
 });
 
-test('API: create, list, mute and unmute, kick, DELETE ends with BYE; errors', async () => {
-  const api = await startApi({ routes: { routes: [{ match: { user: 'conf-*' }, action: 'conference', conference: '{user}', recording: false }] } });
+test('API: create, list, mute and unmute, join by API and by flow, kick, DELETE ends with BYE; errors', async () => {
+  const api = await startApi({
+    routes: {
+      routes: [
+        { match: { user: 'conf-*' }, action: 'conference', conference: '{user}', recording: false },
+        { match: { user: 'rec' }, action: 'record', recording: { format: 'wav' } },
+        { match: { user: 'ivr' }, action: 'flow', flow: [{ action: 'beep' }, { action: 'conference_join', option: { conference: 'conf-a' } }] },
+      ],
+    },
+  });
   try {
     assert.is((await api.request('POST', '/v1/conferences', { body: { name: '' } })).json.error.field, 'name');
     assert.is((await api.request('POST', '/v1/conferences', { body: { name: 'x', max_participants: 0 } })).json.error.field, 'max_participants');
     assert.is((await api.request('POST', '/v1/conferences', { body: { name: 'x', recording: { channels: 'stereo' } } })).json.error.field, 'recording.channels');
     const tone = path.join(dir, 'api.ul');
     writeToneFile(tone, 1000, 12);
-    const sipp = (i: number) =>
-      runSipp(['-sf', writeScenario(dir, `api${i}.xml`, uacScenario({ toneFile: tone, holdMs: 15000 })), '-s', 'conf-a', ...common, '-p', String(base + 200 + i * 10), '-mp', String(base + 202 + i * 10), `127.0.0.1:${api.sipPort}`], 30_000);
+    const sipp = (i: number, user = 'conf-a') =>
+      runSipp(['-sf', writeScenario(dir, `api${i}.xml`, uacScenario({ toneFile: tone, holdMs: 15000 })), '-s', user, ...common, '-p', String(base + 200 + i * 10), '-mp', String(base + 202 + i * 10), `127.0.0.1:${api.sipPort}`], 30_000);
     const first = sipp(0);
     // The route created the conference on demand, by name.
     const conf = await waitFor(async () => {
@@ -201,13 +209,25 @@ test('API: create, list, mute and unmute, kick, DELETE ends with BYE; errors', a
     assert.is(api.gateway.call(p1)!.legs[0]!.input.muted, true);
     assert.is((await api.request('POST', `/v1/conferences/${conf.id}/participants/${p1}/unmute`)).json.participants[0].muted, false);
     assert.is((await api.request('POST', `/v1/conferences/${conf.id}/participants/nobody/mute`)).status, 404);
+    // A recorded call moves in by API (its own recording stops); a flow beeps and joins by name.
+    const third = sipp(2, 'rec');
+    const recorded = await waitFor(() => [...api.gateway.calls.values()].find((c) => c.routeName !== '' && c.conference === null && c.status === 'progressing') ?? null, 5000, 'recorded call');
+    const ownRec = recorded.recordings[0]!.id;
+    assert.is((await api.request('POST', `/v1/calls/${recorded.id}/conference_join`, { body: {} })).json.error.field, 'conference_id');
+    assert.is((await api.request('POST', `/v1/calls/${recorded.id}/conference_join`, { body: { name: 'nope' } })).status, 404);
+    const joined = await api.request('POST', `/v1/calls/${recorded.id}/conference_join`, { body: { conference_id: conf.id } });
+    assert.is(joined.status, 200, JSON.stringify(joined.json));
+    assert.is(joined.json.participants.length, 3);
+    await waitFor(() => api.gateway.store.getRecording(ownRec)?.status === 'ended', 5000, "the call's own recording stopped");
+    const fourth = sipp(3, 'ivr');
+    await waitFor(async () => (await api.request('GET', `/v1/conferences/${conf.id}`)).json.participants.length === 4, 8000, 'the flow joined');
     // Recording by API, then kick p1 (BYE): its sipp ends with a BYE it did not expect (non-zero), the other stays.
     const rec = await api.request('POST', `/v1/conferences/${conf.id}/recording_start`, { body: { format: 'wav' } });
     assert.is(rec.status, 201, JSON.stringify(rec.json));
     assert.is((await api.request('POST', `/v1/conferences/${conf.id}/recording_pause`)).json.result[0].status, 'paused');
     assert.is((await api.request('POST', `/v1/conferences/${conf.id}/recording_resume`)).json.result[0].status, 'recording');
     assert.is((await api.request('DELETE', `/v1/conferences/${conf.id}/participants/${p1}`)).status, 200);
-    await waitFor(async () => (await api.request('GET', `/v1/conferences/${conf.id}`)).json.participants.filter((p: { present: boolean }) => p.present).length === 1, 5000, 'kicked');
+    await waitFor(async () => (await api.request('GET', `/v1/conferences/${conf.id}`)).json.participants.filter((p: { present: boolean }) => p.present).length === 3, 5000, 'kicked');
     // DELETE: the other participant gets BYE, the conference ends, the recording is final.
     const del = await api.request('DELETE', `/v1/conferences/${conf.id}`);
     assert.is(del.status, 200);
@@ -218,7 +238,7 @@ test('API: create, list, mute and unmute, kick, DELETE ends with BYE; errors', a
       return r !== null && r.status === 'ended' ? r : null;
     }, 5000, 'recording ended');
     assert.is(row.pauses.length, 1);
-    await Promise.all([first, second]);
+    await Promise.all([first, second, third, fourth]);
     assert.is(api.gateway.calls.size, 0);
     assert.is((await api.request('GET', `/v1/calls/${p2}`)).json.end_reason !== '', true);
   } finally {

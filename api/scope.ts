@@ -1,0 +1,19 @@
+/** Request helpers shared by the route modules: the account a request acts for, and paging. */
+import { DEFAULT_ACCOUNT } from './auth.js';
+import { ApiError } from './errors.js';
+import type { RequestContext } from './router.js';
+
+/** The account whose objects a request sees: the admin token acts for `default`. */
+export function scopeOf(ctx: RequestContext): string {
+  const a = ctx.account!;
+  return a.admin ? DEFAULT_ACCOUNT : a.id;
+}
+
+/** `page_size` of a list request: 1..100, default 25. */
+export function pageSize(url: URL): number {
+  const v = url.searchParams.get('page_size');
+  if (v === null) return 25;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 100) throw new ApiError('invalid_parameter', 'page_size must be an integer 1..100', { field: 'page_size' });
+  return n;
+}
