@@ -12,7 +12,7 @@ import { ApiError } from './errors.js';
 import { pageSize, scopeOf } from './scope.js';
 import type { RequestContext, Router } from './router.js';
 
-const BODY_KEYS = ['name', 'actions'];
+const BODY_KEYS = ['name', 'actions', 'id'];
 
 export function registerFlowRoutes(router: Router, gateway: Gateway): void {
   const store = gateway.store;
@@ -36,6 +36,7 @@ export function registerFlowRoutes(router: Router, gateway: Gateway): void {
         type: 'object',
         required: ['name', 'actions'],
         properties: {
+          id: { type: 'string', description: 'optional, 1-64 of A-Z a-z 0-9 _ -; generated when absent' },
           name: { type: 'string', maxLength: 200 },
           actions: { type: 'array', minItems: 1, items: { type: 'object', required: ['action'], properties: { action: { enum: FLOW_ACTION_NAMES }, option: { type: 'object' } } } },
         },
@@ -44,8 +45,8 @@ export function registerFlowRoutes(router: Router, gateway: Gateway): void {
     },
     handler: (ctx) => {
       const b = (ctx.body ?? {}) as Record<string, unknown>;
-      if (typeof b !== 'object' || Array.isArray(b)) throw new ApiError('invalid_option', 'the body must be {"name", "actions"}');
-      for (const k of Object.keys(b)) if (!BODY_KEYS.includes(k)) throw new ApiError('invalid_option', `${k} is not a flow field (name, actions)`, { field: k });
+      if (typeof b !== 'object' || Array.isArray(b)) throw new ApiError('invalid_option', 'the body must be {"name", "actions", "id"?}');
+      for (const k of Object.keys(b)) if (!BODY_KEYS.includes(k)) throw new ApiError('invalid_option', `${k} is not a flow field (name, actions, id)`, { field: k });
       if (typeof b.name !== 'string' || b.name.trim() === '' || b.name.length > 200) {
         throw new ApiError('invalid_option', 'name must be a non-empty string of at most 200 characters', { field: 'name' });
       }
@@ -57,7 +58,13 @@ export function registerFlowRoutes(router: Router, gateway: Gateway): void {
         if (err instanceof FlowError) throw new ApiError('invalid_flow', err.message, { field: err.index === '' ? 'actions' : err.index });
         throw err;
       }
-      const row: FlowRow = { id: randomUUID(), account_id: scopeOf(ctx), name: b.name, actions, tm_create: new Date().toISOString() };
+      // An id of the caller's choosing lets a route name the flow (`"flow_id"`) before it exists.
+      if (b.id !== undefined && (typeof b.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(b.id))) {
+        throw new ApiError('invalid_option', 'id must be 1-64 characters of A-Z, a-z, 0-9, _ and -', { field: 'id' });
+      }
+      const id = typeof b.id === 'string' ? b.id : randomUUID();
+      if (store.getFlow(id) !== null) throw new ApiError('invalid_option', `flow ${id} exists`, { field: 'id' });
+      const row: FlowRow = { id, account_id: scopeOf(ctx), name: b.name, actions, tm_create: new Date().toISOString() };
       store.insertFlow(row);
       return { status: 201, body: row };
     },

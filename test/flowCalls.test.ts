@@ -146,18 +146,17 @@ for (const kind of ['dtmf-rfc4733', 'dtmf-inband'] as const) {
 
 for (const behavior of ['skip', 'silence'] as const) {
   test(`PCI pause by DTMF (${behavior}): the card number between *1 and *2 is not in the file, and the pause is listed`, async () => {
+    const flow = [{ action: 'recording_start', option: { format: 'wav', pause_behavior: behavior, pci_pause: { pause_digits: '*1', resume_digits: '*2' } } }];
+    // skip: the flow inline in the route; silence: stored with POST /v1/flows, the route names its id.
     const api = await startApi({
-      routes: {
-        routes: [
-          {
-            match: { user: 'pay' },
-            action: 'flow',
-            flow: [{ action: 'recording_start', option: { format: 'wav', pause_behavior: behavior, pci_pause: { pause_digits: '*1', resume_digits: '*2' } } }],
-          },
-        ],
-      },
+      routes: { routes: [behavior === 'skip' ? { match: { user: 'pay' }, action: 'flow', flow } : { match: { user: 'pay' }, action: 'flow', flow_id: 'pci-flow' }] },
     });
     try {
+      if (behavior === 'silence') {
+        const stored = await api.request('POST', '/v1/flows', { body: { id: 'pci-flow', name: 'pci', actions: flow } });
+        assert.is(stored.status, 201, JSON.stringify(stored.json));
+        assert.is((await api.request('POST', '/v1/flows', { body: { id: 'pci-flow', name: 'again', actions: flow } })).json.error.field, 'id');
+      }
       const ended = await call(api, 'pay', [
         { kind: 'tone', hz: 1000, ms: 1500 },
         { kind: 'dtmf-rfc4733', digit: '*', ms: 100 },
