@@ -15,7 +15,8 @@ import type { TestApi } from './helpers/api.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { writeRtpPcap } from './helpers/rtpPcap.js';
 import type { MediaSegment } from './helpers/rtpPcap.js';
-import { runSipp, writeScenario } from './helpers/sipp.js';
+import { runSipp, writeScenario, writeToneFile } from './helpers/sipp.js';
+import { uasToneScenario } from './helpers/sippScenarios.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-flow-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -195,5 +196,44 @@ for (const behavior of ['skip', 'silence'] as const) {
     }
   });
 }
+
+test('a flow that beeps, then connects to a trunk: bridged and recorded stereo after the prompt', async () => {
+  const uasPort = port + 500;
+  const api = await startApi({
+    routes: {
+      routes: [
+        {
+          match: { user: 'sales' },
+          action: 'flow',
+          flow: [
+            { action: 'beep', option: { frequency_hz: 440, duration_ms: 400 } },
+            { action: 'connect', option: { target: `sip:agent@127.0.0.1:${uasPort}`, recording: { format: 'wav', channels: 'stereo' } } },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    const agentTone = path.join(dir, 'agent.ul');
+    writeToneFile(agentTone, 1500, 12);
+    const agent = runSipp(['-sf', writeScenario(dir, 'agent.xml', uasToneScenario(agentTone)), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(uasPort), '-mp', String(uasPort + 2)], 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const ended = await call(api, 'sales', [{ kind: 'tone', hz: 1000, ms: 5000 }]);
+    assert.is((await agent).code, 0, 'the agent got the call and its BYE');
+    assert.ok(ended.callee !== null, 'bridged');
+    assert.is(ended.recordings.length, 1);
+    const row = await waitFor(() => {
+      const r = api.gateway.store.getRecording(ended.recordings[0]!.id);
+      return r?.status === 'ended' ? r : null;
+    }, 5000, 'recording final');
+    const audio = await decodeFile(api.gateway.recordings.fileOf(row));
+    assert.is(audio.channels, 2);
+    assert.ok(toneFrames(audio.pcm, audio.rate, 1000, { channels: 2, channel: 0, skipMs: 300 }).ratio > 0.85, 'caller left');
+    assert.ok(toneFrames(audio.pcm, audio.rate, 1500, { channels: 2, channel: 1, skipMs: 300 }).ratio > 0.85, 'agent right');
+    assert.is(toneFrames(audio.pcm, audio.rate, 440, { channels: 2, channel: 0, minFraction: 0.3 }).toneFrames, 0, 'the beep is not recorded');
+  } finally {
+    await api.stop();
+  }
+});
 
 test.run();
