@@ -3,7 +3,7 @@
  * participant; a call joins one; recordings of the mix (and per-participant tracks) start,
  * stop, pause and resume like a call's.
  */
-import { InvalidArgumentError, InvalidStateError } from '../common/index.js';
+import { InvalidArgumentError, InvalidStateError, NoSpaceError } from '../common/index.js';
 import { ConferenceFullError } from '../calls/index.js';
 import type { Conference, Gateway } from '../calls/index.js';
 import { RecordingOptionError, parseRecordingSpec } from '../recorder/index.js';
@@ -78,6 +78,7 @@ export function registerConferenceRoutes(router: Router, gateway: Gateway): void
   };
   const state = (err: unknown): never => {
     if (err instanceof ConferenceFullError) throw new ApiError('conference_full', err.message);
+    if (err instanceof NoSpaceError) throw new ApiError('insufficient_storage', err.message, { headers: { 'retry-after': '60' } });
     if (err instanceof InvalidStateError) throw new ApiError('recording_not_active', err.message);
     throw err;
   };

@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   range_not_satisfiable: { status: 416, description: 'The Range header does not fit the file.' },
   unsupported_media_type: { status: 415, description: 'Send JSON (Content-Type: application/json).' },
   rate_limited: { status: 429, description: 'Too many requests for this token; see Retry-After.' },
+  insufficient_storage: { status: 507, description: 'The recordings disk is full or below its reserve (RECGATE_MIN_FREE_MB); retry once space returns.' },
   internal_error: { status: 500, description: 'An unexpected failure; the gateway logged it.' },
 } as const;
 

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CallStateError } from '../calls/index.js';
 import type { Gateway } from '../calls/index.js';
-import { InvalidArgumentError, InvalidStateError } from '../common/index.js';
+import { InvalidArgumentError, InvalidStateError, NoSpaceError } from '../common/index.js';
 import { contentTypeOf, extensionOf } from '../encoders/index.js';
 import { RecordingOptionError, parseRecordingSpec } from '../recorder/index.js';
 import type { AccountRow, CallRow, RecordingQuery, RecordingRow, RecordingStatus, UserRow } from '../recorder/index.js';
@@ -61,6 +61,7 @@ export function registerRoutes(router: Router, gateway: Gateway): void {
   };
   const callState = (err: unknown): never => {
     if (err instanceof CallStateError) throw new ApiError(err.apiCode, err.message);
+    if (err instanceof NoSpaceError) throw new ApiError('insufficient_storage', err.message, { headers: { 'retry-after': '60' } });
     if (err instanceof InvalidStateError) throw new ApiError('recording_not_active', err.message);
     throw err;
   };

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const store = SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
   const dispatcher = new WebhookDispatcher({ store });
-  const recordings = new RecordingService({ store, dataDir: config.dataDir, dispatcher });
+  const recordings = new RecordingService({ store, dataDir: config.dataDir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024 });
   const gateway = new Gateway(config, routes, { store, recordings });
   recordings.on('event', (e) => gateway.log({ event: e.type, recording_id: e.recording_id, reference_id: e.reference_id, status: e.status, reason: e.reason || undefined }));
   const admin = ensureAdmin(store, config.dataDir, config.apiToken);

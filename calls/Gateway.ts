@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InvalidStateError, NoPortError, SafeEmitter } from '../common/index.js';
+import { InvalidStateError, KeyedRateLimiter, NoPortError, NoSpaceError, SafeEmitter } from '../common/index.js';
 import { FrameScheduler } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
 import { PortAllocator, WebRtcTransport } from '../rtp/index.js';
@@ -19,6 +19,7 @@ import {
   UserAgent,
   createChallenge,
   createOffer,
+  createResponse,
   formatUri,
   negotiateAnswer,
   negotiateAnswerReceived,
@@ -104,6 +105,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   readonly conferences: ConferenceManager;
   readonly #ownsStore: boolean;
   readonly #nonces = new NonceManager();
+  readonly #inviteLimit: KeyedRateLimiter;
   #monitor: NodeJS.Timeout | null = null;
   #closing = false;
   callsTotal = 0;
@@ -121,7 +123,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     fs.mkdirSync(config.dataDir, { recursive: true });
     this.#ownsStore = services.store === undefined;
     this.store = services.store ?? SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
-    this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir });
+    this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir, minFreeBytes: config.minFreeMb * 1024 * 1024 });
     this.ports = new PortAllocator(config.rtpPorts.min, config.rtpPorts.max);
     this.transport = new SipTransport({
       port: config.sipPort,
@@ -132,7 +134,22 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
         : {}),
     });
     this.transactions = new TransactionLayer(this.transport);
-    this.transport.on('message', (m) => this.transactions.receive(m));
+    this.#inviteLimit = new KeyedRateLimiter({ rate: config.inviteRate, burst: 2 * config.inviteRate });
+    this.transport.on('message', (m) => {
+      // An INVITE flood is refused before it costs a transaction: a stateless 503 per new
+      // INVITE over the source's rate (re-INVITEs, with a To tag, are never limited).
+      const msg = m.message;
+      if (msg.kind === 'request' && msg.method === 'INVITE' && !/;\s*tag=/i.test(msg.headers.get('To') ?? '') && !this.#inviteLimit.take(m.source.address)) {
+        this.rejected.rate_limited = (this.rejected.rate_limited ?? 0) + 1;
+        try {
+          void this.transport.sendResponse(createResponse(msg, 503, 'Service Unavailable', [['Retry-After', '5']]), m.source);
+        } catch {
+          // A request too broken to answer is just dropped.
+        }
+        return;
+      }
+      this.transactions.receive(m);
+    });
     this.ua = new UserAgent({ transport: this.transport, transactions: this.transactions, product: 'recgate' });
     this.ua.delegate = this;
     this.registrar = new Registrar({ store: this.store, realm: config.sipRealm });
@@ -314,16 +331,19 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     void this.#answer(session, route, facts, account).catch((err: unknown) => {
       // Whatever failed (a recording file that cannot be created, ...), the caller gets an
       // answer and every resource the call took is released.
-      this.log({ event: 'call.error', sip_call_id: session.sipCallId, error: String(err) });
+      const full = err instanceof NoSpaceError;
+      this.log({ event: full ? 'call.refused' : 'call.error', sip_call_id: session.sipCallId, error: String(err) });
       for (const call of this.calls.values()) {
         if (call.caller === session) {
-          call.endReason = 'error';
+          call.endReason = full ? 'disk_full' : 'error';
           if (call.callee !== null && !call.callee.terminated) call.callee.cancel();
           else if (call.callee === null) call.cancelBranches?.();
           void this.#finish(call, 'error');
         }
       }
       if (session.dialog !== null) session.bye();
+      // The recordings disk is full: the caller may retry later (a trunk fails over meanwhile).
+      else if (full) this.#reject(session, 503, 'disk_full', [['Retry-After', '60']]);
       else session.reject(500);
     });
   }

@@ -23,6 +23,10 @@ export interface GatewayConfig {
   tls: { port: number; certFile: string; keyFile: string; httpsPort: number } | null;
   /** Jitter buffer / playout delay in ms. */
   jitterMs: number;
+  /** New INVITEs per second per source address (burst: twice that); 0 for no limit. */
+  inviteRate: number;
+  /** MiB the recordings' disk keeps free: below it new recordings are refused (HTTP 507, SIP 503). */
+  minFreeMb: number;
   /** Log format: one JSON object per line, or nothing. */
   log: 'json' | 'off';
   /** Admin API token ('' : generated at first start and kept in the data dir). */
@@ -58,6 +62,8 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   rtpTimeoutSec: { env: 'RECGATE_RTP_TIMEOUT', flag: '--rtp-timeout', help: 'seconds without RTP before a call is hung up (0: never)', default: '60' },
   maxCallSec: { env: 'RECGATE_MAX_CALL_DURATION', flag: '--max-call-duration', help: 'longest call in seconds (0: no limit)', default: '14400' },
   jitterMs: { env: 'RECGATE_JITTER_MS', flag: '--jitter-ms', help: 'jitter buffer (playout) delay in ms', default: '60' },
+  inviteRate: { env: 'RECGATE_INVITE_RATE', flag: '--invite-rate', help: 'new INVITEs per second per source address before 503 (burst twice that); 0 = no limit', default: '200' },
+  minFreeMb: { env: 'RECGATE_MIN_FREE_MB', flag: '--min-free-mb', help: 'MiB to keep free on the recordings disk; below it new recordings are refused', default: '16' },
   tlsPort: { env: 'RECGATE_TLS_PORT', flag: '--tls-port', help: 'SIP over TLS port (needs cert and key)', default: '5061' },
   tlsCert: { env: 'RECGATE_TLS_CERT', flag: '--tls-cert', help: 'PEM certificate file for SIP TLS', default: '' },
   tlsKey: { env: 'RECGATE_TLS_KEY', flag: '--tls-key', help: 'PEM private key file for SIP TLS', default: '' },
@@ -130,6 +136,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     rtpTimeoutSec: int('rtpTimeoutSec', 0, 86400),
     maxCallSec: int('maxCallSec', 0, 7 * 86400),
     jitterMs: int('jitterMs', 0, 1000),
+    minFreeMb: int('minFreeMb', 0, 1024 * 1024),
+    inviteRate: int('inviteRate', 0, 1_000_000),
     tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key, httpsPort: int('httpsPort', 0, 65535) },
     log,
     apiToken: get('apiToken'),

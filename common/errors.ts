@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_UNSUPPORTED'
   | 'ERR_NO_PORT'
   | 'ERR_QUEUE_FULL'
+  | 'ERR_NO_SPACE'
   | 'ERR_IO';
 
 /** Base class: every recgate error carries a stable `code`. */
@@ -66,6 +67,13 @@ export class NoPortError extends RecgateError {
 export class QueueFullError extends RecgateError {
   constructor(message: string) {
     super('ERR_QUEUE_FULL', message);
+  }
+}
+
+/** The disk holding recordings is full (or below its reserve): no new recording starts. */
+export class NoSpaceError extends RecgateError {
+  constructor(message: string) {
+    super('ERR_NO_SPACE', message);
   }
 }
 

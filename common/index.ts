@@ -7,6 +7,7 @@ export {
   UnsupportedError,
   NoPortError,
   QueueFullError,
+  NoSpaceError,
   IoError,
   errnoCode,
 } from './errors.js';
@@ -14,3 +15,5 @@ export type { ErrorCode } from './errors.js';
 export { SafeEmitter } from './SafeEmitter.js';
 export type { EventMap, Listener } from './SafeEmitter.js';
 export { copyBytes } from './bytes.js';
+export { KeyedRateLimiter } from './rateLimit.js';
+export type { RateLimitOptions } from './rateLimit.js';

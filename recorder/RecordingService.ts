@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { InvalidStateError, SafeEmitter } from '../common/index.js';
+import { InvalidStateError, NoSpaceError, SafeEmitter } from '../common/index.js';
 import { extensionOf, repairRecording } from '../encoders/index.js';
 import type { Mixer, OutputSpec } from '../mixer/index.js';
 import { RECORDING_TRANSITIONS, nowIso } from './model.js';
@@ -86,6 +86,12 @@ export interface RecordingServiceOptions {
   /** Upload retries for upload_url (default 5) and first delay (ms, default 1000). */
   uploadAttempts?: number;
   uploadDelayMs?: number;
+  /**
+   * Free bytes the recordings' disk must keep for a new recording to start (default 16 MiB):
+   * below it, and after a recording failed with disk_full until space returns, start() refuses
+   * with NoSpaceError rather than creating files that fail at once.
+   */
+  minFreeBytes?: number;
 }
 
 export interface RecordingServiceEvents {
@@ -113,6 +119,10 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
   /** First retry delay of an upload, ms (doubles each attempt). */
   uploadDelayMs: number;
   failures = 0;
+  /** See RecordingServiceOptions.minFreeBytes (bytes). */
+  minFreeBytes: number;
+  /** A recording failed with disk_full: refuse new ones until the disk has space again. */
+  #diskFull = false;
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -125,6 +135,26 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     this.#log = options.log ?? (() => undefined);
     this.#uploadAttempts = options.uploadAttempts ?? 5;
     this.uploadDelayMs = options.uploadDelayMs ?? 1000;
+    this.minFreeBytes = options.minFreeBytes ?? 16 * 1024 * 1024;
+  }
+
+  /** Free bytes on the recordings' disk (statfs), or Infinity when it cannot be read. */
+  freeBytes(): number {
+    try {
+      const s = fs.statfsSync(this.recordingsDir);
+      return s.bavail * s.bsize;
+    } catch {
+      return Infinity;
+    }
+  }
+
+  /** Whether a new recording may start: the disk has its reserve (and a disk_full cleared). */
+  hasSpace(): boolean {
+    const free = this.freeBytes();
+    // After a disk_full, want twice the reserve back before writing again (no flapping).
+    const ok = free >= (this.#diskFull ? 2 : 1) * this.minFreeBytes;
+    if (ok) this.#diskFull = false;
+    return ok;
   }
 
   /** Recordings running now. */
@@ -151,6 +181,9 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
 
   /** Starts a recording on a mixer output; resolves with its row (status recording). */
   async start(req: StartRecordingRequest): Promise<RecordingRow> {
+    if (!this.hasSpace()) {
+      throw new NoSpaceError(`the recordings disk has ${Math.max(0, Math.floor(this.freeBytes() / 1024))} KiB free, below the ${Math.floor(this.minFreeBytes / 1024)} KiB reserve`);
+    }
     const id = randomUUID();
     const spec = req.spec;
     const now = nowIso();
@@ -333,6 +366,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     const base = { duration_ms: Math.round(result.durationMs), file_size: result.fileSize, checksum_sha256: result.sha256, tm_end: nowIso() };
     if (result.state === 'failed') {
       this.failures++;
+      if (result.reason === 'disk_full') this.#diskFull = true;
       return this.#transition(row, 'failed', { ...base, reason: result.reason }, 'recording.failed');
     }
     const minMs = Number(row.options.record_min_sec ?? 0) * 1000;

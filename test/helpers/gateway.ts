@@ -41,6 +41,8 @@ export async function startGateway(
     maxCallSec: 0,
     tls: null,
     jitterMs: 60,
+    minFreeMb: 16,
+    inviteRate: 200,
     log: 'off',
     apiToken: '',
     publicUrl: '',
@@ -52,7 +54,7 @@ export async function startGateway(
   // The same wiring as bin/recgate.ts: store, webhook dispatcher (fast retries here), recordings.
   const store = SqliteStore.open(path.join(dir, 'recgate.db'));
   const dispatcher = new WebhookDispatcher({ store, baseDelayMs: opts.webhookDelayMs ?? 50, pollMs: 50 });
-  const recordings = new RecordingService({ store, dataDir: dir, dispatcher });
+  const recordings = new RecordingService({ store, dataDir: dir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024 });
   const gateway = new Gateway(config, opts.routes === undefined ? defaultRoutes() : parseRoutes(opts.routes), { store, recordings });
   dispatcher.start();
   const logs: Record<string, unknown>[] = [];

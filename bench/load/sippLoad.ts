@@ -1,0 +1,71 @@
+/**
+ * The callers and callees of bench/load: two sipp processes (../../shared/RECIPES.md), the
+ * same scenarios the tests use (test/helpers): a UAC that calls the gateway, streams its tone
+ * with rtp_stream (PCMU, 20 ms) for `holdMs` and hangs up, and a UAS the gateway's `connect`
+ * route calls, which answers and streams its own tone until the BYE.
+ */
+import path from 'node:path';
+import { uacScenario, writeScenario, writeToneFile } from '../../test/helpers/sipp.js';
+import { uasToneScenario } from '../../test/helpers/sippScenarios.js';
+import { startChild } from './processes.js';
+import type { Child } from './processes.js';
+
+export const CALLER_HZ = 1000;
+export const CALLEE_HZ = 1500;
+
+export interface SippPorts {
+  /** SIP, media (rtp_stream) and control ports of the UAS and the UAC. */
+  uas: { sip: number; media: number; control: number };
+  uac: { sip: number; media: number; control: number };
+}
+
+export interface SippLoadOptions {
+  dir: string;
+  calls: number;
+  /** New calls per second. */
+  rate: number;
+  holdMs: number;
+  gatewaySipPort: number;
+  ports: SippPorts;
+}
+
+const common = ['-i', '127.0.0.1', '-mi', '127.0.0.1', '-nostdin'];
+
+/** Starts the UAS (it must listen before the first INVITE). */
+export function startUas(o: SippLoadOptions): Child {
+  const tone = path.join(o.dir, 'callee.ul');
+  // Whole periods of both tones fit in 10 s, so rtp_stream's loop is seamless.
+  writeToneFile(tone, CALLEE_HZ, 10);
+  const xml = writeScenario(o.dir, 'uas.xml', uasToneScenario(tone));
+  const p = o.ports.uas;
+  return startChild('sipp', [
+    '-sf', xml, ...common,
+    '-p', String(p.sip), '-mp', String(p.media), '-cp', String(p.control),
+    '-m', String(o.calls),
+    '-timeout', `${Math.ceil(o.holdMs / 1000) + 120}s`,
+  ]);
+}
+
+/** Starts the UAC: `calls` calls at `rate` per second, all up at once, each held `holdMs`. */
+export function startUac(o: SippLoadOptions): Child {
+  const tone = path.join(o.dir, 'caller.ul');
+  writeToneFile(tone, CALLER_HZ, 10);
+  const xml = writeScenario(o.dir, 'uac.xml', uacScenario({ toneFile: tone, holdMs: o.holdMs }));
+  const p = o.ports.uac;
+  return startChild('sipp', [
+    '-sf', xml, '-s', 'load', ...common,
+    '-p', String(p.sip), '-mp', String(p.media), '-cp', String(p.control),
+    '-l', String(o.calls), '-m', String(o.calls), '-r', String(o.rate),
+    '-timeout', `${Math.ceil(o.holdMs / 1000) + 120}s`,
+    `127.0.0.1:${o.gatewaySipPort}`,
+  ]);
+}
+
+/** sipp's last "Successful call" / "Failed call" counters from its screen output. */
+export function sippCounts(out: string): { successful: number; failed: number } {
+  const last = (re: RegExp): number => {
+    const all = [...out.matchAll(re)];
+    return all.length === 0 ? NaN : Number(all[all.length - 1]![1]);
+  };
+  return { successful: last(/Successful call\s+\|\s+\d+\s+\|\s+(\d+)/g), failed: last(/Failed call\s+\|\s+\d+\s+\|\s+(\d+)/g) };
+}
