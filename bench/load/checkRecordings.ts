@@ -56,9 +56,9 @@ function readWav(file: string): { pcm: Int16Array; channels: number; rate: numbe
       rate = b.readUInt32LE(off + 12);
     } else if (id === 'data') {
       const len = Math.min(size, b.length - off - 8) & ~1;
-      const copy = new Int16Array(len >> 1);
-      for (let i = 0; i < copy.length; i++) copy[i] = b.readInt16LE(off + 8 + 2 * i);
-      return { pcm: copy, channels, rate };
+      // A copy of the bytes is aligned for Int16Array (little-endian host, as WAV is).
+      const bytes = b.buffer.slice(b.byteOffset + off + 8, b.byteOffset + off + 8 + len);
+      return { pcm: new Int16Array(bytes), channels, rate };
     }
     off += 8 + size + (size & 1);
   }

@@ -1,0 +1,100 @@
+/**
+ * `--profile`: a V8 CPU profile of the gateway child over the steady-state window only, taken
+ * through its inspector (started with --inspect=127.0.0.1:0; the Profiler domain of the
+ * DevTools protocol over WebSocket), and summarised as the functions with the most self time.
+ * Profiling costs CPU, so a profiled run's figures are marked as such.
+ */
+import WebSocket from 'ws';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileSession {
+  stop(): Promise<CpuProfile>;
+  close(): void;
+}
+
+/** Connects to the inspector URL the child printed and starts sampling (every `intervalUs`). */
+export async function startProfile(wsUrl: string, intervalUs = 500): Promise<ProfileSession> {
+  const ws = new WebSocket(wsUrl);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  let nextId = 1;
+  const pending = new Map<number, (r: { result?: unknown; error?: { message: string } }) => void>();
+  ws.on('message', (data: Buffer) => {
+    const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } };
+    if (msg.id !== undefined) pending.get(msg.id)?.(msg);
+  });
+  const call = (method: string, params: Record<string, unknown> = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, (r) => {
+        pending.delete(id);
+        if (r.error) reject(new Error(`${method}: ${r.error.message}`));
+        else resolve(r.result);
+      });
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await call('Profiler.enable');
+  await call('Profiler.setSamplingInterval', { interval: intervalUs });
+  await call('Profiler.start');
+  return {
+    async stop() {
+      const r = (await call('Profiler.stop')) as { profile: CpuProfile };
+      return r.profile;
+    },
+    close: () => ws.close(),
+  };
+}
+
+export interface ProfileLine {
+  function: string;
+  where: string;
+  /** Share of the non-idle samples, in %. */
+  selfPercent: number;
+}
+
+/** Self time per function (by name and source position), largest first. */
+export function summariseProfile(p: CpuProfile, repoRoot: string, top = 20): { lines: ProfileLine[]; idlePercent: number } {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const hits = new Map<number, number>();
+  if (p.samples && p.samples.length > 0) for (const s of p.samples) hits.set(s, (hits.get(s) ?? 0) + 1);
+  else for (const n of p.nodes) hits.set(n.id, n.hitCount ?? 0);
+  let total = 0;
+  let idle = 0;
+  const self = new Map<string, { function: string; where: string; hits: number }>();
+  for (const [id, h] of hits) {
+    const n = byId.get(id);
+    if (n === undefined) continue;
+    total += h;
+    const name = n.callFrame.functionName || '(anonymous)';
+    if (name === '(idle)') {
+      idle += h;
+      continue;
+    }
+    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(`${repoRoot}/`, '');
+    const where = url === '' ? '' : `${url}:${n.callFrame.lineNumber + 1}`;
+    const key = `${name}@${where}`;
+    const e = self.get(key) ?? { function: name, where, hits: 0 };
+    e.hits += h;
+    self.set(key, e);
+  }
+  const busy = Math.max(1, total - idle);
+  const lines = [...self.values()]
+    .sort((a, b) => b.hits - a.hits)
+    .slice(0, top)
+    .map((e) => ({ function: e.function, where: e.where, selfPercent: (e.hits / busy) * 100 }));
+  return { lines, idlePercent: total === 0 ? 0 : (idle / total) * 100 };
+}

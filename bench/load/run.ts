@@ -1,0 +1,457 @@
+/**
+ * `npm run bench:load -- --calls N --seconds S`: the whole gateway under load, as deployed.
+ *
+ * Starts the gateway (bin/recgate.ts) as a child process on 127.0.0.1 with a `connect` route,
+ * drives N concurrent two-leg calls with sipp (UAC -> gateway -> UAS, PCMU 20 ms rtp_stream on
+ * both legs: caller 1000 Hz, callee 1500 Hz), and measures over a steady-state window of S
+ * seconds (all N calls up): the gateway's CPU per received RTP packet (/proc), the implied
+ * calls per core, RSS per call, event-loop delay (/metrics), packets lost inside the gateway;
+ * then reads every recording back (tones on the right channels, duration). The reference is a
+ * C floor measured in the same run (floor.c: epoll + recvfrom + µ-law decode into a ring on the
+ * same sockets, fed by gen.c at the same packet rate), so the result is also a ratio.
+ *
+ * Options:
+ *   --calls N            concurrent calls (default 50)
+ *   --seconds S          steady-state window (default 10)
+ *   --format F           wav | mp3 | opus recordings (stereo, 8 kHz; default wav)
+ *   --opus-complexity N  refused: complexity is not a recording option (see below)
+ *   --rate R             new calls per second while ramping up (default N/10, 10..100)
+ *   --warmup S           seconds between the last call up and the window (default 2)
+ *   --json FILE          also write the result as JSON
+ *   --profile            V8 CPU profile of the gateway over the window (top functions)
+ *   --no-floor           skip the C floor
+ *   --keep               keep the scratch directory (data dir, scenarios, binaries)
+ */
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { table } from '../util.js';
+import type { Row } from '../util.js';
+import { checkAll } from './checkRecordings.js';
+import type { RecordingCheck, RecordingInfo } from './checkRecordings.js';
+import { buildFloor, measureFloor } from './floor.js';
+import type { FloorResult } from './floor.js';
+import { repoRoot, startGatewayChild } from './gatewayChild.js';
+import type { GatewayChild } from './gatewayChild.js';
+import { cpuSample, machineFacts, rssKiB, udpDrops } from './procfs.js';
+import { installCleanup, sleep, stopChild } from './processes.js';
+import type { Child } from './processes.js';
+import { startProfile, summariseProfile } from './profile.js';
+import type { ProfileLine } from './profile.js';
+import { CALLEE_HZ, CALLER_HZ, sippCounts, startUac, startUas } from './sippLoad.js';
+
+const PACKETS_PER_CALL_SECOND = 100; // two legs x 50 packets/s (PCMU, 20 ms)
+
+interface Args {
+  calls: number;
+  seconds: number;
+  format: 'wav' | 'mp3' | 'opus';
+  rate: number;
+  warmup: number;
+  json: string | null;
+  profile: boolean;
+  floor: boolean;
+  keep: boolean;
+}
+
+function usage(message: string): never {
+  console.error(`bench:load: ${message}`);
+  console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--no-floor] [--keep]');
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i === -1) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) usage(`--${name} needs a value`);
+    return v;
+  };
+  const num = (name: string, fallback: number, min: number, max: number): number => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) usage(`--${name} must be a number ${min}..${max}, got "${v}"`);
+    return n;
+  };
+  const known = new Set(['--calls', '--seconds', '--format', '--opus-complexity', '--rate', '--warmup', '--json', '--profile', '--no-floor', '--keep', '--help']);
+  for (const a of argv) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
+  if (argv.includes('--help')) usage('see the options above');
+  if (value('opus-complexity') !== undefined) {
+    usage(
+      'Opus complexity is not a setting of the gateway: recording options (recorder/options.ts RecordingSpec) and ' +
+        'RECGATE_* settings (calls/config.ts) have none, so recordings use the encoder default (5, encoders/OggOpusEncoder.ts); ' +
+        'only the encoder API (encoders/ EncoderOptions.complexity) takes it.',
+    );
+  }
+  const calls = Math.round(num('calls', 50, 1, 2000));
+  const format = value('format') ?? 'wav';
+  if (format !== 'wav' && format !== 'mp3' && format !== 'opus') usage(`--format must be wav, mp3 or opus, got "${format}"`);
+  return {
+    calls,
+    seconds: num('seconds', 10, 1, 600),
+    format,
+    rate: num('rate', Math.min(100, Math.max(10, Math.ceil(calls / 10))), 1, 1000),
+    warmup: num('warmup', 2, 0, 60),
+    json: value('json') ?? null,
+    profile: argv.includes('--profile'),
+    floor: !argv.includes('--no-floor'),
+    keep: argv.includes('--keep'),
+  };
+}
+
+/** Whether a UDP and a TCP socket can bind `port` on 127.0.0.1 right now. */
+async function portFree(port: number): Promise<boolean> {
+  const udp = await new Promise<boolean>((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  if (!udp) return false;
+  return new Promise<boolean>((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive free ports from a random base in [lo, hi). */
+async function freeBlock(lo: number, hi: number, count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = lo + 2 * Math.floor((Math.random() * (hi - lo - count)) / 2);
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} free consecutive ports in ${lo}-${hi}`);
+}
+
+/** Every recording of the default account, through the API (100 per page). */
+async function listRecordings(gw: GatewayChild): Promise<RecordingInfo[]> {
+  const out: RecordingInfo[] = [];
+  let token = '';
+  for (;;) {
+    const page = await gw.api<{ result: RecordingInfo[]; next_page_token?: string }>(`/v1/recordings?page_size=100${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
+    out.push(...page.result);
+    if (!page.next_page_token || page.result.length === 0) return out;
+    token = page.next_page_token;
+  }
+}
+
+function fileOf(dataDir: string, id: string): string {
+  const dir = path.join(dataDir, 'recordings');
+  const name = fs.readdirSync(dir).find((f) => f.startsWith(`${id}.`));
+  return path.join(dir, name ?? `${id}.missing`);
+}
+
+interface GatewayResult {
+  usPerPacket: number;
+  usPerPacketStat: number;
+  cpuPercent: number;
+  windowS: number;
+  packetsInWindow: number;
+  packetsPerCallSecond: number;
+  callsUpAtStart: number;
+  callsUpAtEnd: number;
+  rssIdleKiB: number;
+  rssSteadyKiB: number;
+  rssPerCallKiB: number;
+  loopP99IdleMs: number;
+  loopP99Ms: number;
+  kernelDropsInWindow: number;
+  gatewaySockets: number;
+  lostInWindow: number;
+  concealedInWindow: number;
+  receivedTotal: number;
+  lostTotal: number;
+  concealedTotal: number;
+  recordingFailures: number;
+  rampS: number;
+  sipp: { uac: { code: number | null; successful: number; failed: number }; uas: { code: number | null; successful: number; failed: number } };
+  profile: { lines: ProfileLine[]; idlePercent: number } | null;
+}
+
+interface Result {
+  command: string;
+  date: string;
+  machine: ReturnType<typeof machineFacts>;
+  options: Args;
+  holdMs: number;
+  floor: FloorResult | null;
+  gateway: GatewayResult;
+  recordings: {
+    total: number;
+    ok: number;
+    expectedDurationMs: number;
+    toneFrames: number;
+    gapFrames: number;
+    failures: { id: string; why: string }[];
+  };
+  /** Received by the gateway but not in any file: received - frames holding the tone. */
+  lostInGateway: number;
+  ratio: number;
+  impliedCallsPerCore: number;
+}
+
+async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; checks: RecordingCheck[]; holdMs: number; recs: RecordingInfo[] }> {
+  const n = a.calls;
+  const rampS = Math.ceil(n / a.rate);
+  // Every call is up from the first ACK until its BYE: the window must fit inside the hold of
+  // the first call, after the last one is up (ramp + signalling slack) and the warm-up.
+  const holdMs = (rampS + 4 + a.warmup + a.seconds + 3) * 1000;
+  const rtpCount = 4 * n + 64; // an RTP and an RTCP port per leg, two legs per call, and slack
+  // 10000-19999: below the kernel's ephemeral ports and the tests' ranges (20000 and up); the
+  // gateway skips ports that happen to be taken, hence the slack.
+  const rtpBase = 10000 + 2 * Math.floor((Math.random() * (10000 - rtpCount)) / 2);
+  const sippBase = await freeBlock(9000, 9990, 12);
+  const ports = {
+    uas: { sip: sippBase, media: sippBase + 2, control: sippBase + 5 },
+    uac: { sip: sippBase + 6, media: sippBase + 8, control: sippBase + 11 },
+  };
+  const gw = await startGatewayChild({
+    dataDir: path.join(dir, 'data'),
+    rtpPorts: { min: rtpBase, max: rtpBase + rtpCount - 1 },
+    apiToken: 'bench-load-token',
+    routes: {
+      routes: [
+        {
+          match: { user: '*' },
+          action: 'connect',
+          target: `sip:{user}@127.0.0.1:${ports.uas.sip}`,
+          recording: { format: a.format, channels: 'stereo' },
+        },
+      ],
+    },
+    nodeFlags: a.profile ? ['--inspect=127.0.0.1:0'] : [],
+  });
+  let uas: Child | null = null;
+  let uac: Child | null = null;
+  try {
+    // Idle baseline: memory and event-loop delay of the started gateway with no call.
+    await sleep(1500);
+    await gw.metrics(); // resets the loop-delay histogram
+    await sleep(2000);
+    const idle = await gw.metrics();
+    const rssIdleKiB = rssKiB(gw.pid);
+
+    const sippOpts = { dir, calls: n, rate: a.rate, holdMs, gatewaySipPort: gw.sipPort, ports };
+    uas = startUas(sippOpts);
+    await sleep(500);
+    uac = startUac(sippOpts);
+    console.error(`bench:load: ${n} calls at ${a.rate}/s, each held ${holdMs / 1000} s; waiting for all to be up`);
+    const upBy = Date.now() + (rampS + 60) * 1000;
+    let uacGone = false;
+    void uac.exited.then(() => (uacGone = true));
+    for (;;) {
+      const h = await gw.healthz();
+      if (h.activeCalls >= n) break;
+      if (uacGone) throw new Error(`sipp UAC exited before all calls were up: ${uac.stderr.slice(-800)}\n${uac.stdout.slice(-1500)}`);
+      if (Date.now() > upBy) throw new Error(`only ${h.activeCalls}/${n} calls up after ${rampS + 60} s`);
+      await sleep(250);
+    }
+    const upAt = performance.now();
+    await sleep(a.warmup * 1000);
+
+    let profiler = null;
+    if (a.profile) {
+      // Node prints "Debugger listening on ws://127.0.0.1:<port>/<uuid>" on stderr.
+      const url = /ws:\/\/127\.0\.0\.1:\d+\/[\w-]+/.exec(gw.child.stderr)?.[0];
+      if (url === undefined) throw new Error('no inspector URL from the gateway');
+      profiler = await startProfile(url);
+    }
+    // The window: no HTTP request to the gateway inside it (RSS from /proc only).
+    const callsUpAtStart = (await gw.healthz()).activeCalls;
+    const m0 = await gw.metrics(); // also resets the loop-delay histogram
+    const c0 = cpuSample(gw.pid);
+    const t0 = performance.now();
+    const drops0 = udpDrops(gw.pid);
+    const rss: number[] = [];
+    const end = t0 + a.seconds * 1000;
+    while (performance.now() < end - 1000) {
+      await sleep(1000);
+      rss.push(rssKiB(gw.pid));
+    }
+    await sleep(Math.max(0, end - performance.now()));
+    const c1 = cpuSample(gw.pid);
+    const t1 = performance.now();
+    const m1 = await gw.metrics();
+    const drops1 = udpDrops(gw.pid);
+    const callsUpAtEnd = (await gw.healthz()).activeCalls;
+    let profile = null;
+    if (profiler !== null) {
+      profile = summariseProfile(await profiler.stop(), repoRoot);
+      profiler.close();
+    }
+    if ((t1 - upAt) / 1000 + a.warmup > holdMs / 1000) console.error('bench:load: warning: the window outlasted the first calls');
+
+    // Let the calls end (sipp hangs up after holdMs), then collect.
+    const [uacCode, uasCode] = await Promise.all([uac.exited, uas.exited]);
+    for (let i = 0; i < 200 && (await gw.healthz()).activeCalls > 0; i++) await sleep(250);
+    await sleep(500);
+    const fin = await gw.metrics();
+    const recs = await listRecordings(gw);
+    for (let i = 0; i < 40 && recs.some((r) => r.status !== 'ended' && r.status !== 'failed'); i++) {
+      await sleep(250);
+      recs.splice(0, recs.length, ...(await listRecordings(gw)));
+    }
+    console.error(`bench:load: ${recs.length} recordings; checking them`);
+    const checks = await checkAll(
+      recs.map((rec) => ({ rec, file: fileOf(gw.dataDir, rec.id) })),
+      holdMs,
+      CALLER_HZ,
+      CALLEE_HZ,
+      a.format === 'wav' ? 1 : Math.max(1, os.availableParallelism()),
+    );
+    const windowS = (t1 - t0) / 1000;
+    const packetsInWindow = (m1.recgate_rtp_packets_received_total ?? NaN) - (m0.recgate_rtp_packets_received_total ?? NaN);
+    const rssSteadyKiB = rss.length > 0 ? rss.reduce((s, v) => s + v, 0) / rss.length : rssKiB(gw.pid);
+    const counts = (c: Child): { successful: number; failed: number } => sippCounts(c.stdout);
+    return {
+      holdMs,
+      recs,
+      checks,
+      gw: {
+        usPerPacket: (c1.sched - c0.sched) / packetsInWindow,
+        usPerPacketStat: (c1.stat - c0.stat) / packetsInWindow,
+        cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
+        windowS,
+        packetsInWindow,
+        packetsPerCallSecond: packetsInWindow / windowS / n,
+        callsUpAtStart,
+        callsUpAtEnd,
+        rssIdleKiB,
+        rssSteadyKiB,
+        rssPerCallKiB: (rssSteadyKiB - rssIdleKiB) / n,
+        loopP99IdleMs: (idle.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
+        loopP99Ms: (m1.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
+        kernelDropsInWindow: drops1.drops - drops0.drops,
+        gatewaySockets: drops1.sockets,
+        lostInWindow: (m1.recgate_rtp_packets_lost_total ?? 0) - (m0.recgate_rtp_packets_lost_total ?? 0),
+        concealedInWindow: (m1.recgate_rtp_packets_concealed_total ?? 0) - (m0.recgate_rtp_packets_concealed_total ?? 0),
+        receivedTotal: fin.recgate_rtp_packets_received_total ?? NaN,
+        lostTotal: fin.recgate_rtp_packets_lost_total ?? NaN,
+        concealedTotal: fin.recgate_rtp_packets_concealed_total ?? NaN,
+        recordingFailures: fin.recgate_recording_failures_total ?? NaN,
+        rampS,
+        sipp: { uac: { code: uacCode, ...counts(uac) }, uas: { code: uasCode, ...counts(uas) } },
+        profile,
+      },
+    };
+  } finally {
+    if (uac !== null) await stopChild(uac, 'SIGKILL', 1000);
+    if (uas !== null) await stopChild(uas, 'SIGKILL', 1000);
+    await gw.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  installCleanup();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-load-'));
+  process.on('exit', () => {
+    if (!a.keep) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const machine = machineFacts();
+  const command = `npm run bench:load -- ${process.argv.slice(2).join(' ')}`.trim();
+  console.log(`# recgate load bench — ${new Date().toISOString()}`);
+  console.log(`\`${command}\``);
+  console.log(`${machine.cpu}, nproc ${machine.nproc}, Node ${machine.node}, Linux ${machine.kernel}, load average at start ${machine.loadavg.join(' ')}`);
+
+  let floor: FloorResult | null = null;
+  if (a.floor) {
+    const bin = buildFloor(dir);
+    console.error(`bench:load: floor: ${2 * a.calls} RTP + ${2 * a.calls} RTCP sockets, ${PACKETS_PER_CALL_SECOND * a.calls} packets/s`);
+    floor = await measureFloor(bin, a.calls, a.seconds, a.warmup);
+  }
+  const { gw, checks, holdMs, recs } = await runGateway(a, dir);
+
+  const ok = checks.filter((c) => c.ok).length;
+  const toneFrames = checks.reduce((s, c) => s + c.left.toneFrames + c.right.toneFrames, 0);
+  const gapFrames = checks.reduce((s, c) => s + c.left.gapFrames + c.right.gapFrames, 0);
+  const lostInGateway = Math.max(0, gw.receivedTotal - toneFrames);
+  const ratio = floor === null ? NaN : gw.usPerPacket / floor.usPerPacket;
+  const impliedCallsPerCore = 1e6 / (gw.usPerPacket * PACKETS_PER_CALL_SECOND);
+  const result: Result = {
+    command,
+    date: new Date().toISOString(),
+    machine,
+    options: a,
+    holdMs,
+    floor,
+    gateway: gw,
+    recordings: {
+      total: recs.length,
+      ok,
+      expectedDurationMs: holdMs,
+      toneFrames,
+      gapFrames,
+      failures: checks.filter((c) => !c.ok).slice(0, 20).map((c) => ({ id: c.id, why: c.why })),
+    },
+    lostInGateway,
+    ratio,
+    impliedCallsPerCore,
+  };
+
+  const row: Row = {
+    calls: a.calls,
+    seconds: Math.round(gw.windowS * 10) / 10,
+    format: a.format,
+    'rx pkt/s per call': gw.packetsPerCallSecond,
+    'µs/packet gateway': gw.usPerPacket,
+    'µs/packet floor': floor?.usPerPacket ?? NaN,
+    ratio: `${ratio.toFixed(1)}x`,
+    'implied calls/core': Math.round(impliedCallsPerCore),
+    'RSS/call KiB': gw.rssPerCallKiB,
+    'loop delay p99 ms': gw.loopP99Ms,
+    'lost in gateway': lostInGateway,
+    'recordings OK': `${ok} / ${recs.length}`,
+  };
+  table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
+  console.log('');
+  console.log(
+    `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s, ${gw.packetsInWindow} packets received ` +
+      `(${gw.packetsPerCallSecond.toFixed(1)}/s per call, ${PACKETS_PER_CALL_SECOND} expected); utime+stime gave ${gw.usPerPacketStat.toFixed(2)} µs/packet; ` +
+      `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}`,
+  );
+  if (floor !== null) {
+    console.log(
+      `- floor (C, epoll + recvfrom + µ-law into a ring, ${4 * a.calls} sockets): ${floor.cpuPercent.toFixed(1)} % of a core, ${floor.packets} packets ` +
+        `(${floor.packetsPerCallSecond.toFixed(1)}/s per call), ${floor.kernelDrops} kernel drops; utime+stime gave ${floor.usPerPacketStat.toFixed(2)} µs/packet`,
+    );
+  }
+  console.log(
+    `- memory: RSS ${(gw.rssIdleKiB / 1024).toFixed(1)} MiB idle, ${(gw.rssSteadyKiB / 1024).toFixed(1)} MiB with ${a.calls} calls; ` +
+      `event-loop delay p99 ${gw.loopP99Ms.toFixed(1)} ms (idle ${gw.loopP99IdleMs.toFixed(1)} ms; /metrics has no p50)`,
+  );
+  console.log(
+    `- packets: gateway received ${gw.receivedTotal} over the run; ${toneFrames} 20 ms frames in the files hold the tone ` +
+      `(received - tone frames = ${gw.receivedTotal - toneFrames}, ${((gw.receivedTotal - toneFrames) / Math.max(1, 2 * recs.length)).toFixed(2)} per leg); ` +
+      `drop-outs inside recordings ${gapFrames} frames; kernel drops at the gateway's ${gw.gatewaySockets} sockets in the window ${gw.kernelDropsInWindow}; ` +
+      `gateway counters: lost ${gw.lostTotal}, concealed ${gw.concealedTotal} (window: ${gw.lostInWindow}, ${gw.concealedInWindow}); recording failures ${gw.recordingFailures}`,
+  );
+  console.log(
+    `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
+      `(${gw.sipp.uas.successful} ok, ${gw.sipp.uas.failed} failed); ramp ${gw.rampS} s at ${a.rate} calls/s, each call held ${holdMs / 1000} s`,
+  );
+  console.log(`- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, ${holdMs} ± 200 ms)`);
+  for (const f of result.recordings.failures.slice(0, 5)) console.log(`  - ${f.id}: ${f.why}`);
+  if (gw.profile !== null) {
+    console.log(`\n### Gateway CPU profile over the window (self time, % of non-idle samples; idle ${gw.profile.idlePercent.toFixed(0)} %)\n`);
+    console.log('| self % | function | where |');
+    console.log('|---|---|---|');
+    for (const l of gw.profile.lines) console.log(`| ${l.selfPercent.toFixed(1)} | ${l.function} | ${l.where} |`);
+  }
+  if (a.json !== null) {
+    fs.writeFileSync(a.json, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`\n(JSON written to ${a.json})`);
+  }
+  if (a.keep) console.log(`(scratch directory kept: ${dir})`);
+}
+
+main().catch((err: unknown) => {
+  console.error('bench:load: failed:', err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
