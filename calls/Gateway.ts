@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InvalidStateError, KeyedRateLimiter, NoPortError, NoSpaceError, SafeEmitter } from '../common/index.js';
+import { InvalidStateError, KeyedRateLimiter, NoPortError, NoSpaceError, SafeEmitter, errnoCode } from '../common/index.js';
 import { FrameScheduler } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
 import { PortAllocator, WebRtcTransport } from '../rtp/index.js';
@@ -332,10 +332,11 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       // Whatever failed (a recording file that cannot be created, ...), the caller gets an
       // answer and every resource the call took is released.
       const full = err instanceof NoSpaceError;
-      this.log({ event: full ? 'call.refused' : 'call.error', sip_call_id: session.sipCallId, error: String(err) });
+      const noFds = outOfFds(err);
+      this.log({ event: full || noFds ? 'call.refused' : 'call.error', sip_call_id: session.sipCallId, error: String(err) });
       for (const call of this.calls.values()) {
         if (call.caller === session) {
-          call.endReason = full ? 'disk_full' : 'error';
+          call.endReason = full ? 'disk_full' : noFds ? 'no_fd' : 'error';
           if (call.callee !== null && !call.callee.terminated) call.callee.cancel();
           else if (call.callee === null) call.cancelBranches?.();
           void this.#finish(call, 'error');
@@ -344,6 +345,8 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       if (session.dialog !== null) session.bye();
       // The recordings disk is full: the caller may retry later (a trunk fails over meanwhile).
       else if (full) this.#reject(session, 503, 'disk_full', [['Retry-After', '60']]);
+      // Out of file descriptors (sockets, files): a passing overload, the calls up keep theirs.
+      else if (noFds) this.#reject(session, 503, 'no_fd', [['Retry-After', '5']]);
       else session.reject(500);
     });
   }
@@ -883,6 +886,16 @@ function isWebRtcOffer(sdp: string): boolean {
 }
 
 /** The mixer rate: 8 kHz for narrowband calls, 16 kHz with Opus, 48 kHz when a recording asks for it. */
+/** Whether an error (or its cause) is the process or system running out of file descriptors. */
+function outOfFds(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = errnoCode(e);
+    if (code === 'EMFILE' || code === 'ENFILE') return true;
+    if (/\bE[MN]FILE\b/.test(String((e as Error).message ?? ''))) return true;
+  }
+  return false;
+}
+
 function mixerRateFor(media: NegotiatedMedia, route: Route): MixerRate {
   if (route.recording !== false && route.recording.sample_rate === 48000) return 48000;
   if (media.codec.name.toLowerCase() === 'opus') return 16000;

@@ -1,10 +1,12 @@
 /**
  * Reads back every recording of a bench/load run: each must be `ended`, last the call's hold
- * time (± 200 ms), and hold the caller's tone on the left and the callee's on the right (and
- * not the other's), by Goertzel per 20 ms frame (dsp/ toneFrames, ../../shared/RECIPES.md).
+ * time (± 200 ms), and hold the caller's tone on the left and the callee's on the right in at
+ * least 95 % of its 20 ms frames (and never the other's), by Goertzel per frame (dsp/
+ * toneFrames, ../../shared/RECIPES.md; see MIN_TONE_FRACTION).
  * WAV is read directly; MP3 and Opus are decoded by ffmpeg (an independent decoder).
- * It also counts, per channel, the frames that hold the tone, the first and last such frame,
- * and the frames without it in between (drop-outs inside the recording).
+ * It also counts, per channel, the 20 ms frames with audio (about one per packet played), those
+ * whose audio is not a pure tone (a drift correction or concealment inside), and silent frames
+ * between the first and last frame with audio (drop-outs).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,14 +20,18 @@ export interface RecordingInfo {
 }
 
 export interface ChannelCheck {
-  /** Share of frames (after the first 200 ms) holding the expected tone. */
+  /** Share of frames (after the first 200 ms) holding the expected tone (>= MIN_TONE_FRACTION of the energy). */
   ratio: number;
+  /** The same with the recipe's 80 %. */
+  strictRatio: number;
   /** Frames holding the other party's tone (should be 0). */
   wrongTone: number;
-  /** Frames holding the expected tone, over the whole file. */
-  toneFrames: number;
-  /** Frames between the first and last tone frame that do not hold it (drop-outs). */
-  gapFrames: number;
+  /** Frames with audio (RMS >= 200) over the whole file: about one per packet played. */
+  audioFrames: number;
+  /** Frames with audio under 80 % at the tone (a drift correction or concealment inside). */
+  impureFrames: number;
+  /** Silent frames between the first and last frame with audio (drop-outs). */
+  silentGaps: number;
 }
 
 export interface RecordingCheck {
@@ -40,6 +46,17 @@ export interface RecordingCheck {
 const RATE = 8000;
 const FRAME = 160; // 20 ms at 8 kHz
 const SKIP_MS = 200; // playout delay and the callee answering after the caller
+/**
+ * A frame holds a party's tone when >= 60 % of its energy is at the tone's frequency (the
+ * recipe's 80 % is reported too, as `strictRatio`). Why not 80 %: the gateway's drift
+ * controller inserts or drops single samples (up to 2000 ppm: one every 60 ms) after a step of
+ * a couple of ms in a sender's timing, and a 20 ms frame holding one keeps only 69-77 % of its
+ * energy at 1500 Hz; a correction running for a second would fail a third of its frames.
+ * Silence, noise or the other party's tone stay far below 60 %.
+ */
+export const MIN_TONE_FRACTION = 0.6;
+/** Share of the frames (after the first 200 ms) that must hold the party's tone. */
+export const MIN_TONE_RATIO = 0.95;
 
 /** Interleaved 16-bit PCM of a WAV file (walks the RIFF chunks to `data`). */
 function readWav(file: string): { pcm: Int16Array; channels: number; rate: number } {
@@ -82,27 +99,29 @@ function decodeWithFfmpeg(file: string): Promise<Int16Array> {
 
 function channel(pcm: Int16Array, ch: number, hz: number, otherHz: number): ChannelCheck {
   const opts = { channels: 2, channel: ch, skipMs: SKIP_MS };
-  const own = toneFrames(pcm, RATE, hz, opts);
-  const other = toneFrames(pcm, RATE, otherHz, opts);
-  // Per-frame flags over the whole file (the toneFrames thresholds: >= 80 % energy, RMS >= 200).
+  const own = toneFrames(pcm, RATE, hz, { ...opts, minFraction: MIN_TONE_FRACTION });
+  const strict = toneFrames(pcm, RATE, hz, opts);
+  const other = toneFrames(pcm, RATE, otherHz, { ...opts, minFraction: MIN_TONE_FRACTION });
+  // Per-frame over the whole file, with the toneFrames thresholds (>= 80 % energy, RMS >= 200).
   const frames = Math.floor(pcm.length / 2 / FRAME);
-  let count = 0;
+  let audio = 0;
+  let impure = 0;
   let first = -1;
   let last = -1;
   for (let f = 0; f < frames; f++) {
     const off = f * FRAME * 2 + ch;
-    if (toneFraction(pcm, off, FRAME, hz, RATE, 2) >= 0.8 && rms(pcm, off, FRAME, 2) >= 200) {
-      count++;
-      if (first === -1) first = f;
-      last = f;
-    }
+    if (rms(pcm, off, FRAME, 2) < 200) continue;
+    audio++;
+    if (toneFraction(pcm, off, FRAME, hz, RATE, 2) < 0.8) impure++;
+    if (first === -1) first = f;
+    last = f;
   }
-  return { ratio: own.ratio, wrongTone: other.toneFrames, toneFrames: count, gapFrames: first === -1 ? 0 : last - first + 1 - count };
+  return { ratio: own.ratio, strictRatio: strict.ratio, wrongTone: other.toneFrames, audioFrames: audio, impureFrames: impure, silentGaps: first === -1 ? 0 : last - first + 1 - audio };
 }
 
 export async function checkRecording(file: string, rec: RecordingInfo, expectMs: number, callerHz: number, calleeHz: number): Promise<RecordingCheck> {
   let pcm: Int16Array;
-  const empty: ChannelCheck = { ratio: 0, wrongTone: 0, toneFrames: 0, gapFrames: 0 };
+  const empty: ChannelCheck = { ratio: 0, strictRatio: 0, wrongTone: 0, audioFrames: 0, impureFrames: 0, silentGaps: 0 };
   try {
     if (rec.format === 'wav') {
       const w = readWav(file);
@@ -119,8 +138,8 @@ export async function checkRecording(file: string, rec: RecordingInfo, expectMs:
   const why: string[] = [];
   if (rec.status !== 'ended') why.push(`status ${rec.status}`);
   if (Math.abs(rec.duration_ms - expectMs) > 200) why.push(`duration ${rec.duration_ms} ms, expected ${expectMs} ± 200`);
-  if (left.ratio < 0.95) why.push(`caller tone in ${(left.ratio * 100).toFixed(1)} % of left frames`);
-  if (right.ratio < 0.95) why.push(`callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
+  if (left.ratio < MIN_TONE_RATIO) why.push(`caller tone in ${(left.ratio * 100).toFixed(1)} % of left frames`);
+  if (right.ratio < MIN_TONE_RATIO) why.push(`callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
   if (left.wrongTone > 0 || right.wrongTone > 0) why.push(`other party's tone: ${left.wrongTone} left, ${right.wrongTone} right`);
   return { id: rec.id, ok: why.length === 0, why: why.join('; '), durationMs: rec.duration_ms, left, right };
 }

@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { table } from '../util.js';
 import type { Row } from '../util.js';
-import { checkAll } from './checkRecordings.js';
+import { MIN_TONE_FRACTION, MIN_TONE_RATIO, checkAll } from './checkRecordings.js';
 import type { RecordingCheck, RecordingInfo } from './checkRecordings.js';
 import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
@@ -186,11 +186,22 @@ interface Result {
     total: number;
     ok: number;
     expectedDurationMs: number;
-    toneFrames: number;
-    gapFrames: number;
+    /** 20 ms frames with audio, summed over both channels of every file. */
+    audioFrames: number;
+    /** Frames with audio that is not a pure tone (drift corrections, concealment). */
+    impureFrames: number;
+    /** Silent frames inside recordings (between the first and last frame with audio). */
+    silentGaps: number;
+    minToneRatio: number;
+    /** The same with the recipe's 80 % energy criterion. */
+    minStrictToneRatio: number;
     failures: { id: string; why: string }[];
   };
-  /** Received by the gateway but not in any file: received - frames holding the tone. */
+  /**
+   * Received by the gateway but not in any file: packets received minus 20 ms frames in the
+   * files played from packets (frames with audio minus concealed ones). About -1 per leg when
+   * nothing is lost (the first packet straddles two frames); a positive figure is audio lost.
+   */
   lostInGateway: number;
   ratio: number;
   impliedCallsPerCore: number;
@@ -369,9 +380,13 @@ async function main(): Promise<void> {
   const { gw, checks, holdMs, recs } = await runGateway(a, dir);
 
   const ok = checks.filter((c) => c.ok).length;
-  const toneFrames = checks.reduce((s, c) => s + c.left.toneFrames + c.right.toneFrames, 0);
-  const gapFrames = checks.reduce((s, c) => s + c.left.gapFrames + c.right.gapFrames, 0);
-  const lostInGateway = Math.max(0, gw.receivedTotal - toneFrames);
+  const sum = (k: 'audioFrames' | 'impureFrames' | 'silentGaps'): number => checks.reduce((s, c) => s + c.left[k] + c.right[k], 0);
+  const audioFrames = sum('audioFrames');
+  const impureFrames = sum('impureFrames');
+  const silentGaps = sum('silentGaps');
+  // Frames with audio that no packet brought: the concealed ones (the gateway's counter).
+  const playedFromPackets = audioFrames - (Number.isFinite(gw.concealedTotal) ? gw.concealedTotal : 0);
+  const lostInGateway = gw.receivedTotal - playedFromPackets;
   const ratio = floor === null ? NaN : gw.usPerPacket / floor.usPerPacket;
   const impliedCallsPerCore = 1e6 / (gw.usPerPacket * PACKETS_PER_CALL_SECOND);
   const result: Result = {
@@ -386,8 +401,11 @@ async function main(): Promise<void> {
       total: recs.length,
       ok,
       expectedDurationMs: holdMs,
-      toneFrames,
-      gapFrames,
+      audioFrames,
+      impureFrames,
+      silentGaps,
+      minToneRatio: checks.reduce((m, c) => Math.min(m, c.left.ratio, c.right.ratio), 1),
+      minStrictToneRatio: checks.reduce((m, c) => Math.min(m, c.left.strictRatio, c.right.strictRatio), 1),
       failures: checks.filter((c) => !c.ok).slice(0, 20).map((c) => ({ id: c.id, why: c.why })),
     },
     lostInGateway,
@@ -396,17 +414,17 @@ async function main(): Promise<void> {
   };
 
   const row: Row = {
-    calls: a.calls,
-    seconds: Math.round(gw.windowS * 10) / 10,
+    calls: String(a.calls),
+    seconds: gw.windowS.toFixed(1),
     format: a.format,
     'rx pkt/s per call': gw.packetsPerCallSecond,
     'µs/packet gateway': gw.usPerPacket,
     'µs/packet floor': floor?.usPerPacket ?? NaN,
-    ratio: `${ratio.toFixed(1)}x`,
-    'implied calls/core': Math.round(impliedCallsPerCore),
-    'RSS/call KiB': gw.rssPerCallKiB,
+    ratio: Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : 'n/a',
+    'implied calls/core': String(Math.round(impliedCallsPerCore)),
+    'RSS/call KiB': String(Math.round(gw.rssPerCallKiB)),
     'loop delay p99 ms': gw.loopP99Ms,
-    'lost in gateway': lostInGateway,
+    'lost in gateway': String(lostInGateway),
     'recordings OK': `${ok} / ${recs.length}`,
   };
   table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
@@ -427,16 +445,22 @@ async function main(): Promise<void> {
       `event-loop delay p99 ${gw.loopP99Ms.toFixed(1)} ms (idle ${gw.loopP99IdleMs.toFixed(1)} ms; /metrics has no p50)`,
   );
   console.log(
-    `- packets: gateway received ${gw.receivedTotal} over the run; ${toneFrames} 20 ms frames in the files hold the tone ` +
-      `(received - tone frames = ${gw.receivedTotal - toneFrames}, ${((gw.receivedTotal - toneFrames) / Math.max(1, 2 * recs.length)).toFixed(2)} per leg); ` +
-      `drop-outs inside recordings ${gapFrames} frames; kernel drops at the gateway's ${gw.gatewaySockets} sockets in the window ${gw.kernelDropsInWindow}; ` +
-      `gateway counters: lost ${gw.lostTotal}, concealed ${gw.concealedTotal} (window: ${gw.lostInWindow}, ${gw.concealedInWindow}); recording failures ${gw.recordingFailures}`,
+    `- packets: the gateway received ${gw.receivedTotal} over the run; the files hold ${audioFrames} 20 ms frames with audio, ` +
+      `${gw.concealedTotal} of them concealed by the gateway: received - played = ${lostInGateway} (${(lostInGateway / Math.max(1, 2 * recs.length)).toFixed(2)} per leg; ` +
+      `about -1 per leg means none lost); silent drop-outs inside recordings: ${silentGaps} frames; ` +
+      `kernel drops at the gateway's ${gw.gatewaySockets} sockets in the window: ${gw.kernelDropsInWindow}; ` +
+      `gateway counters over the run: lost ${gw.lostTotal}, concealed ${gw.concealedTotal} (in the window: ${gw.lostInWindow}, ${gw.concealedInWindow}); recording failures ${gw.recordingFailures}`,
   );
   console.log(
     `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
       `(${gw.sipp.uas.successful} ok, ${gw.sipp.uas.failed} failed); ramp ${gw.rampS} s at ${a.rate} calls/s, each call held ${holdMs / 1000} s`,
   );
-  console.log(`- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, ${holdMs} ± 200 ms)`);
+  console.log(
+    `- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, each in >= ${MIN_TONE_RATIO * 100} % of its 20 ms frames ` +
+      `at >= ${MIN_TONE_FRACTION * 100} % of the energy, never the other's; ${holdMs} ± 200 ms); lowest tone share ${(result.recordings.minToneRatio * 100).toFixed(1)} % ` +
+      `(${(result.recordings.minStrictToneRatio * 100).toFixed(1)} % at the recipe's 80 %); ${impureFrames} frames with audio under 80 % at the tone ` +
+      `(single samples inserted or dropped by the drift controller, or concealment)`,
+  );
   for (const f of result.recordings.failures.slice(0, 5)) console.log(`  - ${f.id}: ${f.why}`);
   if (gw.profile !== null) {
     console.log(`\n### Gateway CPU profile over the window (self time, % of non-idle samples; idle ${gw.profile.idlePercent.toFixed(0)} %)\n`);
