@@ -142,11 +142,28 @@ export async function runTarget(t: AnyTarget, o: RunOptions): Promise<FuzzResult
     ? {
         seed: details.seed,
         path: details.counterexamplePath ?? '',
-        counterexample: details.counterexample === null ? '(none)' : fc.stringify(details.counterexample[0]),
+        counterexample: details.counterexample === null ? '(none)' : show(details.counterexample[0]),
         error: errorText(details.errorInstance),
       }
     : null;
   return { target: t.name, runs: details.numRuns, ms, accepted, slowestMs: slowest, failure };
+}
+
+/** fc.stringify, or a summary of a value nested too deep for it. */
+export function show(v: unknown): string {
+  try {
+    return fc.stringify(v);
+  } catch {
+    let depth = 0;
+    let cur: unknown = v;
+    while (typeof cur === 'object' && cur !== null && depth < 1e7) {
+      const first: unknown = Array.isArray(cur) ? cur[0] : Object.values(cur)[0];
+      if (typeof first !== 'object' || first === null) break;
+      cur = first;
+      depth++;
+    }
+    return `(${Array.isArray(v) ? 'an array' : typeof v} whose first element nests ${depth} levels deep)`;
+  }
 }
 
 function errorText(err: unknown): string {
@@ -163,7 +180,7 @@ export function caseAt(t: AnyTarget, seed: number, path: string): string {
     }),
     { numRuns: 1, seed, path },
   );
-  return fc.stringify(value);
+  return show(value);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,6 +69,10 @@ test('browser softphones through the gateway: recorded call, trunk to browser, r
     const right = toneFrames(alice.pcm, alice.rate, 1000, { channels: 2, channel: 1, skipMs: 500 });
     assert.ok(left.ratio >= 0.9, `trunk 1500 Hz on the left in ${(left.ratio * 100).toFixed(1)}%`);
     assert.ok(right.ratio >= 0.9, `browser 1000 Hz on the right in ${(right.ratio * 100).toFixed(1)}%`);
+    // alice's second device rang too (forked INVITE) and was cancelled when the first answered.
+    assert.ok(r.aliceTablet.history.includes('incoming'), JSON.stringify(r.aliceTablet));
+    assert.not.ok(r.aliceTablet.history.includes('in_call'), JSON.stringify(r.aliceTablet));
+    assert.match(r.aliceTablet.lastCause, /Canceled/i);
     // The browser hears the trunk's 1500 Hz (WebAudio analyser on the remote stream).
     const hears = r.aliceHears as { f1500: number; f1000: number; mean: number };
     assert.ok(hears.f1500 > 50 * hears.mean, `analyser: 1500 Hz ${hears.f1500} vs mean ${hears.mean}`);

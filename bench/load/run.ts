@@ -151,6 +151,8 @@ interface GatewayResult {
   usPerPacket: number;
   usPerPacketStat: number;
   cpuPercent: number;
+  /** CPU of the started gateway without calls (timers, pollers), % of a core. */
+  idleCpuPercent: number;
   windowS: number;
   packetsInWindow: number;
   packetsPerCallSecond: number;
@@ -244,7 +246,11 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     // Idle baseline: memory and event-loop delay of the started gateway with no call.
     await sleep(1500);
     await gw.metrics(); // resets the loop-delay histogram
+    const ci0 = cpuSample(gw.pid);
+    const ti0 = performance.now();
     await sleep(2000);
+    const ci1 = cpuSample(gw.pid);
+    const idleCpuPercent = ((ci1.sched - ci0.sched) / 1e3 / (performance.now() - ti0)) * 100;
     const idle = await gw.metrics();
     const rssIdleKiB = rssKiB(gw.pid);
 
@@ -328,6 +334,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         usPerPacket: (c1.sched - c0.sched) / packetsInWindow,
         usPerPacketStat: (c1.stat - c0.stat) / packetsInWindow,
         cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
+        idleCpuPercent,
         windowS,
         packetsInWindow,
         packetsPerCallSecond: packetsInWindow / windowS / n,
@@ -423,14 +430,14 @@ async function main(): Promise<void> {
     ratio: Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : 'n/a',
     'implied calls/core': String(Math.round(impliedCallsPerCore)),
     'RSS/call KiB': String(Math.round(gw.rssPerCallKiB)),
-    'loop delay p99 ms': gw.loopP99Ms,
+    'loop delay p99 ms (idle)': `${gw.loopP99Ms.toFixed(1)} (${gw.loopP99IdleMs.toFixed(1)})`,
     'lost in gateway': String(lostInGateway),
     'recordings OK': `${ok} / ${recs.length}`,
   };
   table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
   console.log('');
   console.log(
-    `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s, ${gw.packetsInWindow} packets received ` +
+    `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s (idle, no call: ${gw.idleCpuPercent.toFixed(1)} %), ${gw.packetsInWindow} packets received ` +
       `(${gw.packetsPerCallSecond.toFixed(1)}/s per call, ${PACKETS_PER_CALL_SECOND} expected); utime+stime gave ${gw.usPerPacketStat.toFixed(2)} µs/packet; ` +
       `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}`,
   );
@@ -442,12 +449,13 @@ async function main(): Promise<void> {
   }
   console.log(
     `- memory: RSS ${(gw.rssIdleKiB / 1024).toFixed(1)} MiB idle, ${(gw.rssSteadyKiB / 1024).toFixed(1)} MiB with ${a.calls} calls; ` +
-      `event-loop delay p99 ${gw.loopP99Ms.toFixed(1)} ms (idle ${gw.loopP99IdleMs.toFixed(1)} ms; /metrics has no p50)`,
+      `event-loop delay p99 ${gw.loopP99Ms.toFixed(1)} ms (idle ${gw.loopP99IdleMs.toFixed(1)} ms); the metric is Node's monitorEventLoopDelay at 10 ms ` +
+      `resolution, whose samples include the 10 ms interval itself (an idle loop reads ~10-13 ms); /metrics has no p50`,
   );
   console.log(
     `- packets: the gateway received ${gw.receivedTotal} over the run; the files hold ${audioFrames} 20 ms frames with audio, ` +
       `${gw.concealedTotal} of them concealed by the gateway: received - played = ${lostInGateway} (${(lostInGateway / Math.max(1, 2 * recs.length)).toFixed(2)} per leg; ` +
-      `about -1 per leg means none lost); silent drop-outs inside recordings: ${silentGaps} frames; ` +
+      `within ±1 per leg is the edges: the first packet straddles two frames, the last ones may be in the jitter buffer at the BYE); silent drop-outs inside recordings: ${silentGaps} frames; ` +
       `kernel drops at the gateway's ${gw.gatewaySockets} sockets in the window: ${gw.kernelDropsInWindow}; ` +
       `gateway counters over the run: lost ${gw.lostTotal}, concealed ${gw.concealedTotal} (in the window: ${gw.lostInWindow}, ${gw.concealedInWindow}); recording failures ${gw.recordingFailures}`,
   );

@@ -187,6 +187,8 @@ async function main(): Promise<void> {
     const aliceContext = await launch(mic1k);
     contexts.push(aliceContext);
     const alice = await phone(aliceContext, api.base, 'alice', '&autoanswer=1');
+    // A second device of alice's that only rings: the first to answer wins, this one gets CANCEL.
+    const aliceTablet = await phone(aliceContext, api.base, 'alice');
     const sipPort = 47000 + 2 * Math.floor(Math.random() * 1000);
     const ended2 = api.nextEnded();
     const sipp = runSipp([
@@ -219,6 +221,7 @@ async function main(): Promise<void> {
     if (sippResult.code !== 0) problems.push(`sipp: ${sippResult.stderr.slice(-600)}`);
     const call2 = await ended2;
     result.aliceCall = { codec: call2.codec, endReason: call2.endReason, recording: call2.recordings[0]?.result ?? null };
+    result.aliceTablet = await aliceTablet.evaluate(() => ({ history: (window.recgatePhone as unknown as { history: string[] }).history, lastCause: window.recgatePhone.lastCause }));
     await waitFor(() => alice.evaluate(() => window.recgatePhone.state === 'ended'), 5000, 'alice hung up');
 
     // 2b. A conference: bob (browser, 1000 Hz) and two sipp callers (800 and 1200 Hz) in "room7";
