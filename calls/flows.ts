@@ -199,7 +199,7 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
   const a = input as Record<string, unknown>;
   const name = a.action;
   if (typeof name !== 'string' || !(FLOW_ACTION_NAMES as readonly string[]).includes(name)) {
-    throw new FlowError(index, 'action', `action ${index}: action must be one of ${FLOW_ACTION_NAMES.join(', ')}, got ${JSON.stringify(name)}`);
+    throw new FlowError(index, 'action', `action ${index}: action must be one of ${FLOW_ACTION_NAMES.join(', ')}, got ${quote(name)}`);
   }
   const action = name as FlowActionName;
   const fail: Fail = (field, what) => {
@@ -214,7 +214,7 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
   const int = (k: string, min: number, max: number, dflt: number, unit = ''): number => {
     const v = o[k];
     if (v === undefined) return dflt;
-    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) fail(k, `must be an integer ${min}..${max}${unit}, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) fail(k, `must be an integer ${min}..${max}${unit}, got ${quote(v)}`);
     return v as number;
   };
 
@@ -234,7 +234,7 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
       if (o.text === undefined) fail('text', 'is required');
       const text = speech(o.text, 'text', fail);
       if (o.voice === undefined) return { action, option: { text } };
-      if (typeof o.voice !== 'string' || !VOICE_RE.test(o.voice)) fail('voice', `must be an espeak-ng voice name like "en-us", got ${JSON.stringify(o.voice)}`);
+      if (typeof o.voice !== 'string' || !VOICE_RE.test(o.voice)) fail('voice', `must be an espeak-ng voice name like "en-us", got ${quote(o.voice)}`);
       return { action, option: { text, voice: o.voice as string } };
     }
     case 'beep':
@@ -254,7 +254,7 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
       const d = FLOW_DEFAULTS.gather;
       const terminator = o.terminator ?? d.terminator;
       if (typeof terminator !== 'string' || (terminator !== '' && !DTMF_DIGIT_RE.test(terminator))) {
-        fail('terminator', `must be one DTMF digit of 0-9 * # A-D, or "" for none, got ${JSON.stringify(o.terminator)}`);
+        fail('terminator', `must be one DTMF digit of 0-9 * # A-D, or "" for none, got ${quote(o.terminator)}`);
       }
       return {
         action,
@@ -277,7 +277,7 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
       if (depth + 1 > MAX_FLOW_DEPTH) fail('cases', `nest flows deeper than ${MAX_FLOW_DEPTH} levels`);
       const cases: Record<string, FlowAction[]> = {};
       for (const [value, flow] of Object.entries(o.cases as Record<string, unknown>)) {
-        if (value === '' || value.length > 64) fail('cases', `keys must be 1-64 characters, got ${JSON.stringify(value)}`);
+        if (value === '' || value.length > 64) fail('cases', `keys must be 1-64 characters, got ${quote(value)}`);
         if (!Array.isArray(flow)) fail(`cases.${value}`, 'must be an array of actions');
         cases[value] = parseList(flow as unknown[], `${index}.cases.${value}.`, depth + 1, counter);
       }
@@ -291,7 +291,7 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
     case 'connect': {
       only('target', 'recording', 'ring_timeout_sec');
       if (!isConnectTarget(o.target)) {
-        fail('target', `must be a sip: URI, e.g. "sip:{user}@192.0.2.10:5060", or user:{name} for a registered user, got ${JSON.stringify(o.target)}`);
+        fail('target', `must be a sip: URI, e.g. "sip:{user}@192.0.2.10:5060", or user:{name} for a registered user, got ${quote(o.target)}`);
       }
       const option: Extract<FlowAction, { action: 'connect' }>['option'] = { target: o.target as string };
       if (o.recording === false) option.recording = false;
@@ -311,7 +311,7 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
     case 'conference_join':
       only('conference');
       if (!isConferenceName(o.conference)) {
-        fail('conference', `must be a conference name ({user} allowed) or id: 1-128 of A-Z a-z 0-9 . _ ~ + @ -, got ${JSON.stringify(o.conference)}`);
+        fail('conference', `must be a conference name ({user} allowed) or id: 1-128 of A-Z a-z 0-9 . _ ~ + @ -, got ${quote(o.conference)}`);
       }
       return { action, option: { conference: o.conference as string } };
     case 'hangup':
@@ -320,8 +320,20 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
   }
 }
 
+/**
+ * A value as an error message quotes it: its JSON. A body value nested thousands deep makes
+ * JSON.stringify overflow the stack; that RangeError must not escape as a 500 (found by fuzz/).
+ */
+function quote(v: unknown): string {
+  try {
+    return String(JSON.stringify(v));
+  } catch {
+    return Array.isArray(v) ? 'an array nested too deep to show' : 'an object nested too deep to show';
+  }
+}
+
 function variable(v: unknown, field: string, fail: Fail): string {
-  if (typeof v !== 'string' || !VARIABLE_RE.test(v)) fail(field, `must be a variable name (a letter or _, then letters, digits or _; at most 64), got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !VARIABLE_RE.test(v)) fail(field, `must be a variable name (a letter or _, then letters, digits or _; at most 64), got ${quote(v)}`);
   return v as string;
 }
 
@@ -333,7 +345,7 @@ function speech(v: unknown, field: string, fail: Fail): string {
 
 function mediaName(v: unknown, field: string, fail: Fail): string {
   if (!isMediaName(v)) {
-    fail(field, `must name a .wav or .mp3 file relative to the media folder (no "..", no leading "/" or "."), got ${JSON.stringify(v)}`);
+    fail(field, `must name a .wav or .mp3 file relative to the media folder (no "..", no leading "/" or "."), got ${quote(v)}`);
   }
   return v as string;
 }

@@ -81,6 +81,18 @@ export class RecordingOptionError extends InvalidArgumentError {
 }
 
 /**
+ * A value as an error message quotes it: its JSON. A body value nested thousands deep makes
+ * JSON.stringify overflow the stack; that RangeError must not escape as a 500 (found by fuzz/).
+ */
+function quote(v: unknown): string {
+  try {
+    return String(JSON.stringify(v));
+  } catch {
+    return Array.isArray(v) ? 'an array nested too deep to show' : 'an object nested too deep to show';
+  }
+}
+
+/**
  * Checks and completes recording options. `where` prefixes field names
  * ("routes[1].recording", or "" for an API body).
  * @throws RecordingOptionError naming the field
@@ -96,7 +108,7 @@ export function parseRecordingSpec(input: unknown, where = ''): RecordingSpec {
     const v = o[k];
     if (v === undefined) return undefined;
     const norm = typeof v === 'string' && typeof values[0] === 'string' && values.includes(v.toUpperCase() as T) ? v.toUpperCase() : v;
-    if (!values.includes(norm as T)) throw new RecordingOptionError(f(k), `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+    if (!values.includes(norm as T)) throw new RecordingOptionError(f(k), `must be one of ${values.join(', ')}, got ${quote(v)}`);
     return norm as T;
   };
   spec.format = oneOf('format', ['wav', 'mp3', 'opus'] as const) ?? spec.format;
@@ -108,19 +120,19 @@ export function parseRecordingSpec(input: unknown, where = ''): RecordingSpec {
   spec.upload_method = oneOf('upload_method', ['PUT', 'POST'] as const) ?? spec.upload_method;
   if (o.bitrate !== undefined) {
     if (!Number.isInteger(o.bitrate) || (o.bitrate as number) < 6 || (o.bitrate as number) > 510) {
-      throw new RecordingOptionError(f('bitrate'), `must be an integer 6..510 (kbit/s), got ${JSON.stringify(o.bitrate)}`);
+      throw new RecordingOptionError(f('bitrate'), `must be an integer 6..510 (kbit/s), got ${quote(o.bitrate)}`);
     }
     if (spec.format === 'wav') throw new RecordingOptionError(f('bitrate'), 'applies to mp3 and opus only');
     spec.bitrate = o.bitrate as number;
   }
   if (o.time_limit !== undefined) {
     const t = o.time_limit;
-    if (typeof t !== 'number' || !(t > 0 && t <= 86400)) throw new RecordingOptionError(f('time_limit'), `must be seconds in (0, 86400], got ${JSON.stringify(t)}`);
+    if (typeof t !== 'number' || !(t > 0 && t <= 86400)) throw new RecordingOptionError(f('time_limit'), `must be seconds in (0, 86400], got ${quote(t)}`);
     spec.time_limit = t;
   }
   if (o.record_min_sec !== undefined) {
     const t = o.record_min_sec;
-    if (typeof t !== 'number' || !(t >= 0 && t <= 86400)) throw new RecordingOptionError(f('record_min_sec'), `must be seconds in [0, 86400], got ${JSON.stringify(t)}`);
+    if (typeof t !== 'number' || !(t >= 0 && t <= 86400)) throw new RecordingOptionError(f('record_min_sec'), `must be seconds in [0, 86400], got ${quote(t)}`);
     spec.record_min_sec = t;
   }
   if (o.label !== undefined) {

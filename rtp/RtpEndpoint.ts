@@ -286,7 +286,9 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   #handleRtcp(msg: Buffer): void {
     this.rtcp++;
     const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-    if (!isRtcp(view)) {
+    // rtp.js's isRtcp reads two bytes before it checks the length: a 0- or 1-byte datagram on
+    // the RTCP port threw out of the socket handler and took the process down.
+    if (msg.length < 4 || !isRtcp(view)) {
       this.rtcpMalformed++;
       return;
     }

@@ -16,7 +16,9 @@ import { decodeFile } from './helpers/ffmpeg.js';
 import { writeRtpPcap } from './helpers/rtpPcap.js';
 import type { MediaSegment } from './helpers/rtpPcap.js';
 import { runSipp, writeScenario, writeToneFile } from './helpers/sipp.js';
-import { uasToneScenario } from './helpers/sippScenarios.js';
+import { uasToneScenario, waitForByeScenario } from './helpers/sippScenarios.js';
+import { startCapture } from './helpers/pcap.js';
+import { RtpDrop, RtpHeaderReader, decodePcmu } from '../rtp/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-flow-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -231,6 +233,87 @@ test('a flow that beeps, then connects to a trunk: bridged and recorded stereo a
     assert.ok(toneFrames(audio.pcm, audio.rate, 1000, { channels: 2, channel: 0, skipMs: 300 }).ratio > 0.85, 'caller left');
     assert.ok(toneFrames(audio.pcm, audio.rate, 1500, { channels: 2, channel: 1, skipMs: 300 }).ratio > 0.85, 'agent right');
     assert.is(toneFrames(audio.pcm, audio.rate, 440, { channels: 2, channel: 0, minFraction: 0.3 }).toneFrames, 0, 'the beep is not recorded');
+  } finally {
+    await api.stop();
+  }
+});
+
+test('play, announcement, pause/resume/stop by the flow and hangup: the caller hears the clips, the file holds neither', async () => {
+  const api = await startApi({
+    routes: {
+      routes: [
+        {
+          match: { user: 'ivr' },
+          action: 'flow',
+          flow: [
+            { action: 'answer' },
+            { action: 'play', option: { file: 'hello.wav' } },
+            { action: 'recording_start', option: { format: 'wav', announcement_file: 'hello.wav', variable: 'rec' } },
+            { action: 'gather', option: { variable: 'wait1', timeout_ms: 1500 } },
+            { action: 'recording_pause' },
+            { action: 'gather', option: { variable: 'wait2', timeout_ms: 600 } },
+            { action: 'recording_resume' },
+            { action: 'gather', option: { variable: 'wait3', timeout_ms: 600 } },
+            { action: 'recording_stop' },
+            { action: 'hangup' },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    // The clip: 0.5 s of 440 Hz, a 16 kHz WAV under <data dir>/media.
+    const media = path.join(api.config.dataDir, 'media');
+    fs.mkdirSync(media, { recursive: true });
+    const n = 8000;
+    const wav = Buffer.alloc(44 + n * 2);
+    wav.write('RIFF', 0, 'ascii');
+    wav.writeUInt32LE(36 + n * 2, 4);
+    wav.write('WAVEfmt ', 8, 'ascii');
+    wav.writeUInt32LE(16, 16);
+    wav.writeUInt16LE(1, 20);
+    wav.writeUInt16LE(1, 22);
+    wav.writeUInt32LE(16000, 24);
+    wav.writeUInt32LE(32000, 28);
+    wav.writeUInt16LE(2, 32);
+    wav.writeUInt16LE(16, 34);
+    wav.write('data', 36, 'ascii');
+    wav.writeUInt32LE(n * 2, 40);
+    for (let i = 0; i < n; i++) wav.writeInt16LE(Math.round(10000 * Math.sin((2 * Math.PI * 440 * i) / 16000)), 44 + i * 2);
+    fs.writeFileSync(path.join(media, 'hello.wav'), wav);
+    port += 10;
+    const { min, max } = api.config.rtpPorts;
+    const capture = await startCapture(path.join(dir, 'ivr.pcap'), `udp and portrange ${min}-${max}`);
+    const ended = api.nextEnded();
+    // A silent caller that waits for the gateway's BYE.
+    const r = await runSipp(['-sf', writeScenario(dir, 'ivr.xml', waitForByeScenario(15_000)), '-s', 'ivr', '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(port), '-mp', String(port + 2), `127.0.0.1:${api.sipPort}`], 25_000);
+    const packets = await capture.stop();
+    assert.is(r.code, 0, `the caller got the flow's BYE: ${r.stderr.slice(-400)}`);
+    const c = await ended;
+    assert.match(c.endReason, /flow_hangup/);
+    // What the caller heard: the clip twice (play, then the announcement), about 1 s of 440 Hz.
+    const h = new RtpHeaderReader();
+    const heard: number[] = [];
+    const buf = new Int16Array(400);
+    for (const p of packets) {
+      if (p.srcPort !== c.legs[0]!.port || h.parse(p.payload, 0, p.payload.length) !== RtpDrop.None) continue;
+      decodePcmu(p.payload, h.payloadOffset, h.payloadLength, buf, 0);
+      for (let i = 0; i < h.payloadLength; i++) heard.push(buf[i]!);
+    }
+    const clip = toneFrames(heard, 8000, 440).toneFrames;
+    assert.ok(clip >= 40 && clip <= 55, `440 Hz heard in ${clip} frames of 20 ms (two 0.5 s clips)`);
+    // The recording: started after the announcement, paused 0.6 s by the flow (skip), stopped by it.
+    const row = await waitFor(() => {
+      const x = api.gateway.store.getRecording(c.recordings[0]!.id);
+      return x?.status === 'ended' ? x : null;
+    }, 5000, 'recording final');
+    assert.is(row.pauses.length, 1);
+    assert.is(row.pauses[0]!.by, 'flow');
+    assert.ok(row.duration_ms > 1800 && row.duration_ms < 2500, `${row.duration_ms} ms (1.5 s + 0.6 s recorded)`);
+    const audio = await decodeFile(api.gateway.recordings.fileOf(row));
+    assert.is(toneFrames(audio.pcm, audio.rate, 440, { minFraction: 0.3 }).toneFrames, 0, 'the announcement is not in the file');
+    const steps = api.logs.filter((l) => l.event === 'flow.action' && l.call_id === c.id).map((l) => l.action);
+    assert.equal(steps, ['answer', 'play', 'recording_start', 'gather', 'recording_pause', 'gather', 'recording_resume', 'gather', 'recording_stop', 'hangup']);
   } finally {
     await api.stop();
   }
