@@ -4,43 +4,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toneFrames } from '../dsp/index.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { runSipp, uacScenario, writeScenario, writeToneFile } from './helpers/sipp.js';
+import { startGatewayProcess } from './helpers/gatewayProcess.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
-const root = path.resolve(import.meta.dirname, '..');
 
-function startGatewayProcess(env: Record<string, string>) {
-  // One process (node with the tsx loader), so SIGKILL hits the gateway itself, not a wrapper.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'recgate.ts')], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const ready = new Promise<number>((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = /HTTP [\d.]+:(\d+)/.exec(out);
-      if (m) {
-        clearInterval(t);
-        resolve(Number(m[1]));
-      }
-    }, 50);
-    void exited.then(() => {
-      clearInterval(t);
-      reject(new Error(`gateway exited: ${out}`));
-    });
-  });
-  return { child, ready, exited, out: () => out };
-}
 
 test('kill -9 during three recorded calls; after restart all are ended, recovered, playable, missing at most the last second', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-crash-'));

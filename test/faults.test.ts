@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { toneFrames } from '../dsp/index.js';
 import type { RecordingEvent } from '../recorder/index.js';
 import { startApi, waitFor } from './helpers/api.js';
+import { startGatewayProcess } from './helpers/gatewayProcess.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { runSipp, uacScenario, writeScenario, writeToneFile } from './helpers/sipp.js';
 
@@ -157,16 +158,13 @@ test('file descriptors exhausted (gateway under prlimit --nofile=80): new calls 
   fs.writeFileSync(routes, JSON.stringify({ routes: [{ match: { user: '*' }, action: 'record', recording: { format: 'wav' } }] }));
   const sip = 26000 + 2 * Math.floor(Math.random() * 500);
   const rtpBase = await freeRange(4);
-  const child = spawn('prlimit', ['--nofile=80', process.execPath, '--import', 'tsx', path.join(import.meta.dirname, '..', 'bin', 'recgate.ts')], {
-    cwd: path.join(import.meta.dirname, '..'),
-    env: { ...process.env, RECGATE_SIP_PORT: String(sip), RECGATE_HTTP_PORT: '0', RECGATE_BIND_ADDRESS: '127.0.0.1', RECGATE_RTP_PORTS: `${rtpBase}-${rtpBase + 999}`, RECGATE_DATA_DIR: data, RECGATE_ROUTES: routes, RECGATE_API_TOKEN: 'fd-admin', RECGATE_LOG: 'off' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const gw = startGatewayProcess(
+    { RECGATE_SIP_PORT: String(sip), RECGATE_HTTP_PORT: '0', RECGATE_BIND_ADDRESS: '127.0.0.1', RECGATE_RTP_PORTS: `${rtpBase}-${rtpBase + 999}`, RECGATE_DATA_DIR: data, RECGATE_ROUTES: routes, RECGATE_API_TOKEN: 'fd-admin', RECGATE_LOG: 'off' },
+    ['prlimit', '--nofile=80'],
+  );
+  const child = gw.child;
   try {
-    const httpPort = await waitFor(() => Number(/HTTP [\d.]+:(\d+)/.exec(out)?.[1] ?? 0) || null, 15_000, 'gateway up');
+    const httpPort = await gw.ready;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const get = async (p: string): Promise<any> => (await fetch(`http://127.0.0.1:${httpPort}${p}`, { headers: { authorization: 'Bearer fd-admin' } })).json();
     port += 10;

@@ -16,7 +16,7 @@ import { decodeFile } from './helpers/ffmpeg.js';
 import { writeRtpPcap } from './helpers/rtpPcap.js';
 import type { MediaSegment } from './helpers/rtpPcap.js';
 import { runSipp, writeScenario, writeToneFile } from './helpers/sipp.js';
-import { uasToneScenario, waitForByeScenario } from './helpers/sippScenarios.js';
+import { pcapCallerScenario, uasToneScenario, waitForByeScenario } from './helpers/sippScenarios.js';
 import { startCapture } from './helpers/pcap.js';
 import { RtpDrop, RtpHeaderReader, decodePcmu } from '../rtp/index.js';
 
@@ -25,72 +25,6 @@ test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 // Below the gateways' RTP ranges (40000+, test/helpers/udpPeer.ts).
 let port = 24000 + 2 * Math.floor(Math.random() * 3000);
 
-/** A sipp caller that replays `pcap` after the ACK, then hangs up (PCMU + telephone-event 101). */
-function pcapCaller(pcap: string, durationMs: number): string {
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="pcap caller">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=ptime:20
-      a=sendrecv
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
-  <pause milliseconds="${durationMs + 400}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>`;
-}
-
 /** Calls `user` with scripted media; resolves with the ended call once the gateway is done with it. */
 async function call(api: TestApi, user: string, segments: MediaSegment[]) {
   const pcap = path.join(dir, `${user}-${port}.pcap`);
@@ -98,7 +32,7 @@ async function call(api: TestApi, user: string, segments: MediaSegment[]) {
   const ended = api.nextEnded();
   port += 10;
   const r = await runSipp(
-    ['-sf', writeScenario(dir, `${user}-${port}.xml`, pcapCaller(pcap, durationMs)), '-s', user, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(port), '-mp', String(port + 2), `127.0.0.1:${api.sipPort}`],
+    ['-sf', writeScenario(dir, `${user}-${port}.xml`, pcapCallerScenario(pcap, durationMs + 400)), '-s', user, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(port), '-mp', String(port + 2), `127.0.0.1:${api.sipPort}`],
     durationMs + 20_000,
   );
   assert.is(r.code, 0, `sipp: ${r.stderr.slice(-600)}`);

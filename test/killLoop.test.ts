@@ -18,34 +18,12 @@ import path from 'node:path';
 import { toneFrames } from '../dsp/index.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { uacScenario, writeScenario, writeToneFile } from './helpers/sipp.js';
+import { startGatewayProcess } from './helpers/gatewayProcess.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
-const root = path.resolve(import.meta.dirname, '..');
 const CYCLES = Number(process.env.RECGATE_KILL_CYCLES ?? 20);
 const CALLS = Number(process.env.RECGATE_KILL_CALLS ?? 20);
 
-function startGatewayProcess(env: Record<string, string>) {
-  // One process (node with the tsx loader), so SIGKILL hits the gateway itself, not a wrapper.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'recgate.ts')], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const ready = new Promise<number>((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = /HTTP [\d.]+:(\d+)/.exec(out);
-      if (m) {
-        clearInterval(t);
-        resolve(Number(m[1]));
-      }
-    }, 20);
-    void exited.then(() => {
-      clearInterval(t);
-      reject(new Error(`gateway exited: ${out}`));
-    });
-  });
-  return { child, ready, exited };
-}
 
 interface Delivered {
   event_id: string;

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DtmfDetector, rms, toneFraction, toneFrames } from '../dsp/index.js';
 import { decodePcmu, parseTelephoneEvent } from '../rtp/index.js';
+import { pcapCallerScenario } from './helpers/sippScenarios.js';
 import type { TelephoneEventFields } from '../rtp/index.js';
 import { readPcap } from './helpers/pcap.js';
 import { DTMF_FREQUENCIES, writeRtpPcap } from './helpers/rtpPcap.js';
@@ -213,73 +214,6 @@ function header(msg: string, name: string): string {
   return m?.[1]?.trim() ?? '';
 }
 
-/** sipp's UAC: INVITE with SDP, 200, ACK, replay the pcap, wait, BYE. */
-function playScenario(pcap: string, holdMs: number): string {
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="play pcap">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=ptime:20
-      a=sendrecv
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
-  <pause milliseconds="${holdMs}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-`;
-}
-
 async function bind(socket: dgram.Socket): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -336,7 +270,7 @@ test('sipp play_pcap_audio delivers every packet of the pcap with identical RTP 
     const sippSip = base;
     const sippMedia = base + 2;
     const scenario = path.join(dir, 'play.xml');
-    fs.writeFileSync(scenario, playScenario(pcapFile, durationMs + 500));
+    fs.writeFileSync(scenario, pcapCallerScenario(pcapFile, durationMs + 500));
     const proc = spawn(
       'sipp',
       ['-sf', scenario, '-s', 'play', '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(sippSip), '-mp', String(sippMedia), '-m', '1', '-nostdin', `127.0.0.1:${sipPort}`],

@@ -5,9 +5,11 @@
  * (level-triggered, like libuv), reads every datagram with recvfrom (the gateway needs the
  * source address for symmetric RTP), checks the RTP header (RFC 3550 §5.1: V=2, CSRC count,
  * extension) and decodes the PCMU payload (G.711 µ-law, table) into a per-leg power-of-two
- * ring at the place its timestamp says. No jitter buffer, mixing, encoding, disk or relaying.
+ * ring at the place its timestamp says. No jitter buffer, mixing, encoding or disk.
+ * With `relay`, it also sends every RTP packet back to its source with one sendto (what a
+ * B2BUA adds at the least: the gateway's `connect` sends each leg what the other one says).
  *
- *   floor <legs>
+ *   floor <legs> [relay]
  *
  * Prints "ports p1 p2 ..." (the RTP ports, one per leg) on stdout, then on every SIGUSR1 a
  * line "packets=<received> bytes=<payload bytes> checksum=<x>" (the runner reads the
@@ -80,11 +82,12 @@ static int port_of(int fd) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: floor <legs>\n");
+    fprintf(stderr, "usage: floor <legs> [relay]\n");
     return 2;
   }
   int legs = atoi(argv[1]);
   if (legs <= 0) return 2;
+  int relay = argc >= 3 && strcmp(argv[2], "relay") == 0;
   build_ulaw();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -163,6 +166,7 @@ int main(int argc, char **argv) {
         const uint8_t *p = buf + off;
         for (size_t i = 0; i < plen; i++) g->ring[(at + i) & MASK] = ulaw[p[i]];
         checksum += g->ring[at & MASK];
+        if (relay) sendto(fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
         packets++;
         bytes += plen;
       }

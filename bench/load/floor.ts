@@ -6,9 +6,10 @@
  * counter, read at the start and end of the window (SIGUSR1).
  */
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSample, udpDrops } from './procfs.js';
+import { cpuSample, machineCpu, udpDrops } from './procfs.js';
 import { sleep, startChild, stopChild, waitForOutput } from './processes.js';
 import type { Child } from './processes.js';
 
@@ -39,6 +40,12 @@ export interface FloorResult {
   /** Kernel drops at the floor's sockets over the run. */
   kernelDrops: number;
   cpuPercent: number;
+  /** Time the floor was runnable but waited for a CPU, % of the window. */
+  runQueueWaitPercent: number;
+  /** The generator (gen.c), % of a core. */
+  genCpuPercent: number;
+  /** Cores busy on the whole machine over the window. */
+  machineBusyCores: number;
 }
 
 async function packetsOf(floor: Child, nth: number): Promise<number> {
@@ -53,10 +60,13 @@ async function packetsOf(floor: Child, nth: number): Promise<number> {
   }
 }
 
-/** Runs the floor for `calls` calls: warm-up, then a `seconds` window. */
-export async function measureFloor(bin: FloorBinaries, calls: number, seconds: number, warmupS = 2): Promise<FloorResult> {
+/**
+ * Runs the floor for `calls` calls: warm-up, then a `seconds` window. With `relay` every
+ * packet is also sent back to its source (one sendto per packet).
+ */
+export async function measureFloor(bin: FloorBinaries, calls: number, seconds: number, warmupS = 2, relay = false): Promise<FloorResult> {
   const legs = 2 * calls;
-  const floor = startChild(bin.floor, [String(legs)]);
+  const floor = startChild(bin.floor, relay ? [String(legs), 'relay'] : [String(legs)]);
   let gen: Child | null = null;
   try {
     const m = await waitForOutput(floor, /^ports ([\d ]+)$/m, 10_000);
@@ -65,9 +75,13 @@ export async function measureFloor(bin: FloorBinaries, calls: number, seconds: n
     await sleep(warmupS * 1000);
     const p0 = await packetsOf(floor, 1);
     const c0 = cpuSample(floor.pid);
+    const g0 = cpuSample(gen.pid);
+    const m0 = machineCpu();
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const c1 = cpuSample(floor.pid);
+    const g1 = cpuSample(gen.pid);
+    const m1 = machineCpu();
     const t1 = performance.now();
     const p1 = await packetsOf(floor, 2);
     const drops = udpDrops(floor.pid).drops;
@@ -82,6 +96,9 @@ export async function measureFloor(bin: FloorBinaries, calls: number, seconds: n
       packetsPerCallSecond: packets / windowS / calls,
       kernelDrops: drops,
       cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
+      runQueueWaitPercent: ((c1.wait - c0.wait) / 1e6 / windowS) * 100,
+      genCpuPercent: ((g1.sched - g0.sched) / 1e6 / windowS) * 100,
+      machineBusyCores: (m1 - m0) / 1e6 / windowS,
     };
   } finally {
     if (gen !== null) await stopChild(gen, 'SIGKILL', 1000);

@@ -26,33 +26,59 @@ export function cpuMicros(pid: number): number {
 }
 
 /**
- * CPU time of the process on the scheduler's nanosecond clock, in microseconds: the sum of
- * /proc/<pid>/task/<tid>/schedstat (first field, time on CPU, user + system) over its threads.
- * The same quantity as utime + stime without the 10 ms tick, so short windows and small
- * processes are measured precisely (threads that exited are not counted; ours do not exit).
+ * The scheduler's view of the process, summed over its threads (/proc/<pid>/task/<tid>/schedstat):
+ * time on a CPU (user + system) and time runnable but waiting for a CPU (another process had
+ * it: on a shared 2-core machine this is how much the measured process was starved), in µs.
+ * The first is the same quantity as utime + stime without the 10 ms tick, so short windows and
+ * small processes are measured precisely (threads that exited are not counted; ours do not exit).
  */
-export function cpuMicrosPrecise(pid: number): number {
-  let ns = 0;
+export function schedMicros(pid: number): { run: number; wait: number } {
+  let run = 0;
+  let wait = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const f = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      run += Number(f[0]);
+      wait += Number(f[1]);
     } catch {
       // the thread exited meanwhile
     }
   }
-  return ns / 1000;
+  return { run: run / 1000, wait: wait / 1000 };
 }
 
-/** Both CPU clocks of a process at one moment (µs). */
+/** Both CPU clocks of a process at one moment (µs), and its run-queue wait. */
 export interface CpuSample {
   /** utime + stime from /proc/<pid>/stat (CLK_TCK resolution). */
   stat: number;
   /** Sum of the threads' schedstat run time (ns resolution). */
   sched: number;
+  /** Sum of the threads' schedstat run-queue wait (runnable, not running). */
+  wait: number;
 }
 
 export function cpuSample(pid: number): CpuSample {
-  return { sched: cpuMicrosPrecise(pid), stat: cpuMicros(pid) };
+  const s = schedMicros(pid);
+  return { sched: s.run, wait: s.wait, stat: cpuMicros(pid) };
+}
+
+/**
+ * CPU time of every task on the machine (µs, schedstat): the difference over a window, divided
+ * by its length, is how many cores were busy (tasks that start or end inside the window count
+ * only in part). /proc/stat is not used: its tick-sampled per-CPU times miss bursts that wake on
+ * a millisecond timer (a load generator's), showing a busy machine as nearly idle.
+ */
+export function machineCpu(): number {
+  let run = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      run += schedMicros(Number(pid)).run;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return run;
 }
 
 /** VmRSS of the process in KiB. */

@@ -85,7 +85,8 @@ export function summariseProfile(p: CpuProfile, repoRoot: string, top = 20): { l
       continue;
     }
     const url = n.callFrame.url.replace(/^file:\/\//, '').replace(`${repoRoot}/`, '');
-    const where = url === '' ? '' : `${url}:${n.callFrame.lineNumber + 1}`;
+    // tsx-compiled files report line 0 (no source map in the profile): the file only.
+    const where = url === '' ? '' : n.callFrame.lineNumber > 0 ? `${url}:${n.callFrame.lineNumber + 1}` : url;
     const key = `${name}@${where}`;
     const e = self.get(key) ?? { function: name, where, hits: 0 };
     e.hits += h;

@@ -35,7 +35,7 @@ import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
 import type { GatewayChild } from './gatewayChild.js';
-import { cpuSample, machineFacts, rssKiB, udpDrops } from './procfs.js';
+import { cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseProfile } from './profile.js';
@@ -153,6 +153,12 @@ interface GatewayResult {
   cpuPercent: number;
   /** CPU of the started gateway without calls (timers, pollers), % of a core. */
   idleCpuPercent: number;
+  /** Time the gateway's threads were runnable but waited for a CPU, % of the window. */
+  runQueueWaitPercent: number;
+  /** Both sipp processes (signalling and the RTP load), % of a core. */
+  sippCpuPercent: number;
+  /** Cores busy on the whole machine over the window (everything, not only this run). */
+  machineBusyCores: number;
   windowS: number;
   packetsInWindow: number;
   packetsPerCallSecond: number;
@@ -183,6 +189,8 @@ interface Result {
   options: Args;
   holdMs: number;
   floor: FloorResult | null;
+  /** The floor that also sends every packet back (one sendto each): a B2BUA's least. */
+  floorRelay: FloorResult | null;
   gateway: GatewayResult;
   recordings: {
     total: number;
@@ -283,6 +291,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const callsUpAtStart = (await gw.healthz()).activeCalls;
     const m0 = await gw.metrics(); // also resets the loop-delay histogram
     const c0 = cpuSample(gw.pid);
+    const sipp0 = [cpuSample(uac.pid), cpuSample(uas.pid)];
+    const mc0 = machineCpu();
     const t0 = performance.now();
     const drops0 = udpDrops(gw.pid);
     const rss: number[] = [];
@@ -293,6 +303,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     }
     await sleep(Math.max(0, end - performance.now()));
     const c1 = cpuSample(gw.pid);
+    const sipp1 = [cpuSample(uac.pid), cpuSample(uas.pid)];
+    const mc1 = machineCpu();
     const t1 = performance.now();
     const m1 = await gw.metrics();
     const drops1 = udpDrops(gw.pid);
@@ -335,6 +347,9 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         usPerPacketStat: (c1.stat - c0.stat) / packetsInWindow,
         cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
         idleCpuPercent,
+        runQueueWaitPercent: ((c1.wait - c0.wait) / 1e6 / windowS) * 100,
+        sippCpuPercent: ((sipp1[0]!.sched - sipp0[0]!.sched + sipp1[1]!.sched - sipp0[1]!.sched) / 1e6 / windowS) * 100,
+        machineBusyCores: (mc1 - mc0) / 1e6 / windowS,
         windowS,
         packetsInWindow,
         packetsPerCallSecond: packetsInWindow / windowS / n,
@@ -379,10 +394,12 @@ async function main(): Promise<void> {
   console.log(`${machine.cpu}, nproc ${machine.nproc}, Node ${machine.node}, Linux ${machine.kernel}, load average at start ${machine.loadavg.join(' ')}`);
 
   let floor: FloorResult | null = null;
+  let floorRelay: FloorResult | null = null;
   if (a.floor) {
     const bin = buildFloor(dir);
-    console.error(`bench:load: floor: ${2 * a.calls} RTP + ${2 * a.calls} RTCP sockets, ${PACKETS_PER_CALL_SECOND * a.calls} packets/s`);
+    console.error(`bench:load: floor: ${2 * a.calls} RTP + ${2 * a.calls} RTCP sockets, ${PACKETS_PER_CALL_SECOND * a.calls} packets/s; then the same with relay`);
     floor = await measureFloor(bin, a.calls, a.seconds, a.warmup);
+    floorRelay = await measureFloor(bin, a.calls, a.seconds, a.warmup, true);
   }
   const { gw, checks, holdMs, recs } = await runGateway(a, dir);
 
@@ -403,6 +420,7 @@ async function main(): Promise<void> {
     options: a,
     holdMs,
     floor,
+    floorRelay,
     gateway: gw,
     recordings: {
       total: recs.length,
@@ -439,12 +457,20 @@ async function main(): Promise<void> {
   console.log(
     `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s (idle, no call: ${gw.idleCpuPercent.toFixed(1)} %), ${gw.packetsInWindow} packets received ` +
       `(${gw.packetsPerCallSecond.toFixed(1)}/s per call, ${PACKETS_PER_CALL_SECOND} expected); utime+stime gave ${gw.usPerPacketStat.toFixed(2)} µs/packet; ` +
-      `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}`,
+      `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}; waited for a CPU ${gw.runQueueWaitPercent.toFixed(1)} % of the window; ` +
+      `sipp (both) ${gw.sippCpuPercent.toFixed(1)} % of a core; whole machine ${gw.machineBusyCores.toFixed(2)} of ${os.availableParallelism()} cores busy`,
   );
   if (floor !== null) {
     console.log(
       `- floor (C, epoll + recvfrom + µ-law into a ring, ${4 * a.calls} sockets): ${floor.cpuPercent.toFixed(1)} % of a core, ${floor.packets} packets ` +
-        `(${floor.packetsPerCallSecond.toFixed(1)}/s per call), ${floor.kernelDrops} kernel drops; utime+stime gave ${floor.usPerPacketStat.toFixed(2)} µs/packet`,
+        `(${floor.packetsPerCallSecond.toFixed(1)}/s per call), ${floor.kernelDrops} kernel drops; utime+stime gave ${floor.usPerPacketStat.toFixed(2)} µs/packet; ` +
+        `waited for a CPU ${floor.runQueueWaitPercent.toFixed(1)} %; gen.c ${floor.genCpuPercent.toFixed(1)} % of a core; whole machine ${floor.machineBusyCores.toFixed(2)} cores busy`,
+    );
+  }
+  if (floorRelay !== null) {
+    console.log(
+      `- floor with relay (the same, plus one sendto per packet back to its source, as the B2BUA sends each leg the other's audio): ` +
+        `${floorRelay.usPerPacket.toFixed(2)} µs/packet, ${floorRelay.cpuPercent.toFixed(1)} % of a core; the gateway costs ${(gw.usPerPacket / floorRelay.usPerPacket).toFixed(1)}x that`,
     );
   }
   console.log(

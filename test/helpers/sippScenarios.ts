@@ -396,3 +396,19 @@ ${uasReply('200 OK', false)}
   <Reference variables="${expect.map((_, i) => `got${i}`).join(',')}"/>
 </scenario>`;
 }
+
+/**
+ * A caller that offers PCMU + telephone-event 101, replays `pcap` (test/helpers/rtpPcap.ts)
+ * from its media port after the ACK, waits `holdMs` and hangs up.
+ */
+export function pcapCallerScenario(pcap: string, holdMs: number): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="pcap caller">
+${invite(1, DTMF_SDP)}
+${answered}
+${ack(1)}
+  <nop><action><exec play_pcap_audio="${pcap}"/></action></nop>
+  <pause milliseconds="${holdMs}"/>
+${bye(2)}
+</scenario>`;
+}
