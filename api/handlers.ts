@@ -249,12 +249,20 @@ export function registerRoutes(router: Router, gateway: Gateway): void {
         throw new ApiError('invalid_parameter', 'status must be ringing, progressing or ended', { field: 'status' });
       }
       const token = ctx.url.searchParams.get('page_token');
-      const page = store.listCalls({
+      const query = {
         account_id: scopeOf(ctx),
         page_size: pageSize(ctx.url),
         ...(status !== null ? { status: status as CallRow['status'] } : {}),
         ...(token !== null && token !== '' ? { page_token: token } : {}),
-      });
+      };
+      let page;
+      try {
+        page = store.listCalls(query);
+      } catch (err) {
+        // A page_token that is not one of ours was a 500 (found by fuzz/); the other lists said 400 already.
+        if (err instanceof InvalidArgumentError) throw new ApiError('invalid_parameter', err.message, { field: 'page_token' });
+        throw err;
+      }
       return { status: 200, body: { result: page.result.map((r) => callJson(gateway.call(r.id)?.toRow() ?? r)), next_page_token: page.next_page_token } };
     },
   });

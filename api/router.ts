@@ -75,7 +75,7 @@ export class Router {
       }
       const params: Record<string, string> = {};
       r.names.forEach((n, i) => {
-        params[n] = decodeURIComponent(m[i + 1] ?? '');
+        params[n] = decodeSegment(m[i + 1] ?? '', path);
       });
       return { route: r, params };
     }
@@ -83,5 +83,14 @@ export class Router {
       throw new ApiError('method_not_allowed', `${method} is not allowed on ${path}`, { headers: { allow: allowed.join(', ') } });
     }
     throw new ApiError('not_found', `no route ${method} ${path}`);
+  }
+}
+
+/** A path parameter, %-decoded. A bad escape (`/v1/recordings/%`) names nothing: 404, not the URIError's 500 (found by fuzz/). */
+function decodeSegment(segment: string, path: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError('not_found', `${path} holds a malformed %-escape`);
   }
 }

@@ -279,7 +279,8 @@ function parseAction(input: unknown, index: string, depth: number, counter: Coun
       for (const [value, flow] of Object.entries(o.cases as Record<string, unknown>)) {
         if (value === '' || value.length > 64) fail('cases', `keys must be 1-64 characters, got ${quote(value)}`);
         if (!Array.isArray(flow)) fail(`cases.${value}`, 'must be an array of actions');
-        cases[value] = parseList(flow as unknown[], `${index}.cases.${value}.`, depth + 1, counter);
+        // Defined, not assigned: `cases["__proto__"] = ...` would replace the prototype and drop the case (found by fuzz/).
+        Object.defineProperty(cases, value, { value: parseList(flow as unknown[], `${index}.cases.${value}.`, depth + 1, counter), enumerable: true, writable: true, configurable: true });
       }
       let dflt: FlowAction[] = [];
       if (o.default !== undefined) {

@@ -239,29 +239,50 @@ function deeplyNested(depth: number, kind: 'array' | 'object'): unknown {
 
 /** Deep enough to overflow JSON.stringify on the main thread (about 3000 levels) and in a worker (4 MB of stack). */
 const deepValue = fc
-  .tuple(fc.oneof(fc.integer({ min: 4000, max: 12000 }), fc.integer({ min: 12000, max: 100000 })), fc.constantFrom('array' as const, 'object' as const))
+  .tuple(fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 4000, max: 12000 }) }, { weight: 1, arbitrary: fc.integer({ min: 12000, max: 100000 }) }), fc.constantFrom('array' as const, 'object' as const))
   .map(([d, k]) => deeplyNested(d, k));
 
 /** Any JSON value, now and then one nested thousands deep. */
 const anyJson: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 100, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 200, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   { weight: 1, arbitrary: deepValue },
 );
 
 /** Keys that trip naive object handling. */
 const TRICKY_KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype', '', ' ', 'a.b', '0'];
 
-/** A record of valid-looking options, sometimes with a junk key, a value replaced or a key dropped. */
+/** Wrong values for an option: cheap constants mostly (fc.jsonValue costs ~20 µs a value), any JSON now and then. */
+const junkValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom(null, true, false, 0, -1, 1.5, 1e300, '', 'x', ' ', [], {}, [1], { a: 1 }, 'A'.repeat(300)) },
+  { weight: 2, arbitrary: fc.integer() },
+  { weight: 2, arbitrary: fc.string({ maxLength: 8 }) },
+  { weight: 1, arbitrary: anyJson },
+);
+const junkKey = fc.oneof(fc.constantFrom(...TRICKY_KEYS), fc.string({ maxLength: 8 }));
+
+/** A record of valid-looking options, or one with a junk key added, a value replaced or a key dropped. */
 function corrupt(arb: fc.Arbitrary<Record<string, unknown>>, junkKeys: readonly string[]): fc.Arbitrary<Record<string, unknown>> {
-  return fc
-    .tuple(arb, fc.nat(5), fc.nat(), fc.oneof(fc.constantFrom(...junkKeys, ...TRICKY_KEYS), fc.string({ maxLength: 8 })), anyJson)
-    .map(([o, how, at, key, value]) => {
-      const entries = Object.entries(o);
-      if (how === 1) entries.push([key, value]);
-      else if (how === 2 && entries.length > 0) entries[at % entries.length]![1] = value;
-      else if (how === 3 && entries.length > 0) entries.splice(at % entries.length, 1);
-      return obj(entries);
-    });
+  const keys = junkKeys.length > 0 ? fc.oneof(fc.constantFrom(...junkKeys), junkKey) : junkKey;
+  return fc.oneof(
+    { weight: 6, arbitrary: arb },
+    { weight: 1, arbitrary: fc.tuple(arb, keys, junkValue).map(([o, k, v]) => obj([...Object.entries(o), [k, v]])) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(arb, fc.nat(), junkValue).map(([o, at, v]) => {
+        const e = Object.entries(o);
+        if (e.length > 0) e[at % e.length]![1] = v;
+        return obj(e);
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(arb, fc.nat()).map(([o, at]) => {
+        const e = Object.entries(o);
+        if (e.length > 0) e.splice(at % e.length, 1);
+        return obj(e);
+      }),
+    },
+  );
 }
 
 /** Optional entries: each value of `parts` is either left out (undefined) or kept. */
@@ -385,7 +406,7 @@ const mediaSection = fc
     mediaType,
     portToken,
     protoToken,
-    mostly(fc.array(ptToken, { minLength: 1, maxLength: 6 }), fc.constant([])),
+    mostly(fc.array(ptToken, { minLength: 1, maxLength: 6 }), fc.constant<string[]>([])),
     fc.option(cLine, { nil: undefined, freq: 3 }),
     fc.array(attrLine, { maxLength: 8 }),
   )
@@ -447,7 +468,7 @@ const sdpInput: fc.Arbitrary<{ text: string; requireAudio: boolean }> = fc.recor
     {
       weight: 14,
       arbitrary: fc
-        .tuple(sdpShape, mostly(fc.constant([]), fc.array(lineMutation, { minLength: 1, maxLength: 3 }), 3), eol, fc.boolean())
+        .tuple(sdpShape, mostly(fc.constant<LineMutation[]>([]), fc.array(lineMutation, { minLength: 1, maxLength: 3 }), 3), eol, fc.boolean())
         .map(([s, mut, e, trailing]) => mutateLines([...s.session, ...s.media.flat()], mut).join(e) + (trailing ? e : '')),
     },
     {
@@ -538,7 +559,9 @@ function checkSdp(input: { text: string; requireAudio: boolean }): boolean {
     for (const c of a.codecs) {
       const o = offered.codecs.find((x) => x.payloadType === c.payloadType);
       assert.ok(o !== undefined && sameEncoding(o, c), `answer codec ${c.payloadType} ${c.name}/${c.clockRate} is the offer's`);
-      assert.ok(CAPS.codecs.some((l) => sameEncoding(l, c)), `answer codec ${c.name}/${c.clockRate} is one of ours`);
+      // telephone-event is matched by name and clock rate only (its channel count means nothing, RFC 4733 §7.1.1).
+      const ours = isAux(c) ? CAPS.codecs.some((l) => l.name.toLowerCase() === c.name.toLowerCase() && l.clockRate === c.clockRate) : CAPS.codecs.some((l) => sameEncoding(l, c));
+      assert.ok(ours, `answer codec ${c.name}/${c.clockRate} is one of ours`);
     }
     const first = a.codecs[0]!;
     assert.ok(!isAux(first), 'the audio codec comes first');
@@ -1017,24 +1040,25 @@ function checkTelephoneEvents(input: { clockRate: number; steps: TeStep[] }): bo
   let packets = 0;
   let short = 0;
   for (const s of input.steps) {
-    if (s.kind === 'flush') rx.flush();
-    else if (s.kind === 'reset') rx.reset();
-    else if (s.kind === 'throwing') throwing = !throwing;
-    else {
-      ts = s.ts.how === 'abs' ? s.ts.value : (ts + s.ts.value) >>> 0;
-      const p = s.payload;
-      // The payload reader: false exactly when short; fields in range; write() gives the bytes back, R bit cleared.
-      const ok = parseTelephoneEvent(p, 0, p.length, teFields);
-      assert.equal(ok, p.length >= 4);
-      if (ok) {
-        assert.ok(teFields.event >= 0 && teFields.event <= 255 && teFields.volume >= 0 && teFields.volume <= 63);
-        assert.ok(teFields.duration >= 0 && teFields.duration <= 0xffff);
-        writeTelephoneEvent(teScratch, 0, teFields.event, teFields.end, teFields.volume, teFields.duration);
-        assert.deepEqual([...teScratch], [p[0], p[1]! & ~0x40, p[2], p[3]]);
-      } else short++;
-      packets++;
-      rx.push(ts, s.marker, p, 0, p.length);
+    if (s.kind !== 'packet') {
+      if (s.kind === 'flush') rx.flush();
+      else if (s.kind === 'reset') rx.reset();
+      else throwing = !throwing;
+      continue;
     }
+    ts = s.ts.how === 'abs' ? s.ts.value : (ts + s.ts.value) >>> 0;
+    const p = s.payload;
+    // The payload reader: false exactly when short; fields in range; write() gives the bytes back, R bit cleared.
+    const ok = parseTelephoneEvent(p, 0, p.length, teFields);
+    assert.equal(ok, p.length >= 4);
+    if (ok) {
+      assert.ok(teFields.event >= 0 && teFields.event <= 255 && teFields.volume >= 0 && teFields.volume <= 63);
+      assert.ok(teFields.duration >= 0 && teFields.duration <= 0xffff);
+      writeTelephoneEvent(teScratch, 0, teFields.event, teFields.end, teFields.volume, teFields.duration);
+      assert.deepEqual([...teScratch], [p[0], p[1]! & ~0x40, p[2], p[3]]);
+    } else short++;
+    packets++;
+    rx.push(ts, s.marker, p, 0, p.length);
   }
   rx.flush();
   // One end per start, in order, each end matching its start.
@@ -1211,33 +1235,38 @@ export const audioReceiverTarget: FuzzTarget<Parameters<typeof checkAudioReceive
 // ---------------------------------------------------------------------------------------------
 // 6. HTTP body and query parsers (the HTTP round itself is in test/fuzz.test.ts)
 
+/** Each recording option: a valid value mostly, else one of the ways it goes wrong (case, type, range, syntax). */
 const RECORDING_VALUES: Record<string, fc.Arbitrary<unknown>> = {
-  format: fc.constantFrom('wav', 'mp3', 'opus', 'WAV', 'flac', 1, null, ''),
-  channels: fc.constantFrom('mono', 'stereo', 'MONO', 'quad', 2),
-  participant: fc.constantFrom('all', 'caller', 'callee', 'ALL', 'nobody'),
-  sample_rate: fc.constantFrom(8000, 16000, 48000, '8000', 44100, 8000.5, -8000),
-  bitrate: fc.oneof(fc.integer({ min: 0, max: 600 }), fc.constantFrom(6.5, '64', null)),
-  time_limit: fc.oneof(fc.double({ min: -1, max: 100000, noNaN: true }), fc.constantFrom(0, 86400, 86401, '60', null, 1e-300)),
-  record_min_sec: fc.oneof(fc.double({ min: -1, max: 100000, noNaN: true }), fc.constantFrom(0, 86400, '0')),
-  pause_behavior: fc.constantFrom('skip', 'silence', 'SKIP', 'loud'),
-  label: fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('x'.repeat(256), 'x'.repeat(257), 7)),
-  callback_url: fc.constantFrom('http://x', 'https://a.example/cb?x=1', 'ftp://x', 'http://a b', 'http://', `http://${'a'.repeat(2100)}`, 'HTTP://X', 0),
-  callback_method: fc.constantFrom('GET', 'POST', 'get', 'post', 'PUT', 'Get'),
-  upload_url: fc.constantFrom('https://u.example/put', 'http://', 'file:///etc/passwd', 'https://x\ny'),
-  upload_method: fc.constantFrom('PUT', 'POST', 'put', 'GET'),
-  beep: fc.constantFrom(true, false, 'true', 0),
-  pci_pause: fc.oneof(
-    fc.record({ pause_digits: fc.constantFrom('*1', '#', '123456789', '', 'E', '*1'), resume_digits: fc.constantFrom('*2', '*1', 'ABCD', 'x') }).map((o) => obj(Object.entries(o))),
-    fc.constantFrom(null, [], 'x', { pause_digits: '*1' }, { pause_digits: '*1', resume_digits: '*2', extra: 1 }),
+  format: mostly<unknown>(fc.constantFrom('wav', 'mp3', 'opus'), fc.constantFrom('WAV', 'flac', 1, null, ''), 6),
+  channels: mostly<unknown>(fc.constantFrom('mono', 'stereo'), fc.constantFrom('MONO', 'quad', 2), 6),
+  participant: mostly<unknown>(fc.constantFrom('all', 'all', 'caller', 'callee'), fc.constantFrom('ALL', 'nobody'), 6),
+  sample_rate: mostly<unknown>(fc.constantFrom(8000, 16000, 48000), fc.constantFrom('8000', 44100, 8000.5, -8000), 6),
+  bitrate: mostly<unknown>(fc.integer({ min: 6, max: 510 }), fc.oneof(fc.integer({ min: -10, max: 600 }), fc.constantFrom(6.5, '64', null)), 6),
+  time_limit: mostly<unknown>(fc.double({ min: 1e-3, max: 86400, noNaN: true }), fc.oneof(fc.double({ min: -1, max: 100000, noNaN: true }), fc.constantFrom(0, 86401, '60', null, 1e-300)), 6),
+  record_min_sec: mostly<unknown>(fc.constantFrom(0, 1, 2.5, 86400), fc.oneof(fc.double({ min: -1, max: 100000, noNaN: true }), fc.constantFrom('0', -0.5)), 6),
+  pause_behavior: mostly<unknown>(fc.constantFrom('skip', 'silence'), fc.constantFrom('SKIP', 'loud'), 6),
+  label: mostly<unknown>(fc.oneof(fc.string({ maxLength: 12 }), fc.constant('x'.repeat(256))), fc.constantFrom('x'.repeat(257), 7), 6),
+  callback_url: mostly<unknown>(fc.constantFrom('http://x', 'https://a.example/cb?x=1', 'HTTP://X'), fc.constantFrom('ftp://x', 'http://a b', 'http://', `http://${'a'.repeat(2100)}`, 0), 6),
+  callback_method: mostly<unknown>(fc.constantFrom('GET', 'POST', 'get', 'post', 'Get'), fc.constantFrom('PUT', 'PATCH'), 6),
+  upload_url: mostly<unknown>(fc.constant('https://u.example/put'), fc.constantFrom('http://', 'file:///etc/passwd', 'https://x\ny'), 6),
+  upload_method: mostly<unknown>(fc.constantFrom('PUT', 'POST', 'put'), fc.constantFrom('GET', ''), 6),
+  beep: mostly<unknown>(fc.boolean(), fc.constantFrom('true', 0), 6),
+  pci_pause: mostly<unknown>(
+    fc.record({ pause_digits: fc.constantFrom('*1', '#', '12345678', 'ABCD'), resume_digits: fc.constantFrom('*2', '*1', '#9') }).map((o) => obj(Object.entries(o))),
+    fc.oneof(
+      fc.record({ pause_digits: fc.constantFrom('123456789', '', 'E', 'a'), resume_digits: fc.constantFrom('*2', 'x', 5) }).map((o) => obj(Object.entries(o))),
+      fc.constantFrom(null, [], 'x', { pause_digits: '*1' }, { pause_digits: '*1', resume_digits: '*2', extra: 1 }),
+    ),
+    4,
   ),
-  tracks: fc.constantFrom(true, false, 1),
+  tracks: mostly<unknown>(fc.boolean(), fc.constantFrom(1, 'yes'), 6),
 };
 
 const specInput = fc.record({
   where: fc.constantFrom('', '', 'recording', 'routes[1].recording'),
   value: fc.oneof(
-    { weight: 20, arbitrary: anyJson.map(asBody) },
-    { weight: 80, arbitrary: corrupt(entries(RECORDING_VALUES), RECORDING_OPTION_KEYS).map(asBody) },
+    { weight: 60, arbitrary: anyJson.map(asBody) },
+    { weight: 240, arbitrary: corrupt(entries(RECORDING_VALUES), RECORDING_OPTION_KEYS).map(asBody) },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RECORDING_OPTION_KEYS), deepValue).map(([k, v]) => obj([[k, v]])) },
   ),
 });
@@ -1303,9 +1332,9 @@ function actionOf(name: string, option: fc.Arbitrary<Record<string, unknown>> | 
 }
 
 const flowArbs = fc.letrec((tie) => ({
-  list: fc.array(tie('action'), { maxLength: 4 }),
+  list: fc.array(tie('action'), { maxLength: 3 }),
   action: fc.oneof(
-    { depthSize: 'small', maxDepth: 10 },
+    { depthSize: 'small', maxDepth: 5 },
     { weight: 3, arbitrary: fc.constantFrom('answer', 'recording_stop', 'recording_pause', 'recording_resume').chain((n) => actionOf(n, corrupt(fc.constant({}), []))) },
     { weight: 1, arbitrary: actionOf('play', corrupt(entries({ file: fc.constantFrom('welcome.wav', 'a/b.mp3', 'x.WAV', '../x.wav', '.h.wav', 'a//b.wav', '/abs.wav', 'a.ogg', '', `${'a'.repeat(260)}.wav`) }), ['file'])) },
     { weight: 1, arbitrary: actionOf('talk', corrupt(entries({ text: fc.constantFrom('Hello.', ' ', '', 'x'.repeat(2001), 'é'), voice: fc.constantFrom('en-us', 'en+f3', 'mb-en1', '-x', 'a b', 3) }), ['text'])) },
@@ -1367,10 +1396,10 @@ function nestedFlow(depth: number): unknown[] {
 }
 
 const flowInput: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 20, arbitrary: anyJson.map(asBody) },
-  { weight: 100, arbitrary: flowArbs.list.map(asBody) },
-  { weight: 10, arbitrary: fc.integer({ min: 1, max: 14 }).map(nestedFlow) },
-  { weight: 5, arbitrary: fc.integer({ min: MAX_FLOW_ACTIONS - 3, max: MAX_FLOW_ACTIONS + 3 }).map((n) => Array.from({ length: n }, () => ({ action: 'answer' }))) },
+  { weight: 80, arbitrary: anyJson.map(asBody) },
+  { weight: 400, arbitrary: flowArbs.list.map(asBody) },
+  { weight: 40, arbitrary: fc.integer({ min: 1, max: 14 }).map(nestedFlow) },
+  { weight: 20, arbitrary: fc.integer({ min: MAX_FLOW_ACTIONS - 3, max: MAX_FLOW_ACTIONS + 3 }).map((n) => Array.from({ length: n }, () => ({ action: 'answer' }))) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom('talk', 'play', 'connect', 'gather', 'beep', 'conference_join'), fc.constantFrom('voice', 'file', 'target', 'variable', 'terminator', 'frequency_hz', 'conference'), deepValue).map(([a, k, v]) => [{ action: a, option: obj([[k, v]]) }]) },
   { weight: 1, arbitrary: deepValue.map((v) => [{ action: v }]) },
 );
@@ -1457,25 +1486,30 @@ export const flowTarget: FuzzTarget<unknown> = {
 // DTMF INFO bodies
 
 const dtmfInput = fc.record({
-  contentType: fc.oneof(
-    fc.constantFrom('application/dtmf-relay', 'Application/DTMF-Relay; charset=x', 'application/dtmf', ' application/dtmf ;x', 'text/plain', '', 'application/dtmf-relay;', ';'),
-    fc.string({ maxLength: 30 }),
+  contentType: mostly(
+    fc.constantFrom('application/dtmf-relay', 'Application/DTMF-Relay; charset=x', 'application/dtmf', ' application/dtmf ;x', 'application/dtmf-relay;'),
+    fc.oneof(fc.constantFrom('text/plain', '', ';', 'application/dtmf-relayx'), fc.string({ maxLength: 30 })),
+    4,
   ),
   body: fc.oneof(
-    fc.string({ unit: 'binary', maxLength: 60 }),
-    fc
-      .tuple(
-        fc.array(
-          fc.tuple(
-            fc.constantFrom('Signal', 'signal', ' SIGNAL ', 'Duration', 'duration', 'x', ''),
-            fc.constantFrom('=', ' = ', '==', ''),
-            fc.constantFrom('5', '*', '#', 'a', 'D', 'E', '10', '11', '15', '16', '', '160', ' 250 ', '0', '-5', '1e3', '60000', '59999', '0x10', '__proto__', 'constructor', 'toString'),
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
+    { weight: 2, arbitrary: fc.constantFrom('5', ' * ', '#', 'a', 'D', 'E', '10', '11', '15', '16', '', '55', '\r\n1\r\n') },
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(
+          fc.array(
+            fc.tuple(
+              fc.constantFrom('Signal', 'signal', ' SIGNAL ', 'Duration', 'duration', 'x', ''),
+              fc.constantFrom('=', '=', '=', ' = ', '==', ''),
+              fc.constantFrom('5', '*', '#', 'a', 'D', 'E', '10', '11', '15', '16', '', '160', ' 250 ', '0', '-5', '1e3', '60000', '59999', '0x10', '__proto__', 'constructor', 'toString'),
+            ),
+            { maxLength: 4 },
           ),
-          { maxLength: 4 },
-        ),
-        fc.constantFrom('\r\n', '\n', '\r'),
-      )
-      .map(([lines, e]) => lines.map(([k, s, v]) => `${k}${s}${v}`).join(e)),
+          fc.constantFrom('\r\n', '\n', '\r'),
+        )
+        .map(([lines, e]) => lines.map(([k, s, v]) => `${k}${s}${v}`).join(e)),
+    },
   ),
 });
 

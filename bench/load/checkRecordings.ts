@@ -34,10 +34,14 @@ export interface ChannelCheck {
   silentGaps: number;
 }
 
+export type FailedCheck = 'status' | 'duration' | 'caller' | 'callee' | 'crosstalk' | 'unreadable';
+
 export interface RecordingCheck {
   id: string;
   ok: boolean;
   why: string;
+  /** Which checks failed (for counting): status, duration, caller, callee, crosstalk, unreadable. */
+  failed: FailedCheck[];
   durationMs: number;
   left: ChannelCheck;
   right: ChannelCheck;
@@ -131,17 +135,22 @@ export async function checkRecording(file: string, rec: RecordingInfo, expectMs:
       pcm = await decodeWithFfmpeg(file);
     }
   } catch (err) {
-    return { id: rec.id, ok: false, why: `unreadable: ${(err as Error).message}`, durationMs: rec.duration_ms, left: empty, right: empty };
+    return { id: rec.id, ok: false, why: `unreadable: ${(err as Error).message}`, failed: ['unreadable'], durationMs: rec.duration_ms, left: empty, right: empty };
   }
   const left = channel(pcm, 0, callerHz, calleeHz);
   const right = channel(pcm, 1, calleeHz, callerHz);
   const why: string[] = [];
-  if (rec.status !== 'ended') why.push(`status ${rec.status}`);
-  if (Math.abs(rec.duration_ms - expectMs) > 200) why.push(`duration ${rec.duration_ms} ms, expected ${expectMs} ± 200`);
-  if (left.ratio < MIN_TONE_RATIO) why.push(`caller tone in ${(left.ratio * 100).toFixed(1)} % of left frames`);
-  if (right.ratio < MIN_TONE_RATIO) why.push(`callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
-  if (left.wrongTone > 0 || right.wrongTone > 0) why.push(`other party's tone: ${left.wrongTone} left, ${right.wrongTone} right`);
-  return { id: rec.id, ok: why.length === 0, why: why.join('; '), durationMs: rec.duration_ms, left, right };
+  const failed: FailedCheck[] = [];
+  const fail = (check: FailedCheck, text: string): void => {
+    failed.push(check);
+    why.push(text);
+  };
+  if (rec.status !== 'ended') fail('status', `status ${rec.status}`);
+  if (Math.abs(rec.duration_ms - expectMs) > 200) fail('duration', `duration ${rec.duration_ms} ms, expected ${expectMs} ± 200`);
+  if (left.ratio < MIN_TONE_RATIO) fail('caller', `caller tone in ${(left.ratio * 100).toFixed(1)} % of left frames`);
+  if (right.ratio < MIN_TONE_RATIO) fail('callee', `callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
+  if (left.wrongTone > 0 || right.wrongTone > 0) fail('crosstalk', `other party's tone: ${left.wrongTone} left, ${right.wrongTone} right`);
+  return { id: rec.id, ok: why.length === 0, why: why.join('; '), failed, durationMs: rec.duration_ms, left, right };
 }
 
 /** Checks recordings with at most `parallel` at a time (ffmpeg decodes run beside each other). */

@@ -6,10 +6,9 @@
  * counter, read at the start and end of the window (SIGUSR1).
  */
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSample, machineCpu, udpDrops } from './procfs.js';
+import { busyCores, cpuSample, machineCpu, udpDrops } from './procfs.js';
 import { sleep, startChild, stopChild, waitForOutput } from './processes.js';
 import type { Child } from './processes.js';
 
@@ -73,17 +72,17 @@ export async function measureFloor(bin: FloorBinaries, calls: number, seconds: n
     const ports = m[1]!.trim().split(' ');
     gen = startChild(bin.gen, [String(warmupS + seconds + 2), ...ports]);
     await sleep(warmupS * 1000);
+    const m0 = machineCpu();
+    const g0 = cpuSample(gen.pid);
     const p0 = await packetsOf(floor, 1);
     const c0 = cpuSample(floor.pid);
-    const g0 = cpuSample(gen.pid);
-    const m0 = machineCpu();
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const c1 = cpuSample(floor.pid);
-    const g1 = cpuSample(gen.pid);
-    const m1 = machineCpu();
     const t1 = performance.now();
     const p1 = await packetsOf(floor, 2);
+    const g1 = cpuSample(gen.pid);
+    const m1 = machineCpu();
     const drops = udpDrops(floor.pid).drops;
     const windowS = (t1 - t0) / 1000;
     const packets = p1 - p0;
@@ -98,7 +97,7 @@ export async function measureFloor(bin: FloorBinaries, calls: number, seconds: n
       cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
       runQueueWaitPercent: ((c1.wait - c0.wait) / 1e6 / windowS) * 100,
       genCpuPercent: ((g1.sched - g0.sched) / 1e6 / windowS) * 100,
-      machineBusyCores: (m1 - m0) / 1e6 / windowS,
+      machineBusyCores: busyCores(m0, m1, windowS),
     };
   } finally {
     if (gen !== null) await stopChild(gen, 'SIGKILL', 1000);

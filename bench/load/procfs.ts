@@ -55,30 +55,53 @@ export interface CpuSample {
   sched: number;
   /** Sum of the threads' schedstat run-queue wait (runnable, not running). */
   wait: number;
+  /** Run time of the main thread alone (for Node: the event loop, JS and the media path). */
+  main: number;
 }
 
 export function cpuSample(pid: number): CpuSample {
   const s = schedMicros(pid);
-  return { sched: s.run, wait: s.wait, stat: cpuMicros(pid) };
+  let main = NaN;
+  try {
+    main = Number(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    // gone
+  }
+  return { sched: s.run, wait: s.wait, stat: cpuMicros(pid), main };
 }
 
 /**
- * CPU time of every task on the machine (µs, schedstat): the difference over a window, divided
- * by its length, is how many cores were busy (tasks that start or end inside the window count
- * only in part). /proc/stat is not used: its tick-sampled per-CPU times miss bursts that wake on
- * a millisecond timer (a load generator's), showing a busy machine as nearly idle.
+ * CPU time of every thread on the machine (µs, schedstat), by thread id. `busyCores(a, b, s)`
+ * turns two snapshots into the cores busy over `s` seconds: threads present in both count
+ * their difference, threads born in between all of theirs, threads that ended are lost.
+ * /proc/stat is not used: its tick-sampled per-CPU times miss bursts that wake on a
+ * millisecond timer (a load generator's), showing a busy machine as nearly idle.
  */
-export function machineCpu(): number {
-  let run = 0;
+export function machineCpu(): Map<string, number> {
+  const out = new Map<string, number>();
   for (const pid of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
+    let tids: string[];
     try {
-      run += schedMicros(Number(pid)).run;
+      tids = fs.readdirSync(`/proc/${pid}/task`);
     } catch {
-      // gone meanwhile
+      continue; // gone meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        out.set(tid, Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1000);
+      } catch {
+        // gone meanwhile
+      }
     }
   }
-  return run;
+  return out;
+}
+
+export function busyCores(before: Map<string, number>, after: Map<string, number>, seconds: number): number {
+  let us = 0;
+  for (const [tid, run] of after) us += run - (before.get(tid) ?? 0);
+  return us / 1e6 / seconds;
 }
 
 /** VmRSS of the process in KiB. */

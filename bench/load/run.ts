@@ -8,17 +8,19 @@
  * calls per core, RSS per call, event-loop delay (/metrics), packets lost inside the gateway;
  * then reads every recording back (tones on the right channels, duration). The reference is a
  * C floor measured in the same run (floor.c: epoll + recvfrom + µ-law decode into a ring on the
- * same sockets, fed by gen.c at the same packet rate), so the result is also a ratio.
+ * same sockets, fed by gen.c at the same packet rate), so the result is also a ratio; a second
+ * floor that also sends each packet back (one sendto) shows what relaying alone costs.
  *
  * Options:
  *   --calls N            concurrent calls (default 50)
  *   --seconds S          steady-state window (default 10)
  *   --format F           wav | mp3 | opus recordings (stereo, 8 kHz; default wav)
- *   --opus-complexity N  refused: complexity is not a recording option (see below)
+ *   --opus-complexity N  refused, with where to look: complexity is not a recording option
  *   --rate R             new calls per second while ramping up (default N/10, 10..100)
  *   --warmup S           seconds between the last call up and the window (default 2)
  *   --json FILE          also write the result as JSON
- *   --profile            V8 CPU profile of the gateway over the window (top functions)
+ *   --profile            V8 CPU profile of the gateway over the window: top functions printed,
+ *                        the profile written beside --json (.cpuprofile) or into the scratch dir
  *   --no-floor           skip the C floor
  *   --keep               keep the scratch directory (data dir, scenarios, binaries)
  */
@@ -35,7 +37,7 @@ import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
 import type { GatewayChild } from './gatewayChild.js';
-import { cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
+import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseProfile } from './profile.js';
@@ -141,10 +143,12 @@ async function listRecordings(gw: GatewayChild): Promise<RecordingInfo[]> {
   }
 }
 
-function fileOf(dataDir: string, id: string): string {
+/** Recording id -> its file under <data dir>/recordings/ (named <id>.<extension>). */
+function recordingFiles(dataDir: string): Map<string, string> {
   const dir = path.join(dataDir, 'recordings');
-  const name = fs.readdirSync(dir).find((f) => f.startsWith(`${id}.`));
-  return path.join(dir, name ?? `${id}.missing`);
+  const out = new Map<string, string>();
+  for (const f of fs.readdirSync(dir)) out.set(f.slice(0, f.indexOf('.')), path.join(dir, f));
+  return out;
 }
 
 interface GatewayResult {
@@ -153,6 +157,8 @@ interface GatewayResult {
   cpuPercent: number;
   /** CPU of the started gateway without calls (timers, pollers), % of a core. */
   idleCpuPercent: number;
+  /** The main thread alone (event loop: JS, sockets, timers), % of a core: near 100 it is saturated. */
+  mainThreadPercent: number;
   /** Time the gateway's threads were runnable but waited for a CPU, % of the window. */
   runQueueWaitPercent: number;
   /** Both sipp processes (signalling and the RTP load), % of a core. */
@@ -205,12 +211,16 @@ interface Result {
     minToneRatio: number;
     /** The same with the recipe's 80 % energy criterion. */
     minStrictToneRatio: number;
+    /** How many recordings failed each check. */
+    failedChecks: Record<string, number>;
+    /** Shortest and longest recording (duration_ms). */
+    durationMs: { min: number; max: number };
     failures: { id: string; why: string }[];
   };
   /**
    * Received by the gateway but not in any file: packets received minus 20 ms frames in the
-   * files played from packets (frames with audio minus concealed ones). About -1 per leg when
-   * nothing is lost (the first packet straddles two frames); a positive figure is audio lost.
+   * files played from packets (frames with audio minus concealed ones). Within ±1 per leg when
+   * nothing is lost (edge frames); beyond that, audio the gateway received and did not record.
    */
   lostInGateway: number;
   ratio: number;
@@ -277,7 +287,6 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       if (Date.now() > upBy) throw new Error(`only ${h.activeCalls}/${n} calls up after ${rampS + 60} s`);
       await sleep(250);
     }
-    const upAt = performance.now();
     await sleep(a.warmup * 1000);
 
     let profiler = null;
@@ -289,10 +298,11 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     }
     // The window: no HTTP request to the gateway inside it (RSS from /proc only).
     const callsUpAtStart = (await gw.healthz()).activeCalls;
-    const m0 = await gw.metrics(); // also resets the loop-delay histogram
-    const c0 = cpuSample(gw.pid);
-    const sipp0 = [cpuSample(uac.pid), cpuSample(uas.pid)];
     const mc0 = machineCpu();
+    const sipp0 = [cpuSample(uac.pid), cpuSample(uas.pid)];
+    // The packet counter (/metrics, which also resets the loop-delay histogram) next to the CPU clock.
+    const m0 = await gw.metrics();
+    const c0 = cpuSample(gw.pid);
     const t0 = performance.now();
     const drops0 = udpDrops(gw.pid);
     const rss: number[] = [];
@@ -303,18 +313,23 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     }
     await sleep(Math.max(0, end - performance.now()));
     const c1 = cpuSample(gw.pid);
-    const sipp1 = [cpuSample(uac.pid), cpuSample(uas.pid)];
-    const mc1 = machineCpu();
     const t1 = performance.now();
     const m1 = await gw.metrics();
+    const sipp1 = [cpuSample(uac.pid), cpuSample(uas.pid)];
+    const mc1 = machineCpu();
     const drops1 = udpDrops(gw.pid);
     const callsUpAtEnd = (await gw.healthz()).activeCalls;
     let profile = null;
     if (profiler !== null) {
-      profile = summariseProfile(await profiler.stop(), repoRoot);
+      const raw = await profiler.stop();
       profiler.close();
+      profile = summariseProfile(raw, repoRoot);
+      // The whole profile, for Chrome DevTools / speedscope: beside the JSON, or in the scratch dir.
+      const file = a.json !== null ? `${a.json.replace(/\.json$/, '')}.cpuprofile` : path.join(dir, 'gateway-window.cpuprofile');
+      fs.writeFileSync(file, JSON.stringify(raw));
+      console.error(`bench:load: CPU profile of the window written to ${file}`);
     }
-    if ((t1 - upAt) / 1000 + a.warmup > holdMs / 1000) console.error('bench:load: warning: the window outlasted the first calls');
+    if (callsUpAtStart < n || callsUpAtEnd < n) console.error(`bench:load: warning: only ${Math.min(callsUpAtStart, callsUpAtEnd)}/${n} calls up during the window`);
 
     // Let the calls end (sipp hangs up after holdMs), then collect.
     const [uacCode, uasCode] = await Promise.all([uac.exited, uas.exited]);
@@ -327,8 +342,9 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       recs.splice(0, recs.length, ...(await listRecordings(gw)));
     }
     console.error(`bench:load: ${recs.length} recordings; checking them`);
+    const files = recordingFiles(gw.dataDir);
     const checks = await checkAll(
-      recs.map((rec) => ({ rec, file: fileOf(gw.dataDir, rec.id) })),
+      recs.map((rec) => ({ rec, file: files.get(rec.id) ?? path.join(gw.dataDir, 'recordings', `${rec.id}.missing`) })),
       holdMs,
       CALLER_HZ,
       CALLEE_HZ,
@@ -347,9 +363,10 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         usPerPacketStat: (c1.stat - c0.stat) / packetsInWindow,
         cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
         idleCpuPercent,
+        mainThreadPercent: ((c1.main - c0.main) / 1e6 / windowS) * 100,
         runQueueWaitPercent: ((c1.wait - c0.wait) / 1e6 / windowS) * 100,
         sippCpuPercent: ((sipp1[0]!.sched - sipp0[0]!.sched + sipp1[1]!.sched - sipp0[1]!.sched) / 1e6 / windowS) * 100,
-        machineBusyCores: (mc1 - mc0) / 1e6 / windowS,
+        machineBusyCores: busyCores(mc0, mc1, windowS),
         windowS,
         packetsInWindow,
         packetsPerCallSecond: packetsInWindow / windowS / n,
@@ -411,6 +428,8 @@ async function main(): Promise<void> {
   // Frames with audio that no packet brought: the concealed ones (the gateway's counter).
   const playedFromPackets = audioFrames - (Number.isFinite(gw.concealedTotal) ? gw.concealedTotal : 0);
   const lostInGateway = gw.receivedTotal - playedFromPackets;
+  // The brief's cruder figure: recorded time x 50 packets/s per leg (blind to silence inside).
+  const durationPackets = Math.round(checks.reduce((s, c) => s + c.durationMs, 0) / 20) * 2;
   const ratio = floor === null ? NaN : gw.usPerPacket / floor.usPerPacket;
   const impliedCallsPerCore = 1e6 / (gw.usPerPacket * PACKETS_PER_CALL_SECOND);
   const result: Result = {
@@ -431,6 +450,8 @@ async function main(): Promise<void> {
       silentGaps,
       minToneRatio: checks.reduce((m, c) => Math.min(m, c.left.ratio, c.right.ratio), 1),
       minStrictToneRatio: checks.reduce((m, c) => Math.min(m, c.left.strictRatio, c.right.strictRatio), 1),
+      failedChecks: checks.flatMap((c) => c.failed).reduce<Record<string, number>>((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {}),
+      durationMs: { min: Math.min(...checks.map((c) => c.durationMs)), max: Math.max(...checks.map((c) => c.durationMs)) },
       failures: checks.filter((c) => !c.ok).slice(0, 20).map((c) => ({ id: c.id, why: c.why })),
     },
     lostInGateway,
@@ -449,13 +470,14 @@ async function main(): Promise<void> {
     'implied calls/core': String(Math.round(impliedCallsPerCore)),
     'RSS/call KiB': String(Math.round(gw.rssPerCallKiB)),
     'loop delay p99 ms (idle)': `${gw.loopP99Ms.toFixed(1)} (${gw.loopP99IdleMs.toFixed(1)})`,
-    'lost in gateway': String(lostInGateway),
-    'recordings OK': `${ok} / ${recs.length}`,
+    'lost in gateway': `${lostInGateway} (${((Math.max(0, lostInGateway) / Math.max(1, gw.receivedTotal)) * 100).toFixed(1)} %)`,
+    'recordings OK': `${ok} / ${a.calls}`,
   };
   table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
   console.log('');
   console.log(
-    `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s (idle, no call: ${gw.idleCpuPercent.toFixed(1)} %), ${gw.packetsInWindow} packets received ` +
+    `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s, of which the main thread ${gw.mainThreadPercent.toFixed(1)} % ` +
+      `(idle, no call: ${gw.idleCpuPercent.toFixed(1)} %), ${gw.packetsInWindow} packets received ` +
       `(${gw.packetsPerCallSecond.toFixed(1)}/s per call, ${PACKETS_PER_CALL_SECOND} expected); utime+stime gave ${gw.usPerPacketStat.toFixed(2)} µs/packet; ` +
       `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}; waited for a CPU ${gw.runQueueWaitPercent.toFixed(1)} % of the window; ` +
       `sipp (both) ${gw.sippCpuPercent.toFixed(1)} % of a core; whole machine ${gw.machineBusyCores.toFixed(2)} of ${os.availableParallelism()} cores busy`,
@@ -479,21 +501,33 @@ async function main(): Promise<void> {
       `resolution, whose samples include the 10 ms interval itself (an idle loop reads ~10-13 ms); /metrics has no p50`,
   );
   console.log(
-    `- packets: the gateway received ${gw.receivedTotal} over the run; the files hold ${audioFrames} 20 ms frames with audio, ` +
+    `- packets: the gateway received ${gw.receivedTotal} over the run; the recordings' durations x 50/s x 2 legs = ${durationPackets} ` +
+      `(received - that = ${gw.receivedTotal - durationPackets}); the files hold ${audioFrames} 20 ms frames with audio, ` +
       `${gw.concealedTotal} of them concealed by the gateway: received - played = ${lostInGateway} (${(lostInGateway / Math.max(1, 2 * recs.length)).toFixed(2)} per leg; ` +
       `within ±1 per leg is the edges: the first packet straddles two frames, the last ones may be in the jitter buffer at the BYE); silent drop-outs inside recordings: ${silentGaps} frames; ` +
       `kernel drops at the gateway's ${gw.gatewaySockets} sockets in the window: ${gw.kernelDropsInWindow}; ` +
       `gateway counters over the run: lost ${gw.lostTotal}, concealed ${gw.concealedTotal} (in the window: ${gw.lostInWindow}, ${gw.concealedInWindow}); recording failures ${gw.recordingFailures}`,
   );
+  const expected = a.calls * (holdMs / 1000) * PACKETS_PER_CALL_SECOND;
+  console.log(
+    `- generator check: the gateway received ${gw.receivedTotal} packets over the run, ${((gw.receivedTotal / expected) * 100).toFixed(1)} % of ` +
+      `${expected} (${a.calls} calls x ${holdMs / 1000} s x ${PACKETS_PER_CALL_SECOND}/s: sipp's rtp_stream kept up when this is ~100 %)`,
+  );
   console.log(
     `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
       `(${gw.sipp.uas.successful} ok, ${gw.sipp.uas.failed} failed); ramp ${gw.rampS} s at ${a.rate} calls/s, each call held ${holdMs / 1000} s`,
   );
+  if (recs.length !== a.calls) console.log(`- ${recs.length} recordings for ${a.calls} calls`);
   console.log(
     `- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, each in >= ${MIN_TONE_RATIO * 100} % of its 20 ms frames ` +
       `at >= ${MIN_TONE_FRACTION * 100} % of the energy, never the other's; ${holdMs} ± 200 ms); lowest tone share ${(result.recordings.minToneRatio * 100).toFixed(1)} % ` +
       `(${(result.recordings.minStrictToneRatio * 100).toFixed(1)} % at the recipe's 80 %); ${impureFrames} frames with audio under 80 % at the tone ` +
       `(single samples inserted or dropped by the drift controller, or concealment)`,
+  );
+  const fc = Object.entries(result.recordings.failedChecks);
+  console.log(
+    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms` +
+      (fc.length > 0 ? `; failed checks: ${fc.map(([k, v]) => `${k} ${v}`).join(', ')}; for example:` : ''),
   );
   for (const f of result.recordings.failures.slice(0, 5)) console.log(`  - ${f.id}: ${f.why}`);
   if (gw.profile !== null) {
