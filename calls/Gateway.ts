@@ -111,7 +111,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   callsTotal = 0;
   readonly rejected: Record<string, number> = {};
   /** RTP counters of calls that ended (live calls are added when asked). */
-  readonly #rtpEnded = { received: 0, lost: 0, concealed: 0 };
+  readonly #rtpEnded = { received: 0, lost: 0, concealed: 0, late: 0 };
   /** Where log lines go (one JSON object each); tests may capture them. */
   log: (entry: Record<string, unknown>) => void;
 
@@ -206,8 +206,11 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     if (this.#ownsStore) this.store.close();
   }
 
-  /** RTP packets received, lost and concealed since start, over every call. */
-  rtpTotals(): { received: number; lost: number; concealed: number } {
+  /**
+   * RTP packets received, lost, concealed and late (arrived after their playout time, so their
+   * audio is not in the recording: the sign of an overloaded gateway) since start, over every call.
+   */
+  rtpTotals(): { received: number; lost: number; concealed: number; late: number } {
     const t = { ...this.#rtpEnded };
     for (const call of this.calls.values()) {
       for (const leg of call.legs) {
@@ -216,6 +219,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
         t.received += s.received;
         t.lost += s.lost;
         t.concealed += s.concealed;
+        t.late += s.late;
       }
     }
     return t;
@@ -716,6 +720,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       this.#rtpEnded.received += s.received;
       this.#rtpEnded.lost += s.lost;
       this.#rtpEnded.concealed += s.concealed;
+      this.#rtpEnded.late += s.late;
     }
     this.log({
       event: 'call.end',
