@@ -10,11 +10,14 @@ import { runSipp, uacScenario, writeScenario, writeToneFile } from './helpers/si
 
 test('100 concurrent calls, 10 s of RTP each: 100 recordings with the tone', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-load-'));
-  const gw = await startGateway();
+  // Room to spare: 100 calls take 200 ports, and on a shared machine some may be taken.
+  const rtpBase = 41000 + 2 * Math.floor(Math.random() * 8000);
+  const gw = await startGateway({ config: { rtpPorts: { min: rtpBase, max: rtpBase + 999 } } });
   try {
     const tone = path.join(dir, 'tone.ul');
     writeToneFile(tone, 1000, 12);
-    const port = 36000 + 2 * Math.floor(Math.random() * 2000);
+    // sipp's media ports count up from -mp per call: keep them far below the gateway's range.
+    const port = 20000 + 2 * Math.floor(Math.random() * 2000);
     const scenario = writeScenario(dir, 'load.xml', uacScenario({ toneFile: tone, holdMs: 10000 }));
     const r = await runSipp(
       ['-sf', scenario, '-s', 'record', '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(port), '-mp', String(port + 2), '-l', '100', '-r', '100', '-m', '100', `127.0.0.1:${gw.sipPort}`],

@@ -3,7 +3,9 @@
  * checks what a player would hear, not what our own code believes it wrote.
  */
 import ffmpeg from 'fluent-ffmpeg';
-import { Writable } from 'node:stream';
+import fs from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 
 export interface DecodedAudio {
   /** Interleaved 16-bit PCM. */
@@ -24,24 +26,26 @@ export async function decodeFile(path: string, opts: { rate?: number; channels?:
   const probe = await probeFile(path);
   const rate = opts.rate ?? probe.rate;
   const channels = opts.channels ?? probe.channels;
-  const chunks: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
+  // Decoded to a temporary file, not a pipe: fluent-ffmpeg's piped output can report
+  // "Output stream closed" when ffmpeg ends while the pipe closes under load.
+  const tmp = fs.mkdtempSync(join(os.tmpdir(), 'recgate-decode-'));
+  const out = join(tmp, 'pcm.raw');
+  let buf: Buffer;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ffmpeg(path)
+        .audioCodec('pcm_s16le')
+        .audioFrequency(rate)
+        .audioChannels(channels)
+        .format('s16le')
+        .on('error', (err: Error) => reject(err))
+        .on('end', () => resolve())
+        .save(out);
     });
-    ffmpeg(path)
-      .audioCodec('pcm_s16le')
-      .audioFrequency(rate)
-      .audioChannels(channels)
-      .format('s16le')
-      .on('error', (err: Error) => reject(err))
-      .on('end', () => resolve())
-      .pipe(sink, { end: true });
-  });
-  const buf = Buffer.concat(chunks);
+    buf = fs.readFileSync(out);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
   const pcm = new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength >> 1).slice();
   const frames = pcm.length / channels;
   return { pcm, rate, channels, frames, durationMs: (frames / rate) * 1000 };
