@@ -6,10 +6,9 @@
 import { InvalidArgumentError, InvalidStateError, NoSpaceError } from '../common/index.js';
 import { ConferenceFullError } from '../calls/index.js';
 import type { Conference, Gateway } from '../calls/index.js';
-import { RecordingOptionError, parseRecordingSpec } from '../recorder/index.js';
 import type { ConferenceRow, ConferenceStatus, RecordingSpec } from '../recorder/index.js';
 import { ApiError } from './errors.js';
-import { pageSize, scopeOf } from './scope.js';
+import { pageSize, recordingIdOf, recordingSpecOf, scopeOf } from './scope.js';
 import type { RequestContext, Router } from './router.js';
 
 const RECORDING_BODY = {
@@ -28,16 +27,13 @@ const RECORDING_BODY = {
   },
 } as const;
 
+/** Conference recording options: a call's, always mono of everyone (tracks give the parts). */
 function specOf(body: unknown, where = ''): RecordingSpec {
-  try {
-    const spec = parseRecordingSpec(body ?? {}, where);
-    if (spec.channels === 'stereo') throw new RecordingOptionError(where ? `${where}.channels` : 'channels', 'must be mono for a conference (tracks: true gives one file per participant)');
-    if (spec.participant !== 'all') throw new RecordingOptionError(where ? `${where}.participant` : 'participant', 'must be all for a conference');
-    return spec;
-  } catch (err) {
-    if (err instanceof RecordingOptionError) throw new ApiError('invalid_option', err.message, { field: err.field });
-    throw err;
-  }
+  const spec = recordingSpecOf(body, where);
+  const field = (k: string): string => (where ? `${where}.${k}` : k);
+  if (spec.channels === 'stereo') throw new ApiError('invalid_option', `${field('channels')} must be mono for a conference (tracks: true gives one file per participant)`, { field: field('channels') });
+  if (spec.participant !== 'all') throw new ApiError('invalid_option', `${field('participant')} must be all for a conference`, { field: field('participant') });
+  return spec;
 }
 
 export function registerConferenceRoutes(router: Router, gateway: Gateway): void {
@@ -64,12 +60,6 @@ export function registerConferenceRoutes(router: Router, gateway: Gateway): void
     const live = manager.get(row.id);
     if (live === undefined || !live.active) throw new ApiError('conference_ended', `conference ${row.id} has ended`);
     return live;
-  };
-  const recordingIdOf = (body: unknown): string | undefined => {
-    const id = (body as Record<string, unknown> | null)?.recording_id;
-    if (id === undefined || id === null || id === '') return undefined;
-    if (typeof id !== 'string') throw new ApiError('invalid_option', 'recording_id must be a string', { field: 'recording_id' });
-    return id;
   };
   const recordingOf = (c: Conference, body: unknown): string | undefined => {
     const id = recordingIdOf(body);

@@ -7,12 +7,11 @@ import { CallStateError } from '../calls/index.js';
 import type { Gateway } from '../calls/index.js';
 import { InvalidArgumentError, InvalidStateError, NoSpaceError } from '../common/index.js';
 import { contentTypeOf, extensionOf } from '../encoders/index.js';
-import { RecordingOptionError, parseRecordingSpec } from '../recorder/index.js';
 import type { AccountRow, CallRow, RecordingQuery, RecordingRow, RecordingStatus, UserRow } from '../recorder/index.js';
 import { computeHa1 } from '../sip/index.js';
 import { ADMIN_ACCOUNT, DEFAULT_ACCOUNT, newToken, sha256 } from './auth.js';
 import { ApiError } from './errors.js';
-import { pageSize, scopeOf } from './scope.js';
+import { pageSize, recordingIdOf, recordingSpecOf, scopeOf } from './scope.js';
 import { serveFile } from './files.js';
 import { registerFlowRoutes } from './flows.js';
 import type { RequestContext, Router } from './router.js';
@@ -64,12 +63,6 @@ export function registerRoutes(router: Router, gateway: Gateway): void {
     if (err instanceof NoSpaceError) throw new ApiError('insufficient_storage', err.message, { headers: { 'retry-after': '60' } });
     if (err instanceof InvalidStateError) throw new ApiError('recording_not_active', err.message);
     throw err;
-  };
-  const recordingIdOf = (body: unknown): string | undefined => {
-    const id = (body as Record<string, unknown> | null)?.recording_id;
-    if (id === undefined || id === null || id === '') return undefined;
-    if (typeof id !== 'string') throw new ApiError('invalid_option', 'recording_id must be a string', { field: 'recording_id' });
-    return id;
   };
 
   // --- accounts
@@ -316,13 +309,7 @@ export function registerRoutes(router: Router, gateway: Gateway): void {
     },
     handler: async (ctx) => {
       const row = ownCall(ctx);
-      let spec;
-      try {
-        spec = parseRecordingSpec(ctx.body ?? {});
-      } catch (err) {
-        if (err instanceof RecordingOptionError) throw new ApiError('invalid_option', err.message, { field: err.field });
-        throw err;
-      }
+      const spec = recordingSpecOf(ctx.body);
       try {
         const rec = await gateway.startRecording(row.id, spec);
         return { status: 201, body: recordings.toPublic(rec) };
