@@ -779,12 +779,17 @@ test('browser: two softphones call each other through the relay: each hears the 
       );
     await heard(bob, tones.alice!, tones.bob!);
     await heard(alice, tones.bob!, tones.alice!);
+    // The meter samples the analyser every 100 ms: under load its first tick after the audio
+    // starts can come after the analyser already shows the tone, so wait for it (bounded).
+    const meterUp = await bob
+      .waitForFunction(() => Number(document.querySelector('.meter').getAttribute('aria-valuenow')) > 0, undefined, { timeout: 3000, polling: 100 })
+      .then(() => true, () => false);
     const levels = await bob.evaluate(() => {
       const p = window.recgatePhone;
       return { hz1000: p.analyserFrequency(1000), hz1500: p.analyserFrequency(1500), mean: p.analyserMean(), meter: document.querySelector('.meter').getAttribute('aria-valuenow') };
     });
     assert.ok(levels.hz1000 / levels.mean > 50, JSON.stringify(levels));
-    assert.ok(Number(levels.meter) > 0, `level meter ${levels.meter}`);
+    assert.ok(meterUp && Number(levels.meter) > 0, `level meter ${levels.meter}`);
     assert.is(await bob.evaluate(() => document.querySelector('#remote-audio').paused), false, 'the remote audio element plays');
 
     // DTMF: SIP INFO reaches the other phone; RFC 4733 goes into the media without an error.

@@ -42,7 +42,7 @@ const chromiumCodecs = (): RTCRtpCodecParameters[] => [
   te(126, 8000),
 ];
 
-const udpHandles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWRAP').length;
+const udpHandles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function gathered(pc: RTCPeerConnection): Promise<void> {
@@ -63,6 +63,8 @@ class Browser {
   readonly track = new MediaStreamTrack({ kind: 'audio' });
   readonly transceiver: RTCRtpTransceiver;
   readonly received: RtpPacket[] = [];
+  /** Every ICE transport this peer made: werift forgets the one of a declined m-line but keeps its sockets. */
+  readonly #ice = new Set<{ stop(): Promise<void> }>();
 
   constructor(codecs: RTCRtpCodecParameters[], video = false) {
     this.pc = new RTCPeerConnection({
@@ -80,6 +82,7 @@ class Browser {
   async offer(): Promise<string> {
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await gathered(this.pc);
+    for (const t of this.pc.iceTransports) this.#ice.add(t);
     return this.pc.localDescription!.sdp;
   }
 
@@ -87,6 +90,7 @@ class Browser {
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gathered(this.pc);
+    for (const t of this.pc.iceTransports) this.#ice.add(t);
     return this.pc.localDescription!.sdp;
   }
 
@@ -94,8 +98,9 @@ class Browser {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
   }
 
-  close(): Promise<void> {
-    return this.pc.close();
+  async close(): Promise<void> {
+    await this.pc.close();
+    for (const t of this.#ice) await t.stop();
   }
 }
 
@@ -434,12 +439,16 @@ test('portRange: ICE sockets bind inside the range, skip taken ports, and a full
     for (const p of ports) assert.ok(p >= base + 5 && p <= base + 9, `candidate port ${p} outside the free part of ${range}`);
     await sleep(50); // werift's sockets close asynchronously
     for (let p = base + 5; p <= base + 9; p++) await hold(p);
+    const open = udpHandles();
     try {
       await WebRtcTransport.offer({ ...LOOPBACK, portRange: range });
       assert.unreachable('a full range must fail');
     } catch (err) {
       assert.is((err as { code?: string }).code, 'ERR_NO_PORT');
     }
+    await sleep(50);
+    // The refused offer's sockets are closed, not left unbound (a descriptor each).
+    assert.is(udpHandles(), open, 'UDP handles after a refused offer');
   } finally {
     for (const s of held) s.close();
   }
