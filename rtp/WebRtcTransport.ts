@@ -632,9 +632,21 @@ function guardUdpBinding(): void {
 }
 
 async function guardedInit(this: UdpTransportShape): Promise<void> {
-  const socket = this.socket;
-  const address = this.options.interfaceAddresses?.[this.socketType];
-  const { port, portRange } = this.options;
+  try {
+    await bindIceSocket(this);
+  } catch (err) {
+    // werift drops a candidate whose init threw without closing its socket: close it here, or
+    // every offer refused for a full port range would leak a descriptor.
+    this.socket.close();
+    throw err;
+  }
+  this.socket.on('error', () => socketErrors++);
+}
+
+async function bindIceSocket(self: UdpTransportShape): Promise<void> {
+  const socket = self.socket;
+  const address = self.options.interfaceAddresses?.[self.socketType];
+  const { port, portRange } = self.options;
   if (port) {
     const err = await bindOnce(socket, port, address);
     if (err !== null) throw new IoError(`cannot bind UDP port ${port}: ${err.message}`, err);
@@ -655,7 +667,6 @@ async function guardedInit(this: UdpTransportShape): Promise<void> {
     const err = await bindOnce(socket, 0, address);
     if (err !== null) throw new IoError(`cannot bind UDP: ${err.message}`, err);
   }
-  socket.on('error', () => socketErrors++);
 }
 
 /** Binds `socket` (a failed bind leaves it unbound, so it can try again); resolves the error or null. */
