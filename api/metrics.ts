@@ -37,6 +37,9 @@ export class Metrics {
       this.#loop.reset();
       return Number.isFinite(v) ? v : 0;
     });
+    gauge('recgate_udp_native', 'RTP sockets served by the native batched path (epoll + recvmmsg): 1, or node:dgram: 0', () => (gateway.udpPath().startsWith('native') ? 1 : 0));
+    gauge('recgate_udp_wakeups_total', 'Wake-ups of the native UDP path since start (packets / wake-ups = batching)', () => gateway.udpStats().wakeups);
+    gauge('recgate_udp_native_packets_total', 'Datagrams received through the native UDP path since start', () => gateway.udpStats().packets);
     gauge('recgate_rtp_legs', 'Media legs open now', () => legs().length);
     gauge('recgate_calls_total', 'Calls handled since start', () => gateway.callsTotal);
   }

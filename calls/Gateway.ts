@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InvalidStateError, KeyedRateLimiter, NoPortError, NoSpaceError, SafeEmitter, errnoCode } from '../common/index.js';
 import { FrameScheduler } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
-import { PortAllocator, WebRtcTransport } from '../rtp/index.js';
+import { PortAllocator, WebRtcTransport, nativeUdpStats, udpPath } from '../rtp/index.js';
 import type { WebRtcOptions } from '../rtp/index.js';
 import { RecordingService, SqliteStore, parseRecordingSpec } from '../recorder/index.js';
 import type { CallRow, RecordingRow, RecordingSpec, Store } from '../recorder/index.js';
@@ -123,7 +123,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     fs.mkdirSync(config.dataDir, { recursive: true });
     this.#ownsStore = services.store === undefined;
     this.store = services.store ?? SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
-    this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir, minFreeBytes: config.minFreeMb * 1024 * 1024 });
+    this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity });
     this.ports = new PortAllocator(config.rtpPorts.min, config.rtpPorts.max);
     this.transport = new SipTransport({
       port: config.sipPort,
@@ -210,6 +210,16 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
    * RTP packets received, lost, concealed and late (arrived after their playout time, so their
    * audio is not in the recording: the sign of an overloaded gateway) since start, over every call.
    */
+  /** How RTP sockets are served: the native batched path or node:dgram, and why. */
+  udpPath(): string {
+    return udpPath();
+  }
+
+  /** Counters of the native UDP path: wake-ups and packets (packets per wake-up shows the batching). */
+  udpStats(): ReturnType<typeof nativeUdpStats> {
+    return nativeUdpStats();
+  }
+
   rtpTotals(): { received: number; lost: number; concealed: number; late: number } {
     const t = { ...this.#rtpEnded };
     for (const call of this.calls.values()) {

@@ -42,9 +42,10 @@ import {
   classifyPacket,
   eventToDigit,
   parseTelephoneEvent,
+  udpPath,
   writeTelephoneEvent,
 } from '../rtp/index.js';
-import type { DtmfEvent, PayloadFormat, RtpPacketHandler, TelephoneEventFields } from '../rtp/index.js';
+import type { DtmfEvent, PayloadFormat, TelephoneEventFields } from '../rtp/index.js';
 import { createOffer, negotiateAnswer, negotiateAnswerReceived, parseSdp } from '../sip/index.js';
 import type { Codec, LocalCapabilities, SessionDescription } from '../sip/index.js';
 
@@ -852,21 +853,41 @@ const rtcpInput: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(...RTCP_SEEDS) },
 );
 
-interface RtcpRig {
+/** One socket path's pair of endpoints (rtcp-mux and not) and how to hand each a datagram. */
+interface RtcpPath {
+  name: 'dgram' | 'native';
   mux: RtpEndpoint;
   plain: RtpEndpoint;
-  /** The mux endpoint's one socket, and the RTCP socket of the plain one. */
-  muxSocket: dgram.Socket;
-  rtcpSocket: dgram.Socket;
+  /** A datagram on the mux endpoint's one port, and on the plain endpoint's RTCP port. */
+  toMux(msg: Buffer): void;
+  toRtcp(msg: Buffer): void;
   handled: number;
+}
+interface RtcpRig {
+  paths: RtcpPath[];
 }
 let rig: RtcpRig | null = null;
 const PEER: dgram.RemoteInfo = { address: '127.0.0.1', family: 'IPv4', port: 9, size: 0 };
+const PEER_IP4 = 0x7f000001;
 
-/** Opens two real endpoints (rtcp-mux and not) and keeps their sockets, to hand them datagrams directly. */
+/** The native path's arena holds many datagrams: hand each one at an offset, as the addon does. */
+function inArena(msg: Buffer): [Uint8Array, number] {
+  const arena = new Uint8Array(msg.length + 16);
+  arena.set(msg, 8);
+  return [arena, 8];
+}
+
+/**
+ * Opens real endpoints (rtcp-mux and not) on both socket paths: node:dgram ones get datagrams
+ * as Node delivers them ('message' on their sockets), native ones as the addon does.
+ */
 async function openRig(): Promise<RtcpRig> {
+  const paths: RtcpPath[] = [];
+  const base = 40000 + 2 * Math.floor(Math.random() * 9900);
+  const ports = new PortAllocator(base, base + 199);
+  const remote = { address: PEER.address, port: PEER.port };
   const sockets: dgram.Socket[] = [];
-  const module = dgram as { createSocket: typeof dgram.createSocket };
+  const module = dgram as unknown as { createSocket: typeof dgram.createSocket };
   const original = module.createSocket;
   // The endpoint's sockets are private: watch them being made, then emit 'message' on them as
   // Node does for a datagram, which runs the endpoint's own handler without the network.
@@ -876,10 +897,8 @@ async function openRig(): Promise<RtcpRig> {
     return s;
   }) as typeof dgram.createSocket;
   try {
-    const base = 40000 + 2 * Math.floor(Math.random() * 9900);
-    const ports = new PortAllocator(base, base + 199);
-    const mux = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, remote: { address: PEER.address, port: PEER.port } });
-    const plain = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', remote: { address: PEER.address, port: PEER.port } });
+    const mux = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, remote, nativeUdp: false });
+    const plain = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', remote, nativeUdp: false });
     const bound = (port: number): dgram.Socket => {
       const s = sockets.find((x) => {
         try {
@@ -891,13 +910,34 @@ async function openRig(): Promise<RtcpRig> {
       if (s === undefined) throw new Error(`no socket on port ${port}`);
       return s;
     };
-    const r: RtcpRig = { mux, plain, muxSocket: bound(mux.port), rtcpSocket: bound(plain.rtcpPort), handled: 0 };
-    const handler: RtpPacketHandler = { receive: () => void r.handled++ };
-    mux.handler = handler;
-    return r;
+    const muxSocket = bound(mux.port);
+    const rtcpSocket = bound(plain.rtcpPort);
+    paths.push({
+      name: 'dgram',
+      mux,
+      plain,
+      toMux: (msg) => muxSocket.emit('message', msg, { ...PEER, size: msg.length }),
+      toRtcp: (msg) => rtcpSocket.emit('message', msg, { ...PEER, size: msg.length }),
+      handled: 0,
+    });
   } finally {
     module.createSocket = original;
   }
+  if (udpPath().startsWith('native')) {
+    const mux = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, remote });
+    const plain = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', remote });
+    if (mux.path !== 'native' || plain.path !== 'native') throw new Error('the native path is on but an endpoint did not use it');
+    paths.push({
+      name: 'native',
+      mux,
+      plain,
+      toMux: (msg) => mux.onNativeRtp(...inArena(msg), msg.length, PEER_IP4, PEER.port),
+      toRtcp: (msg) => plain.onNativeRtcp(...inArena(msg), msg.length),
+      handled: 0,
+    });
+  }
+  for (const p of paths) p.mux.handler = { receive: () => void p.handled++ };
+  return { paths };
 }
 
 /** rtp.js's reading of an RTCP datagram: the last SR, or 'malformed'. */
@@ -913,7 +953,12 @@ function oracleRtcp(view: DataView): { sr: SenderReportPacket | null } | 'malfor
 }
 
 function checkRtcp(bytes: Uint8Array): boolean {
-  const r = rig!;
+  let valid = false;
+  for (const path of rig!.paths) valid = checkRtcpOn(path, bytes);
+  return valid;
+}
+
+function checkRtcpOn(r: RtcpPath, bytes: Uint8Array): boolean {
   const msg = Buffer.from(bytes);
   const view = bytesOf(msg, 0, msg.length);
   const isRtcpDatagram = msg.length >= 4 && isRtcp(view);
@@ -922,7 +967,7 @@ function checkRtcp(bytes: Uint8Array): boolean {
   const a = r.mux.stats();
   const handled = r.handled;
   r.mux.lastSenderReport = null;
-  r.muxSocket.emit('message', msg, { ...PEER, size: msg.length });
+  r.toMux(msg);
   const b = r.mux.stats();
   const moved = b.tooShort - a.tooShort + (b.badVersion - a.badVersion) + (b.malformed - a.malformed) + (b.rtcp - a.rtcp) + (b.wrongSource - a.wrongSource) + (r.handled - handled);
   assert.equal(b.packets - a.packets, 1);
@@ -933,7 +978,7 @@ function checkRtcp(bytes: Uint8Array): boolean {
   // On the RTCP port of a plain endpoint: every datagram is RTCP or malformed RTCP.
   const c = r.plain.stats();
   r.plain.lastSenderReport = null;
-  r.rtcpSocket.emit('message', msg, { ...PEER, size: msg.length });
+  r.toRtcp(msg);
   const d = r.plain.stats();
   assert.equal(d.rtcp - c.rtcp, 1);
   assert.equal(d.packets, c.packets, 'the RTCP port does not count RTP packets');
@@ -963,15 +1008,17 @@ function checkRtcp(bytes: Uint8Array): boolean {
 
 export const rtcpTarget: FuzzTarget<Uint8Array> = {
   name: 'rtcp',
-  what: 'RtpEndpoint datagram handling: RTP/RTCP demux on an rtcp-mux port, RTCP (rtp.js) on an RTCP port',
+  what: 'RtpEndpoint datagram handling (node:dgram and native paths): RTP/RTCP demux on an rtcp-mux port, RTCP (rtp.js) on an RTCP port',
   arbitrary: rtcpInput,
   check: checkRtcp,
   async open() {
     rig = await openRig();
   },
   close() {
-    rig?.mux.close();
-    rig?.plain.close();
+    for (const p of rig?.paths ?? []) {
+      p.mux.close();
+      p.plain.close();
+    }
     rig = null;
   },
 };

@@ -92,6 +92,8 @@ export interface RecordingServiceOptions {
    * with NoSpaceError rather than creating files that fail at once.
    */
   minFreeBytes?: number;
+  /** libopus complexity 0..10 of Opus recordings; default the encoder's (5). */
+  opusComplexity?: number;
 }
 
 export interface RecordingServiceEvents {
@@ -123,6 +125,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
   minFreeBytes: number;
   /** A recording failed with disk_full: refuse new ones until the disk has space again. */
   #diskFull = false;
+  readonly #opusComplexity: number | undefined;
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -136,6 +139,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     this.#uploadAttempts = options.uploadAttempts ?? 5;
     this.uploadDelayMs = options.uploadDelayMs ?? 1000;
     this.minFreeBytes = options.minFreeBytes ?? 16 * 1024 * 1024;
+    this.#opusComplexity = options.opusComplexity;
   }
 
   /** Free bytes on the recordings' disk (statfs), or Infinity when it cannot be read. */
@@ -226,6 +230,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
         sampleRate: spec.sample_rate,
         channels: channelCount(spec),
         ...(spec.bitrate !== undefined ? { bitrateKbps: spec.bitrate } : {}),
+        ...(spec.format === 'opus' && this.#opusComplexity !== undefined ? { complexity: this.#opusComplexity } : {}),
         pauseBehavior: spec.pause_behavior,
         timeLimitSec: spec.time_limit,
         output: req.output,
@@ -497,5 +502,8 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
 
 function errorReason(err: unknown): string {
   const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
-  return code === 'ENOSPC' ? 'disk_full' : 'io_error';
+  if (code === 'ENOSPC') return 'disk_full';
+  // Out of file descriptors (process or system): a passing overload, named apart from I/O errors.
+  if (code === 'EMFILE' || code === 'ENFILE') return 'no_fd';
+  return 'io_error';
 }

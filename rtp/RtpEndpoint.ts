@@ -10,12 +10,17 @@
  * - rtcp-mux (RFC 5761): RTCP on the RTP port is recognised, counted and parsed (rtp.js), never
  *   treated as audio. Without rtcp-mux the odd port above is bound for RTCP too.
  * - Drops are counters, never exceptions (STYLE.md point 7).
+ * - Two socket paths, the same behaviour: IPv4 endpoints use the batched native path
+ *   (native/udp.c via nativeUdp.ts: epoll + recvmmsg, sendto) when the addon is built, others
+ *   node:dgram.
  */
 import dgram from 'node:dgram';
 import { isRtcp, CompoundPacket, SenderReportPacket } from 'rtp.js/packets';
 import { IoError, NoPortError, SafeEmitter, errnoCode, InvalidStateError } from '../common/index.js';
 import { PortAllocator } from './PortAllocator.js';
 import { RtpDrop, RtpHeaderReader } from './RtpHeader.js';
+import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, openNative, sendNative, systemError } from './nativeUdp.js';
+import type { NativeReceiver, NativeSocket } from './nativeUdp.js';
 
 /** Receives valid RTP packets: `h` holds the parsed header of bytes. */
 export interface RtpPacketHandler {
@@ -40,6 +45,8 @@ export interface RtpEndpointOptions {
   relearnMs?: number;
   /** Socket receive buffer in bytes; default 256 KiB (several seconds of a call, for stalls). */
   recvBufferBytes?: number;
+  /** Use the native batched path when it is available (IPv4); default true. false: node:dgram. */
+  nativeUdp?: boolean;
 }
 
 export interface RtcpSenderInfo {
@@ -91,13 +98,17 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   readonly rtcpMux: boolean;
   handler: RtpPacketHandler | null = null;
 
-  readonly #socket: dgram.Socket;
+  readonly #socket: dgram.Socket | null;
   readonly #rtcpSocket: dgram.Socket | null;
+  readonly #native: NativeSocket | null;
+  readonly #nativeRtcp: NativeSocket | null;
   readonly #ports: PortAllocator;
   readonly #relearnMs: number;
   readonly #reader = new RtpHeaderReader();
   #remoteAddress: string | null = null;
   #remotePort = 0;
+  /** #remoteAddress as a uint32 when it is an IPv4 literal, else -1 (the native path compares and sends with it). */
+  #remoteIp4 = -1;
   #learned = false;
   #closed = false;
   lastSenderReport: RtcpSenderInfo | null = null;
@@ -123,30 +134,43 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   };
 
   private constructor(
-    socket: dgram.Socket,
-    rtcpSocket: dgram.Socket | null,
+    sockets: { socket: dgram.Socket; rtcpSocket: dgram.Socket | null } | { native: NativeSocket; nativeRtcp: NativeSocket | null; taps: NativeTap[] },
     port: number,
     options: RtpEndpointOptions,
   ) {
     super();
-    this.#socket = socket;
-    this.#rtcpSocket = rtcpSocket;
     this.port = port;
-    this.rtcpPort = rtcpSocket === null ? port : port + 1;
-    this.rtcpMux = rtcpSocket === null;
     this.#ports = options.ports;
     this.#relearnMs = options.relearnMs ?? 2000;
-    if (options.remote) {
-      this.#remoteAddress = options.remote.address;
-      this.#remotePort = options.remote.port;
+    if (options.remote) this.#setRemote(options.remote.address, options.remote.port);
+    if ('native' in sockets) {
+      this.#socket = null;
+      this.#rtcpSocket = null;
+      this.#native = sockets.native;
+      this.#nativeRtcp = sockets.nativeRtcp;
+      for (const tap of sockets.taps) tap.endpoint = this;
+    } else {
+      const { socket, rtcpSocket } = sockets;
+      this.#socket = socket;
+      this.#rtcpSocket = rtcpSocket;
+      this.#native = null;
+      this.#nativeRtcp = null;
+      socket.on('message', this.#onMessage);
+      // A socket error after bind (ICMP unreachable on some platforms) must not crash the process.
+      socket.on('error', () => this.sendErrors++);
+      if (rtcpSocket !== null) {
+        rtcpSocket.on('message', this.#onRtcpMessage);
+        rtcpSocket.on('error', () => this.rtcpMalformed++);
+      }
     }
-    socket.on('message', this.#onMessage);
-    // A socket error after bind (ICMP unreachable on some platforms) must not crash the process.
-    socket.on('error', () => this.sendErrors++);
-    if (rtcpSocket !== null) {
-      rtcpSocket.on('message', this.#onRtcpMessage);
-      rtcpSocket.on('error', () => this.rtcpMalformed++);
-    }
+    const mux = this.#native !== null ? this.#nativeRtcp === null : this.#rtcpSocket === null;
+    this.rtcpPort = mux ? port : port + 1;
+    this.rtcpMux = mux;
+  }
+
+  /** Which socket path this endpoint uses: 'native' (epoll + recvmmsg) or 'dgram'. */
+  get path(): 'native' | 'dgram' {
+    return this.#native !== null ? 'native' : 'dgram';
   }
 
   /**
@@ -157,6 +181,8 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
     const address = options.bindAddress ?? '0.0.0.0';
     const type = address.includes(':') ? 'udp6' : 'udp4';
     const mux = options.rtcpMux ?? false;
+    const native = options.nativeUdp === false ? undefined : RtpEndpoint.#openNative(address, mux, options);
+    if (native !== undefined) return native;
     for (const port of options.ports.candidates()) {
       const socket = await bindUdp(type, address, port);
       if (socket === null) continue;
@@ -174,7 +200,44 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
       } catch {
         // The kernel caps the size (net.core.rmem_max); the default still works.
       }
-      return new RtpEndpoint(socket, rtcpSocket, port, options);
+      return new RtpEndpoint({ socket, rtcpSocket }, port, options);
+    }
+    throw new NoPortError(`no free UDP port in ${options.ports.min}-${options.ports.max} on ${address}`);
+  }
+
+  /** open() on the native path; undefined when that path is off for `address`. */
+  static #openNative(address: string, mux: boolean, options: RtpEndpointOptions): RtpEndpoint | undefined {
+    const rcvbuf = options.recvBufferBytes ?? 256 * 1024;
+    const fail = (errno: number): never => {
+      // Named like Node's errors (EMFILE...): the gateway answers 503 to a call refused for want of descriptors.
+      const cause = systemError(errno, `bind ${address}`);
+      throw new IoError(`cannot bind UDP ${address}: ${cause.code}`, cause);
+    };
+    const busy = (errno: number): boolean => errno === EADDRINUSE || errno === EACCES;
+    for (const port of options.ports.candidates()) {
+      const tap = new NativeTap(false);
+      const rtp = openNative(address, port, rcvbuf, tap);
+      if (rtp === null) return undefined;
+      if ('errno' in rtp) {
+        if (busy(rtp.errno)) continue;
+        fail(rtp.errno);
+        return undefined;
+      }
+      const taps = [tap];
+      let rtcp: NativeSocket | null = null;
+      if (!mux) {
+        const rtcpTap = new NativeTap(true);
+        const r = openNative(address, port + 1, rcvbuf, rtcpTap);
+        if (r === null || 'errno' in r) {
+          closeNative(rtp);
+          if (r !== null && !busy(r.errno)) fail(r.errno);
+          continue;
+        }
+        rtcp = r;
+        taps.push(rtcpTap);
+      }
+      options.ports.take(port);
+      return new RtpEndpoint({ native: rtp, nativeRtcp: rtcp, taps }, port, options);
     }
     throw new NoPortError(`no free UDP port in ${options.ports.min}-${options.ports.max} on ${address}`);
   }
@@ -186,9 +249,14 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
 
   /** Sets where to send (from a new SDP offer or answer); symmetric learning may override it. */
   setRemote(remote: RemoteAddress): void {
-    this.#remoteAddress = remote.address;
-    this.#remotePort = remote.port;
+    this.#setRemote(remote.address, remote.port);
     this.#learned = false;
+  }
+
+  #setRemote(address: string, port: number): void {
+    this.#remoteAddress = address;
+    this.#remotePort = port;
+    this.#remoteIp4 = ip4ToInt(address);
   }
 
   get closed(): boolean {
@@ -202,7 +270,15 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
       this.sendNoRemote++;
       return;
     }
-    this.#socket.send(bytes, offset, length, this.#remotePort, this.#remoteAddress, this.#onSendDone);
+    if (this.#native !== null) {
+      // A non-IPv4 remote cannot be reached from an IPv4 socket: counted like any send error.
+      if (this.#remoteIp4 < 0 || sendNative(this.#native, bytes, offset, length, this.#remoteIp4, this.#remotePort) !== 0) {
+        this.sendErrors++;
+        return;
+      }
+    } else {
+      this.#socket!.send(bytes, offset, length, this.#remotePort, this.#remoteAddress, this.#onSendDone);
+    }
     this.sent++;
   }
 
@@ -210,8 +286,10 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#socket.close();
+    this.#socket?.close();
     this.#rtcpSocket?.close();
+    if (this.#native !== null) closeNative(this.#native);
+    if (this.#nativeRtcp !== null) closeNative(this.#nativeRtcp);
     this.#ports.release(this.port);
     this.removeAllListeners();
   }
@@ -238,10 +316,33 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   }
 
   #handle(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (!this.#parse(msg, 0, msg.length)) return;
+    const now = performance.now();
+    if (!this.#fromRemote(rinfo.address, -1, rinfo.port, now)) return;
+    this.lastPacketMs = now;
+    this.handler?.receive(msg, this.#reader, now);
+  }
+
+  /** A datagram on the native RTP socket (bytes is the shared arena: never reused, see nativeUdp.ts). */
+  onNativeRtp(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void {
+    if (this.#closed || !this.#parse(bytes, offset, length)) return;
+    const now = performance.now();
+    if (!this.#fromRemote(null, ip4, port, now)) return;
+    this.lastPacketMs = now;
+    this.handler?.receive(bytes, this.#reader, now);
+  }
+
+  /** A datagram on the native RTCP socket. */
+  onNativeRtcp(bytes: Uint8Array, offset: number, length: number): void {
+    if (!this.#closed) this.#handleRtcp(bytes.subarray(offset, offset + length));
+  }
+
+  /** Counts and parses one datagram; true when it is RTP for the handler. */
+  #parse(msg: Uint8Array, offset: number, length: number): boolean {
     this.packets++;
-    this.bytes += msg.length;
+    this.bytes += length;
     const h = this.#reader;
-    const drop = h.parse(msg, 0, msg.length);
+    const drop = h.parse(msg, offset, length);
     if (drop !== RtpDrop.None) {
       switch (drop) {
         case RtpDrop.TooShort:
@@ -251,39 +352,40 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
           this.badVersion++;
           break;
         case RtpDrop.Rtcp:
-          this.#handleRtcp(msg);
+          this.#handleRtcp(offset === 0 && length === msg.length ? msg : msg.subarray(offset, offset + length));
           break;
         default:
           this.malformed++;
       }
-      return;
+      return false;
     }
-    const now = performance.now();
-    if (!this.#fromRemote(rinfo, now)) return;
-    this.lastPacketMs = now;
-    this.handler?.receive(msg, h, now);
+    return true;
   }
 
-  /** Symmetric RTP: learn, accept, or count a packet from a foreign source. */
-  #fromRemote(rinfo: dgram.RemoteInfo, now: number): boolean {
-    if (rinfo.port === this.#remotePort && rinfo.address === this.#remoteAddress) {
+  /**
+   * Symmetric RTP: learn, accept, or count a packet from a foreign source. The source is
+   * `address` (node:dgram) or, with address null, the uint32 `ip4` (native path: no string
+   * is made unless the source is learned).
+   */
+  #fromRemote(address: string | null, ip4: number, port: number, now: number): boolean {
+    if (port === this.#remotePort && (address === null ? ip4 === this.#remoteIp4 : address === this.#remoteAddress)) {
       this.#learned = true;
       return true;
     }
     const stale = this.lastPacketMs < 0 || now - this.lastPacketMs >= this.#relearnMs;
     if (!this.#learned || stale) {
       if (this.#learned) this.relearned++;
-      this.#remoteAddress = rinfo.address;
-      this.#remotePort = rinfo.port;
+      const from = address ?? intToIp4(ip4);
+      this.#setRemote(from, port);
       this.#learned = true;
-      this.emit('remote', { address: rinfo.address, port: rinfo.port });
+      this.emit('remote', { address: from, port });
       return true;
     }
     this.wrongSource++;
     return false;
   }
 
-  #handleRtcp(msg: Buffer): void {
+  #handleRtcp(msg: Uint8Array): void {
     this.rtcp++;
     const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
     // rtp.js's isRtcp reads two bytes before it checks the length: a 0- or 1-byte datagram on
@@ -311,6 +413,18 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
     } catch {
       this.rtcpMalformed++;
     }
+  }
+}
+
+/** Forwards a native socket's datagrams to its endpoint (set once the endpoint exists). */
+class NativeTap implements NativeReceiver {
+  endpoint: RtpEndpoint | null = null;
+  constructor(readonly rtcp: boolean) {}
+  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void {
+    const ep = this.endpoint;
+    if (ep === null) return;
+    if (this.rtcp) ep.onNativeRtcp(bytes, offset, length);
+    else ep.onNativeRtp(bytes, offset, length, ip4, port);
   }
 }
 

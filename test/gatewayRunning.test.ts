@@ -42,11 +42,15 @@ test('config: flags override env, env overrides defaults; bad values name the va
   assert.is(d.bindAddress, '0.0.0.0');
   assert.equal(d.rtpPorts, { min: 20000, max: 29999 });
   assert.ok(d.dataDir.endsWith('data'));
+  assert.is(d.opusComplexity, 5);
+  assert.is(loadConfig(['--opus-complexity', '0'], { RECGATE_OPUS_COMPLEXITY: '9' }).opusComplexity, 0);
+  assert.is(loadConfig([], { RECGATE_OPUS_COMPLEXITY: '10' }).opusComplexity, 10);
   for (const [argv, env, name] of [
     [['--sip-port', 'x'], {}, 'RECGATE_SIP_PORT'],
     [[], { RECGATE_RTP_PORTS: '3000-2000' }, 'RECGATE_RTP_PORTS'],
     [['--nope', '1'], {}, '--nope'],
     [[], { RECGATE_TLS_CERT: 'a.pem' }, 'RECGATE_TLS_KEY'],
+    [[], { RECGATE_OPUS_COMPLEXITY: '11' }, 'RECGATE_OPUS_COMPLEXITY'],
   ] as const) {
     assert.throws(() => loadConfig(argv, env), (e: Error) => code(e) === 'ERR_INVALID_ARGUMENT' && e.message.includes(name));
   }

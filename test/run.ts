@@ -13,6 +13,7 @@
 import { parse } from 'uvu/parse';
 import { run } from 'uvu/run';
 import path from 'node:path';
+import { nativeUdpStats } from '../rtp/index.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const pattern = new RegExp(process.argv[2] ?? '\\.test\\.ts$');
@@ -73,6 +74,12 @@ await new Promise((r) => setTimeout(r, 500));
 const open = activeHandles().filter((h) => !before.has(h));
 if (open.length > 0) {
   console.error(`\nstill open after all tests (a test did not clean up): ${open.map(describe).join(', ')}`);
+  process.exitCode = 1;
+}
+// RTP sockets of the native path are not libuv handles: the addon counts them.
+const nativeOpen = nativeUdpStats().open;
+if (nativeOpen > 0) {
+  console.error(`\nstill open after all tests: ${nativeOpen} native RTP socket(s) (an RtpEndpoint was not closed)`);
   process.exitCode = 1;
 }
 process.exit(process.exitCode ?? 0);

@@ -15,7 +15,7 @@
  *   --calls N            concurrent calls (default 50)
  *   --seconds S          steady-state window (default 10)
  *   --format F           wav | mp3 | opus recordings (stereo, 8 kHz; default wav)
- *   --opus-complexity N  refused, with where to look: complexity is not a recording option
+ *   --opus-complexity N  libopus complexity 0..10 of the recordings (the gateway's RECGATE_OPUS_COMPLEXITY; default 5)
  *   --rate R             new calls per second while ramping up (default N/10, 10..100)
  *   --warmup S           seconds between the last call up and the window (default 2)
  *   --json FILE          also write the result as JSON
@@ -50,6 +50,8 @@ interface Args {
   calls: number;
   seconds: number;
   format: 'wav' | 'mp3' | 'opus';
+  /** libopus complexity, or null for the gateway's default. */
+  opusComplexity: number | null;
   rate: number;
   warmup: number;
   json: string | null;
@@ -82,13 +84,9 @@ function parseArgs(argv: string[]): Args {
   const known = new Set(['--calls', '--seconds', '--format', '--opus-complexity', '--rate', '--warmup', '--json', '--profile', '--no-floor', '--keep', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
   if (argv.includes('--help')) usage('see the options above');
-  if (value('opus-complexity') !== undefined) {
-    usage(
-      'Opus complexity is not a setting of the gateway: recording options (recorder/options.ts RecordingSpec) and ' +
-        'RECGATE_* settings (calls/config.ts) have none, so recordings use the encoder default (5, encoders/OggOpusEncoder.ts); ' +
-        'only the encoder API (encoders/ EncoderOptions.complexity) takes it.',
-    );
-  }
+  const opusComplexity = value('opus-complexity') === undefined ? null : Math.round(num('opus-complexity', 5, 0, 10));
+  // The gateway child inherits the environment (bench/load/gatewayChild.ts).
+  if (opusComplexity !== null) process.env.RECGATE_OPUS_COMPLEXITY = String(opusComplexity);
   const calls = Math.round(num('calls', 50, 1, 2000));
   const format = value('format') ?? 'wav';
   if (format !== 'wav' && format !== 'mp3' && format !== 'opus') usage(`--format must be wav, mp3 or opus, got "${format}"`);
@@ -96,6 +94,7 @@ function parseArgs(argv: string[]): Args {
     calls,
     seconds: num('seconds', 10, 1, 600),
     format,
+    opusComplexity,
     rate: num('rate', Math.min(100, Math.max(10, Math.ceil(calls / 10))), 1, 1000),
     warmup: num('warmup', 2, 0, 60),
     json: value('json') ?? null,
@@ -179,6 +178,10 @@ interface GatewayResult {
   gatewaySockets: number;
   lostInWindow: number;
   concealedInWindow: number;
+  lateInWindow: number;
+  lateTotal: number;
+  udpNative: boolean;
+  packetsPerWake: number;
   receivedTotal: number;
   lostTotal: number;
   concealedTotal: number;
@@ -381,6 +384,13 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         gatewaySockets: drops1.sockets,
         lostInWindow: (m1.recgate_rtp_packets_lost_total ?? 0) - (m0.recgate_rtp_packets_lost_total ?? 0),
         concealedInWindow: (m1.recgate_rtp_packets_concealed_total ?? 0) - (m0.recgate_rtp_packets_concealed_total ?? 0),
+        lateInWindow: (m1.recgate_rtp_packets_late_total ?? 0) - (m0.recgate_rtp_packets_late_total ?? 0),
+        lateTotal: fin.recgate_rtp_packets_late_total ?? NaN,
+        udpNative: m1.recgate_udp_native === 1,
+        // Datagrams per wake-up of the native path: how much each epoll/recvmmsg round batches.
+        packetsPerWake:
+          ((m1.recgate_udp_native_packets_total ?? NaN) - (m0.recgate_udp_native_packets_total ?? NaN)) /
+          ((m1.recgate_udp_wakeups_total ?? NaN) - (m0.recgate_udp_wakeups_total ?? NaN)),
         receivedTotal: fin.recgate_rtp_packets_received_total ?? NaN,
         lostTotal: fin.recgate_rtp_packets_lost_total ?? NaN,
         concealedTotal: fin.recgate_rtp_packets_concealed_total ?? NaN,
@@ -473,7 +483,7 @@ async function main(): Promise<void> {
     'lost in gateway': `${lostInGateway} (${((Math.max(0, lostInGateway) / Math.max(1, gw.receivedTotal)) * 100).toFixed(1)} %)`,
     'recordings OK': `${ok} / ${a.calls}`,
   };
-  table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
+  table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.opusComplexity !== null ? ` (opus complexity ${a.opusComplexity})` : ''}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
   console.log('');
   console.log(
     `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s, of which the main thread ${gw.mainThreadPercent.toFixed(1)} % ` +
@@ -495,6 +505,10 @@ async function main(): Promise<void> {
         `${floorRelay.usPerPacket.toFixed(2)} µs/packet, ${floorRelay.cpuPercent.toFixed(1)} % of a core; the gateway costs ${(gw.usPerPacket / floorRelay.usPerPacket).toFixed(1)}x that`,
     );
   }
+  console.log(
+    `- UDP path: ${gw.udpNative ? `native (epoll + recvmmsg), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up` : 'node:dgram'}; ` +
+      `packets late for their playout time (dropped): ${gw.lateInWindow} in the window, ${gw.lateTotal} in all`,
+  );
   console.log(
     `- memory: RSS ${(gw.rssIdleKiB / 1024).toFixed(1)} MiB idle, ${(gw.rssSteadyKiB / 1024).toFixed(1)} MiB with ${a.calls} calls; ` +
       `event-loop delay p99 ${gw.loopP99Ms.toFixed(1)} ms (idle ${gw.loopP99IdleMs.toFixed(1)} ms); the metric is Node's monitorEventLoopDelay at 10 ms ` +

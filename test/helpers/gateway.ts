@@ -42,6 +42,7 @@ export async function startGateway(
     tls: null,
     jitterMs: 60,
     minFreeMb: 16,
+    opusComplexity: 5,
     inviteRate: 200,
     log: 'off',
     apiToken: '',

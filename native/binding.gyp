@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "recgate_udp",
+      "sources": ["udp.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
+    }
+  ]
+}

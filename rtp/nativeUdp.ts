@@ -1,0 +1,179 @@
+/**
+ * The batched UDP path (native/udp.c): RTP sockets in one epoll set, drained with recvmmsg
+ * and handed over one JavaScript call per wake-up; sends with a synchronous sendto.
+ *
+ * Optional by construction: when the addon is not built, not on Linux, turned off with
+ * RECGATE_NATIVE_UDP=0, or the bind address is not IPv4, RtpEndpoint uses node:dgram. Both
+ * paths classify, count and deliver packets the same way (test/rtpEndpoint.test.ts runs on
+ * both).
+ */
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import util from 'node:util';
+
+/** Receives the datagrams of one native socket: `bytes[offset, offset + length)` from ip4:port. */
+export interface NativeReceiver {
+  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void;
+}
+
+interface Addon {
+  start(meta: Int32Array, arena: Uint8Array, onBatch: (count: number, arenaFull: boolean) => void): void;
+  setArena(arena: Uint8Array): void;
+  open(ip4: number, port: number, rcvbuf: number, id: number): number;
+  close(fd: number): void;
+  send(fd: number, bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): number;
+  localPort(fd: number): number;
+  stats(): [number, number, number, number];
+}
+
+const META_FIELDS = 5;
+const META_PACKETS = 1024;
+/**
+ * Received payloads are copied here back to back and never overwritten (the jitter buffer
+ * keeps packets by reference); a full arena is replaced and the old one is garbage once its
+ * last packet was played. Small on purpose: a leg that goes silent (hold) keeps its last
+ * packet, and so that packet's whole arena, alive; 64 KiB x legs bounds what silent legs pin.
+ * 64 KiB holds about 350 PCMU packets: about 300 allocations per second at 2,000 calls.
+ */
+const ARENA_BYTES = 64 * 1024;
+
+let addon: Addon | null | undefined;
+let why = '';
+const receivers = new Map<number, NativeReceiver>();
+let nextId = 1;
+let meta: Int32Array;
+let arena: Uint8Array;
+/** Datagrams for a socket closed while its batch was being delivered. */
+let stale = 0;
+let openSockets = 0;
+
+function onBatch(count: number, arenaFull: boolean): void {
+  const m = meta;
+  const a = arena;
+  for (let k = 0, j = 0; k < count; k++, j += META_FIELDS) {
+    const r = receivers.get(m[j]!);
+    if (r === undefined) {
+      stale++;
+      continue;
+    }
+    // A receiver may throw (a bug): the rest of the batch still goes to its sockets.
+    try {
+      r.onDatagram(a, m[j + 1]!, m[j + 2]!, m[j + 3]! >>> 0, m[j + 4]!);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+  if (arenaFull) {
+    arena = new Uint8Array(ARENA_BYTES);
+    addon!.setArena(arena);
+  }
+}
+
+function load(): Addon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  if (process.env.RECGATE_NATIVE_UDP === '0') {
+    why = 'turned off (RECGATE_NATIVE_UDP=0)';
+    return null;
+  }
+  if (process.platform !== 'linux') {
+    why = `not built for ${process.platform}`;
+    return null;
+  }
+  try {
+    const a = createRequire(import.meta.url)('../native/build/Release/recgate_udp.node') as Addon;
+    meta = new Int32Array(META_PACKETS * META_FIELDS);
+    arena = new Uint8Array(ARENA_BYTES);
+    a.start(meta, arena, onBatch);
+    addon = a;
+    why = 'native (epoll + recvmmsg)';
+  } catch (err) {
+    why = `node:dgram (native addon unavailable: ${(err as Error).message.split('\n')[0]})`;
+  }
+  return addon;
+}
+
+/** Which UDP path RTP uses, and why; for /metrics and start-up logs. */
+export function udpPath(): string {
+  load();
+  return why;
+}
+
+/** Counters of the native path (zeros when it is off). */
+export function nativeUdpStats(): { wakeups: number; batches: number; packets: number; truncated: number; stale: number; open: number } {
+  const a = load();
+  const [wakeups, batches, packets, truncated] = a === null ? [0, 0, 0, 0] : a.stats();
+  return { wakeups, batches, packets, truncated, stale, open: openSockets };
+}
+
+/** IPv4 dotted quad to a uint32, or -1 when `address` is not one. */
+export function ip4ToInt(address: string): number {
+  let n = 0;
+  let parts = 0;
+  let v = -1;
+  for (let i = 0; i <= address.length; i++) {
+    const c = i < address.length ? address.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (v < 0 || v > 255) return -1;
+      n = n * 256 + v;
+      parts++;
+      v = -1;
+    } else if (c >= 48 && c <= 57) {
+      v = v < 0 ? c - 48 : v * 10 + c - 48;
+      if (v > 255) return -1;
+    } else return -1;
+  }
+  return parts === 4 ? n : -1;
+}
+
+export function intToIp4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** A bound native socket. */
+export interface NativeSocket {
+  readonly fd: number;
+  readonly id: number;
+  readonly port: number;
+}
+
+export type NativeOpen = NativeSocket | { errno: number };
+
+/**
+ * Binds `address:port` (IPv4) through the addon and delivers its datagrams to `receiver`.
+ * Returns null when the native path is off (use node:dgram), or the bind's errno.
+ */
+export function openNative(address: string, port: number, rcvbuf: number, receiver: NativeReceiver): NativeOpen | null {
+  const a = load();
+  const ip = ip4ToInt(address);
+  if (a === null || ip < 0) return null;
+  const id = nextId++;
+  const fd = a.open(ip, port, rcvbuf, id);
+  if (fd < 0) return { errno: -fd };
+  receivers.set(id, receiver);
+  openSockets++;
+  return { fd, id, port: port === 0 ? a.localPort(fd) : port };
+}
+
+export function closeNative(s: NativeSocket): void {
+  if (!receivers.delete(s.id)) return;
+  openSockets--;
+  addon!.close(s.fd);
+}
+
+/** sendto(2); 0 or an errno (EAGAIN when the socket buffer is full: the packet is dropped). */
+export function sendNative(s: NativeSocket, bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): number {
+  return addon!.send(s.fd, bytes, offset, length, ip4, port);
+}
+
+/** errno values the endpoint tells apart. */
+export const EACCES = os.constants.errno.EACCES;
+export const EADDRINUSE = os.constants.errno.EADDRINUSE;
+
+/** An Error like Node's system errors (`code` 'EMFILE', ...), for an errno from the addon. */
+export function systemError(errno: number, what: string): Error & { code: string; errno: number } {
+  const code = util.getSystemErrorName(-errno);
+  return Object.assign(new Error(`${what}: ${code}`), { code, errno: -errno });
+}
