@@ -38,7 +38,7 @@
 #define BATCH 64         /* datagrams per recvmmsg */
 #define SLOT 2048        /* bytes per datagram; RTP over Ethernet fits in 1500 */
 #define MAX_EVENTS 256   /* ready sockets per epoll_wait */
-#define MAX_PER_WAKE 16384 /* packets per wake-up before yielding to the loop (fairness) */
+#define MAX_PER_WAKE 2048 /* packets per wake-up, then timers run (the frame tick): ~20 ms of traffic at 1,000 calls */
 
 typedef struct {
   napi_env env;

@@ -23,7 +23,7 @@ export interface FloorBinaries {
 export function buildFloor(dir: string): FloorBinaries {
   const out = { floor: path.join(dir, 'floor'), gen: path.join(dir, 'gen') };
   execFileSync('gcc', ['-O2', '-o', out.floor, path.join(here, 'floor.c')], { stdio: 'pipe' });
-  execFileSync('gcc', ['-O2', '-o', out.gen, path.join(here, 'gen.c'), '-lm'], { stdio: 'pipe' });
+  execFileSync('gcc', ['-O2', '-pthread', '-o', out.gen, path.join(here, 'gen.c'), '-lm'], { stdio: 'pipe' });
   return out;
 }
 
@@ -61,16 +61,18 @@ async function packetsOf(floor: Child, nth: number): Promise<number> {
 
 /**
  * Runs the floor for `calls` calls: warm-up, then a `seconds` window. With `relay` every
- * packet is also sent back to its source (one sendto per packet).
+ * packet is also sent back to its source (one sendto per packet); with `sink` the generator
+ * reads those replies like a real peer (gen.c --sink), so each send also pays for delivering
+ * into a reading socket and waking its reader, as the gateway's sends to sipp do.
  */
-export async function measureFloor(bin: FloorBinaries, calls: number, seconds: number, warmupS = 2, relay = false): Promise<FloorResult> {
+export async function measureFloor(bin: FloorBinaries, calls: number, seconds: number, warmupS = 2, relay = false, sink = false): Promise<FloorResult> {
   const legs = 2 * calls;
   const floor = startChild(bin.floor, relay ? [String(legs), 'relay'] : [String(legs)]);
   let gen: Child | null = null;
   try {
     const m = await waitForOutput(floor, /^ports ([\d ]+)$/m, 10_000);
     const ports = m[1]!.trim().split(' ');
-    gen = startChild(bin.gen, [String(warmupS + seconds + 2), ...ports]);
+    gen = startChild(bin.gen, [...(sink ? ['--sink'] : []), String(warmupS + seconds + 2), ...ports]);
     await sleep(warmupS * 1000);
     const m0 = machineCpu();
     const g0 = cpuSample(gen.pid);

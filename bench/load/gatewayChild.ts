@@ -61,7 +61,8 @@ export async function startGatewayChild(o: GatewayChildOptions): Promise<Gateway
   const httpPort = Number(http[1]);
   const base = `http://127.0.0.1:${httpPort}`;
   const get = async (p: string, auth: boolean): Promise<Response> => {
-    const res = await fetch(`${base}${p}`, auth ? { headers: { authorization: `Bearer ${o.apiToken}` } } : {});
+    // Bounded: a request that never completes once left the whole bench waiting with every call over.
+    const res = await fetch(`${base}${p}`, { signal: AbortSignal.timeout(30_000), ...(auth ? { headers: { authorization: `Bearer ${o.apiToken}` } } : {}) });
     if (!res.ok) throw new Error(`GET ${p}: HTTP ${res.status} ${await res.text()}`);
     return res;
   };

@@ -4,13 +4,19 @@
  * phases spread evenly over the 20 ms (calls that start at different moments), woken every
  * millisecond to send what is due. Even ports carry 1000 Hz, odd 1500 Hz (as caller/callee).
  *
- *   gen <seconds> <port> [<port> ...]        (all on 127.0.0.1)
+ *   gen [--sink] <seconds> <port> [<port> ...]        (all on 127.0.0.1)
  *
- * Prints "sent=<packets> late_ms=<worst lateness>" when done.
+ * With --sink a thread reads and discards what comes back to the generator's socket, blocked
+ * in recv(2) like a real peer (sipp) waits for its RTP. Without it nothing reads: the socket
+ * buffer fills and the kernel drops replies cheaply, which hides the cost a relay pays on
+ * loopback to deliver a packet into a reading peer and wake it.
+ *
+ * Prints "sent=<packets> late_ms=<worst lateness> received=<packets>" when done.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <math.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,14 +54,31 @@ static uint8_t ulaw_encode(int16_t pcm) {
   return (uint8_t)(((seg << 4) | ((v >> (seg + 1)) & 0xF)) ^ mask);
 }
 
+static volatile unsigned long long received = 0;
+
+static void *sink(void *arg) {
+  int fd = *(int *)arg;
+  uint8_t buf[2048];
+  for (;;) {
+    if (recv(fd, buf, sizeof buf, 0) > 0) received++;
+  }
+  return NULL;
+}
+
 int main(int argc, char **argv) {
+  int with_sink = argc > 1 && strcmp(argv[1], "--sink") == 0;
+  if (with_sink) {
+    argv++;
+    argc--;
+  }
   if (argc < 3) {
-    fprintf(stderr, "usage: gen <seconds> <port> [<port> ...]\n");
+    fprintf(stderr, "usage: gen [--sink] <seconds> <port> [<port> ...]\n");
     return 2;
   }
   double seconds = atof(argv[1]);
   int n = argc - 2;
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  static int fd;
+  fd = socket(AF_INET, SOCK_DGRAM, 0);
   int sndbuf = 4 * 1024 * 1024;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   struct sockaddr_in *to = calloc((size_t)n, sizeof *to);
@@ -78,6 +101,14 @@ int main(int argc, char **argv) {
     pkt[i][10] = (uint8_t)(ssrc >> 8);
     pkt[i][11] = (uint8_t)ssrc;
     memcpy(pkt[i] + 12, tone[i & 1], SAMPLES);
+  }
+  if (with_sink) {
+    int rcvbuf = 4 * 1024 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&any, sizeof any); /* a known source address to reply to */
+    pthread_t t;
+    pthread_create(&t, NULL, sink, &fd);
   }
   int64_t start = now_ns();
   int64_t rounds = (int64_t)(seconds * 1e9 / PTIME_NS);
@@ -113,6 +144,6 @@ int main(int argc, char **argv) {
     }
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, NULL);
   }
-  printf("sent=%llu late_ms=%.1f\n", (unsigned long long)sent, (double)worst / 1e6);
+  printf("sent=%llu late_ms=%.1f received=%llu\n", (unsigned long long)sent, (double)worst / 1e6, received);
   return 0;
 }

@@ -9,7 +9,8 @@
  * then reads every recording back (tones on the right channels, duration). The reference is a
  * C floor measured in the same run (floor.c: epoll + recvfrom + µ-law decode into a ring on the
  * same sockets, fed by gen.c at the same packet rate), so the result is also a ratio; a second
- * floor that also sends each packet back (one sendto) shows what relaying alone costs.
+ * floor that also sends each packet back (one sendto) shows what relaying alone costs, once to a
+ * generator that never reads (replies dropped cheaply) and once to one that reads them like sipp.
  *
  * Options:
  *   --calls N            concurrent calls (default 50)
@@ -200,6 +201,8 @@ interface Result {
   floor: FloorResult | null;
   /** The floor that also sends every packet back (one sendto each): a B2BUA's least. */
   floorRelay: FloorResult | null;
+  /** The relay floor with a generator that reads the replies (gen.c --sink). */
+  floorRelayReader: FloorResult | null;
   gateway: GatewayResult;
   recordings: {
     total: number;
@@ -422,11 +425,13 @@ async function main(): Promise<void> {
 
   let floor: FloorResult | null = null;
   let floorRelay: FloorResult | null = null;
+  let floorRelayReader: FloorResult | null = null;
   if (a.floor) {
     const bin = buildFloor(dir);
     console.error(`bench:load: floor: ${2 * a.calls} RTP + ${2 * a.calls} RTCP sockets, ${PACKETS_PER_CALL_SECOND * a.calls} packets/s; then the same with relay`);
     floor = await measureFloor(bin, a.calls, a.seconds, a.warmup);
     floorRelay = await measureFloor(bin, a.calls, a.seconds, a.warmup, true);
+    floorRelayReader = await measureFloor(bin, a.calls, a.seconds, a.warmup, true, true);
   }
   const { gw, checks, holdMs, recs } = await runGateway(a, dir);
 
@@ -450,6 +455,7 @@ async function main(): Promise<void> {
     holdMs,
     floor,
     floorRelay,
+    floorRelayReader,
     gateway: gw,
     recordings: {
       total: recs.length,
@@ -477,6 +483,7 @@ async function main(): Promise<void> {
     'µs/packet gateway': gw.usPerPacket,
     'µs/packet floor': floor?.usPerPacket ?? NaN,
     ratio: Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : 'n/a',
+    'ratio to relay floor with reader': floorRelayReader === null ? 'n/a' : `${(gw.usPerPacket / floorRelayReader.usPerPacket).toFixed(1)}x`,
     'implied calls/core': String(Math.round(impliedCallsPerCore)),
     'RSS/call KiB': String(Math.round(gw.rssPerCallKiB)),
     'loop delay p99 ms (idle)': `${gw.loopP99Ms.toFixed(1)} (${gw.loopP99IdleMs.toFixed(1)})`,
@@ -503,6 +510,13 @@ async function main(): Promise<void> {
     console.log(
       `- floor with relay (the same, plus one sendto per packet back to its source, as the B2BUA sends each leg the other's audio): ` +
         `${floorRelay.usPerPacket.toFixed(2)} µs/packet, ${floorRelay.cpuPercent.toFixed(1)} % of a core; the gateway costs ${(gw.usPerPacket / floorRelay.usPerPacket).toFixed(1)}x that`,
+    );
+  }
+  if (floorRelayReader !== null) {
+    console.log(
+      `- floor with relay to a reading peer (gen.c --sink reads the replies, blocked in recv as sipp waits for RTP: on loopback each sendto also ` +
+        `delivers into that socket and wakes the reader): ${floorRelayReader.usPerPacket.toFixed(2)} µs/packet, ${floorRelayReader.cpuPercent.toFixed(1)} % of a core; ` +
+        `the gateway costs ${(gw.usPerPacket / floorRelayReader.usPerPacket).toFixed(1)}x that`,
     );
   }
   console.log(
