@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const store = SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
   const dispatcher = new WebhookDispatcher({ store });
-  const recordings = new RecordingService({ store, dataDir: config.dataDir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity });
+  const recordings = new RecordingService({ store, dataDir: config.dataDir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity, encoderThreads: config.encoderThreads });
   const gateway = new Gateway(config, routes, { store, recordings });
   recordings.on('event', (e) => gateway.log({ event: e.type, recording_id: e.recording_id, reference_id: e.reference_id, status: e.status, reason: e.reason || undefined }));
   const admin = ensureAdmin(store, config.dataDir, config.apiToken);
@@ -39,12 +39,14 @@ async function main(): Promise<void> {
     config.tls === null ? 0 : await http.listenTls(config.tls.httpsPort, config.bindAddress, { cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) });
   recordings.publicUrl = config.publicUrl || `http://${config.publicAddress.includes(':') ? `[${config.publicAddress}]` : config.publicAddress}:${httpPort}`;
   const host = config.bindAddress;
+  // Loads the native UDP addon if it is not yet loaded: before the start-up lines, which go out together.
+  const udpPath = gateway.udpPath();
   console.log(`recgate: SIP udp ${host}:${gateway.transport.port}`);
   console.log(`recgate: SIP tcp ${host}:${gateway.transport.port}`);
   if (config.tls) console.log(`recgate: SIP tls ${host}:${gateway.transport.tlsPort}`);
   console.log(`recgate: HTTP ${host}:${httpPort} (API ${recordings.publicUrl}/v1, SIP over ws at /sip)`);
   if (httpsPort !== 0) console.log(`recgate: HTTPS ${host}:${httpsPort} (SIP over wss at /sip)`);
-  console.log(`recgate: RTP ${config.rtpPorts.min}-${config.rtpPorts.max} (${gateway.udpPath()}), public address ${config.publicAddress}, recordings in ${gateway.recordingsDir}`);
+  console.log(`recgate: RTP ${config.rtpPorts.min}-${config.rtpPorts.max} (${udpPath}), public address ${config.publicAddress}, recordings in ${gateway.recordingsDir}`);
   if (admin.generated !== null) console.log(`recgate: admin API token (shown once, kept in ${admin.file}): ${admin.generated}`);
   let stopping = false;
   const stop = (signal: string): void => {

@@ -123,7 +123,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     fs.mkdirSync(config.dataDir, { recursive: true });
     this.#ownsStore = services.store === undefined;
     this.store = services.store ?? SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
-    this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity });
+    this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity, encoderThreads: config.encoderThreads });
     this.ports = new PortAllocator(config.rtpPorts.min, config.rtpPorts.max);
     this.transport = new SipTransport({
       port: config.sipPort,

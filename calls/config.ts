@@ -27,6 +27,8 @@ export interface GatewayConfig {
   inviteRate: number;
   /** MiB the recordings' disk keeps free: below it new recordings are refused (HTTP 507, SIP 503). */
   minFreeMb: number;
+  /** Worker threads that encode MP3 and Opus recordings (0: on the media thread). */
+  encoderThreads: number;
   /** libopus complexity of Opus recordings, 0..10: CPU per call against quality (bench:load --opus-complexity shows the trade). */
   opusComplexity: number;
   /** Log format: one JSON object per line, or nothing. */
@@ -66,6 +68,12 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   jitterMs: { env: 'RECGATE_JITTER_MS', flag: '--jitter-ms', help: 'jitter buffer (playout) delay in ms', default: '60' },
   inviteRate: { env: 'RECGATE_INVITE_RATE', flag: '--invite-rate', help: 'new INVITEs per second per source address before 503 (burst twice that); 0 = no limit', default: '200' },
   minFreeMb: { env: 'RECGATE_MIN_FREE_MB', flag: '--min-free-mb', help: 'MiB to keep free on the recordings disk; below it new recordings are refused', default: '16' },
+  encoderThreads: {
+    env: 'RECGATE_ENCODER_THREADS',
+    flag: '--encoder-threads',
+    help: 'worker threads encoding MP3 and Opus recordings, 0 = on the media thread (default: cores - 1)',
+    default: String(Math.max(0, os.availableParallelism() - 1)),
+  },
   opusComplexity: { env: 'RECGATE_OPUS_COMPLEXITY', flag: '--opus-complexity', help: 'libopus complexity of Opus recordings, 0 (least CPU) to 10', default: '5' },
   tlsPort: { env: 'RECGATE_TLS_PORT', flag: '--tls-port', help: 'SIP over TLS port (needs cert and key)', default: '5061' },
   tlsCert: { env: 'RECGATE_TLS_CERT', flag: '--tls-cert', help: 'PEM certificate file for SIP TLS', default: '' },
@@ -141,6 +149,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     jitterMs: int('jitterMs', 0, 1000),
     minFreeMb: int('minFreeMb', 0, 1024 * 1024),
     opusComplexity: int('opusComplexity', 0, 10),
+    encoderThreads: int('encoderThreads', 0, 64),
     inviteRate: int('inviteRate', 0, 1_000_000),
     tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key, httpsPort: int('httpsPort', 0, 65535) },
     log,

@@ -24,3 +24,4 @@ export {
 export { OggWriter, oggCrc32, OGG_MAX_PAGE_BYTES, OGG_FLAG_BOS, OGG_FLAG_CONTINUED, OGG_FLAG_EOS } from './OggWriter.js';
 export { repairRecording, repairWav, repairMp3, repairOgg } from './repair.js';
 export type { RepairResult } from './repair.js';
+export { EncoderPool, OffloadEncoder, OFFLOAD_BATCH_MS } from './OffloadEncoder.js';

@@ -9,10 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { InvalidArgumentError, InvalidStateError, SafeEmitter, errnoCode } from '../common/index.js';
+import { InvalidArgumentError, InvalidStateError, IoError, SafeEmitter, errnoCode } from '../common/index.js';
 import type { RecgateError } from '../common/index.js';
-import { createEncoder } from '../encoders/index.js';
-import type { AudioFormat, ChannelCount, Encoder, SampleRate } from '../encoders/index.js';
+import { OffloadEncoder, createEncoder } from '../encoders/index.js';
+import type { AudioFormat, ChannelCount, Encoder, EncoderPool, SampleRate } from '../encoders/index.js';
 import type { FrameConsumer, Mixer, MixOutput, OutputSpec } from '../mixer/index.js';
 import { FileSink } from './FileSink.js';
 import type { FileSinkOptions } from './FileSink.js';
@@ -40,6 +40,8 @@ export interface RecordingOptions {
   timeLimitSec?: number;
   /** File sink tuning (queue bound, flush interval). */
   sink?: FileSinkOptions;
+  /** MP3 and Opus encode on these worker threads (WAV stays in-line: cheaper than a message); null or absent: in-line. */
+  encoderPool?: EncoderPool | null;
 }
 
 export interface PauseInterval {
@@ -121,17 +123,16 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
     const sink = await FileSink.create(options.path, options.sink);
     let encoder: Encoder;
     try {
-      encoder = createEncoder(
-        {
-          format: options.format,
-          inputRate: options.mixer.sampleRate,
-          sampleRate: options.sampleRate,
-          channels: options.channels,
-          ...(options.bitrateKbps !== undefined ? { bitrateKbps: options.bitrateKbps } : {}),
-          ...(options.complexity !== undefined ? { complexity: options.complexity } : {}),
-        },
-        sink,
-      );
+      const eo = {
+        format: options.format,
+        inputRate: options.mixer.sampleRate,
+        sampleRate: options.sampleRate,
+        channels: options.channels,
+        ...(options.bitrateKbps !== undefined ? { bitrateKbps: options.bitrateKbps } : {}),
+        ...(options.complexity !== undefined ? { complexity: options.complexity } : {}),
+      };
+      const pool = options.encoderPool ?? null;
+      encoder = pool !== null && options.format !== 'wav' ? pool.open(eo, sink) : createEncoder(eo, sink);
     } catch (err) {
       await sink.close().catch(() => undefined);
       await fs.promises.unlink(options.path).catch(() => undefined);
@@ -227,6 +228,17 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
     this.#output = null;
     let error: RecgateError | null = this.#sink.error;
     if (error === null) this.#encoder.close();
+    if (this.#encoder instanceof OffloadEncoder) {
+      // The codec runs on a worker: its last bytes (and header patches) come back before the file closes.
+      if (error === null) {
+        await this.#encoder.drained().catch((err: unknown) => {
+          error = err instanceof IoError ? err : new IoError(String(err), err);
+          if (this.#reason === 'stopped') this.#reason = 'io_error';
+        });
+      } else {
+        this.#encoder.fail(error);
+      }
+    }
     try {
       await this.#sink.close();
     } catch (err) {

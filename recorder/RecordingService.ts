@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidStateError, NoSpaceError, SafeEmitter } from '../common/index.js';
-import { extensionOf, repairRecording } from '../encoders/index.js';
+import { EncoderPool, extensionOf, repairRecording } from '../encoders/index.js';
 import type { Mixer, OutputSpec } from '../mixer/index.js';
 import { RECORDING_TRANSITIONS, nowIso } from './model.js';
 import type { PauseRow, RecordingRow, RecordingStatus, ReferenceType, Store, TrackRecord } from './model.js';
@@ -94,6 +94,8 @@ export interface RecordingServiceOptions {
   minFreeBytes?: number;
   /** libopus complexity 0..10 of Opus recordings; default the encoder's (5). */
   opusComplexity?: number;
+  /** Worker threads for MP3 and Opus encoding (an EncoderPool made at the first such recording); default 0: in-line. */
+  encoderThreads?: number;
 }
 
 export interface RecordingServiceEvents {
@@ -126,6 +128,8 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
   /** A recording failed with disk_full: refuse new ones until the disk has space again. */
   #diskFull = false;
   readonly #opusComplexity: number | undefined;
+  readonly #encoderThreads: number;
+  #encoderPool: EncoderPool | null = null;
 
   constructor(options: RecordingServiceOptions) {
     super();
@@ -140,6 +144,18 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     this.uploadDelayMs = options.uploadDelayMs ?? 1000;
     this.minFreeBytes = options.minFreeBytes ?? 16 * 1024 * 1024;
     this.#opusComplexity = options.opusComplexity;
+    this.#encoderThreads = options.encoderThreads ?? 0;
+  }
+
+  /** The encoder workers (null until an MP3 or Opus recording needed them, or when in-line). */
+  get encoderPool(): EncoderPool | null {
+    return this.#encoderPool;
+  }
+
+  #poolFor(format: string): EncoderPool | null {
+    if (format === 'wav' || this.#encoderThreads === 0) return null;
+    this.#encoderPool ??= new EncoderPool(this.#encoderThreads);
+    return this.#encoderPool;
   }
 
   /** Free bytes on the recordings' disk (statfs), or Infinity when it cannot be read. */
@@ -231,6 +247,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
         channels: channelCount(spec),
         ...(spec.bitrate !== undefined ? { bitrateKbps: spec.bitrate } : {}),
         ...(spec.format === 'opus' && this.#opusComplexity !== undefined ? { complexity: this.#opusComplexity } : {}),
+        encoderPool: this.#poolFor(spec.format),
         pauseBehavior: spec.pause_behavior,
         timeLimitSec: spec.time_limit,
         output: req.output,
@@ -304,6 +321,9 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
   async close(): Promise<void> {
     await Promise.all([...this.#active.keys()].map((id) => this.stop(id, 'shutdown').catch(() => undefined)));
     await Promise.all([...this.#uploads]);
+    // After the stops: they waited for their encoders' last bytes.
+    await this.#encoderPool?.close();
+    this.#encoderPool = null;
   }
 
   /**

@@ -45,12 +45,15 @@ test('config: flags override env, env overrides defaults; bad values name the va
   assert.is(d.opusComplexity, 5);
   assert.is(loadConfig(['--opus-complexity', '0'], { RECGATE_OPUS_COMPLEXITY: '9' }).opusComplexity, 0);
   assert.is(loadConfig([], { RECGATE_OPUS_COMPLEXITY: '10' }).opusComplexity, 10);
+  assert.is(d.encoderThreads, Math.max(0, os.availableParallelism() - 1));
+  assert.is(loadConfig(['--encoder-threads', '0'], {}).encoderThreads, 0);
   for (const [argv, env, name] of [
     [['--sip-port', 'x'], {}, 'RECGATE_SIP_PORT'],
     [[], { RECGATE_RTP_PORTS: '3000-2000' }, 'RECGATE_RTP_PORTS'],
     [['--nope', '1'], {}, '--nope'],
     [[], { RECGATE_TLS_CERT: 'a.pem' }, 'RECGATE_TLS_KEY'],
     [[], { RECGATE_OPUS_COMPLEXITY: '11' }, 'RECGATE_OPUS_COMPLEXITY'],
+    [[], { RECGATE_ENCODER_THREADS: '-1' }, 'RECGATE_ENCODER_THREADS'],
   ] as const) {
     assert.throws(() => loadConfig(argv, env), (e: Error) => code(e) === 'ERR_INVALID_ARGUMENT' && e.message.includes(name));
   }
@@ -90,7 +93,10 @@ test('routes: validation names the route and field; first match wins; globs, fro
 
 /** Runs bin/recgate.ts; resolves when it printed its listeners. */
 function startProcess(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(tsx, [path.join(root, 'bin', 'recgate.ts'), ...args], {
+  // node itself, not the tsx CLI: tsx runs the script in a second process, which a SIGKILL of
+  // tsx on a failed test left running (and holding our pipes).
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'bin', 'recgate.ts'), ...args], {
+    cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -101,7 +107,8 @@ function startProcess(args: string[], env: Record<string, string> = {}) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const ready = new Promise<void>((resolve, reject) => {
     const t = setInterval(() => {
-      if (out.includes('recgate: HTTP')) {
+      // The RTP line is the last one every start-up prints (the admin token line follows it in the same turn).
+      if (out.includes('recgate: RTP')) {
         clearInterval(t);
         resolve();
       }
@@ -171,6 +178,7 @@ test('npm start entry: prints its listeners; SIGTERM sends BYE, finalises the re
     assert.is(bytes.readUInt32LE(40), bytes.length - 44);
   } finally {
     p.child.kill('SIGKILL');
+    await p.exited;
   }
 });
 

@@ -26,10 +26,12 @@ function activeHandles(): object[] {
 
 function describe(h: object): string {
   const name = h.constructor.name;
-  const any = h as { address?: () => unknown; pid?: number; spawnfile?: string; remoteAddress?: unknown; remotePort?: number };
+  const any = h as { address?: () => unknown; pid?: number; spawnfile?: string; remoteAddress?: unknown; remotePort?: number; _handle?: { fd?: number } | null };
   try {
     if (any.pid !== undefined) return `${name}(pid ${any.pid} ${any.spawnfile ?? ''})`;
     if (typeof any.remoteAddress === 'string') return `${name}(to ${any.remoteAddress}:${any.remotePort})`;
+    // A pipe (a child's stdio, an IPC channel): its handle type and descriptor.
+    if (name === 'Socket' && any._handle) return `Socket(${any._handle.constructor.name} fd ${any._handle.fd ?? '?'})`;
     const a = any.address?.() as { address: string; port: number } | string | null | undefined;
     if (a && typeof a === 'object') return `${name}(${a.address}:${a.port})`;
     if (typeof a === 'string') return `${name}(${a})`;

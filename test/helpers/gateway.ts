@@ -43,6 +43,7 @@ export async function startGateway(
     jitterMs: 60,
     minFreeMb: 16,
     opusComplexity: 5,
+    encoderThreads: 1,
     inviteRate: 200,
     log: 'off',
     apiToken: '',
@@ -55,7 +56,7 @@ export async function startGateway(
   // The same wiring as bin/recgate.ts: store, webhook dispatcher (fast retries here), recordings.
   const store = SqliteStore.open(path.join(dir, 'recgate.db'));
   const dispatcher = new WebhookDispatcher({ store, baseDelayMs: opts.webhookDelayMs ?? 50, pollMs: 50 });
-  const recordings = new RecordingService({ store, dataDir: dir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024 });
+  const recordings = new RecordingService({ store, dataDir: dir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024, encoderThreads: config.encoderThreads });
   const gateway = new Gateway(config, opts.routes === undefined ? defaultRoutes() : parseRoutes(opts.routes), { store, recordings });
   dispatcher.start();
   const logs: Record<string, unknown>[] = [];
