@@ -289,16 +289,23 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return int_value(env, fd);
 }
 
-static napi_value js_close(napi_env env, napi_callback_info info) {
+/* The one descriptor argument of close() and localPort(), or -1 with a TypeError thrown. */
+static int fd_argument(napi_env env, napi_callback_info info, const char *usage) {
   int64_t a[1];
   napi_value argv[1];
   if (get_ints(env, info, 1, a, argv) < 0 || a[0] < 0 || a[0] > INT32_MAX) {
-    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "close(fd)");
-    return NULL;
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", usage);
+    return -1;
   }
+  return (int)a[0];
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  int fd = fd_argument(env, info, "close(fd)");
+  if (fd < 0) return NULL;
   S.closes++;
-  epoll_ctl(S.epfd, EPOLL_CTL_DEL, (int)a[0], NULL);
-  if (close((int)a[0]) == 0 && S.open > 0 && --S.open == 0) uv_unref((uv_handle_t *)&S.poll);
+  epoll_ctl(S.epfd, EPOLL_CTL_DEL, fd, NULL);
+  if (close(fd) == 0 && S.open > 0 && --S.open == 0) uv_unref((uv_handle_t *)&S.poll);
   return NULL;
 }
 
@@ -331,15 +338,11 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_local_port(napi_env env, napi_callback_info info) {
-  int64_t a[1];
-  napi_value argv[1];
-  if (get_ints(env, info, 1, a, argv) < 0 || a[0] < 0 || a[0] > INT32_MAX) {
-    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "localPort(fd)");
-    return NULL;
-  }
+  int fd = fd_argument(env, info, "localPort(fd)");
+  if (fd < 0) return NULL;
   struct sockaddr_in sa;
   socklen_t sl = sizeof sa;
-  if (getsockname((int)a[0], (struct sockaddr *)&sa, &sl) < 0) return int_value(env, -errno);
+  if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) return int_value(env, -errno);
   return int_value(env, ntohs(sa.sin_port));
 }
 
