@@ -10,6 +10,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 export interface CpuProfile {
@@ -69,6 +70,8 @@ export interface ProfileLine {
 /** Self time per function (by name and source position), largest first. */
 export function summariseProfile(p: CpuProfile, repoRoot: string, top = 20): { lines: ProfileLine[]; idlePercent: number } {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, ProfileNode>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
   const hits = new Map<number, number>();
   if (p.samples && p.samples.length > 0) for (const s of p.samples) hits.set(s, (hits.get(s) ?? 0) + 1);
   else for (const n of p.nodes) hits.set(n.id, n.hitCount ?? 0);
@@ -79,7 +82,10 @@ export function summariseProfile(p: CpuProfile, repoRoot: string, top = 20): { l
     const n = byId.get(id);
     if (n === undefined) continue;
     total += h;
-    const name = n.callFrame.functionName || '(anonymous)';
+    // A frame without name or source is native code (an addon or binding function such as the
+    // native UDP path's sendto): named after its caller, or every such frame sums into one line.
+    const caller = parent.get(id)?.callFrame.functionName;
+    const name = n.callFrame.functionName || (n.callFrame.url === '' && caller ? `(native, called by ${caller})` : '(anonymous)');
     if (name === '(idle)') {
       idle += h;
       continue;
