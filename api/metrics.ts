@@ -40,6 +40,9 @@ export class Metrics {
     gauge('recgate_udp_native', 'RTP sockets served by the native batched path (epoll + recvmmsg): 1, or node:dgram: 0', () => (gateway.udpPath().startsWith('native') ? 1 : 0));
     gauge('recgate_udp_wakeups_total', 'Wake-ups of the native UDP path since start (packets / wake-ups = batching)', () => gateway.udpStats().wakeups);
     gauge('recgate_udp_native_packets_total', 'Datagrams received through the native UDP path since start', () => gateway.udpStats().packets);
+    gauge('recgate_udp_send_thread', 'RTP sends made by the native send thread: 1, or on the media thread: 0', () => (gateway.udpStats().sendThread ? 1 : 0));
+    gauge('recgate_udp_send_errors_total', 'RTP sends the kernel refused on the UDP send thread since start (per-endpoint counters hold the others)', () => gateway.udpStats().threadSendErrors);
+    gauge('recgate_udp_send_queue_drops_total', 'RTP packets dropped because the UDP send thread was 8192 packets behind (overload), since start', () => gateway.udpStats().sendQueueDrops);
     gauge('recgate_rtp_legs', 'Media legs open now', () => legs().length);
     gauge('recgate_calls_total', 'Calls handled since start', () => gateway.callsTotal);
   }

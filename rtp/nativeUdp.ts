@@ -17,13 +17,13 @@ export interface NativeReceiver {
 }
 
 interface Addon {
-  start(meta: Int32Array, arena: Uint8Array, onBatch: (count: number, arenaFull: boolean) => void): void;
+  start(meta: Int32Array, arena: Uint8Array, onBatch: (count: number, arenaFull: boolean) => void, sendThread: boolean): void;
   setArena(arena: Uint8Array): void;
   open(ip4: number, port: number, rcvbuf: number, id: number): number;
   close(fd: number): void;
   send(fd: number, bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): number;
   localPort(fd: number): number;
-  stats(): [number, number, number, number];
+  stats(): [number, number, number, number, number, number, number, number];
 }
 
 const META_FIELDS = 5;
@@ -86,9 +86,11 @@ function load(): Addon | null {
     const a = createRequire(import.meta.url)('../native/build/Release/recgate_udp.node') as Addon;
     meta = new Int32Array(META_PACKETS * META_FIELDS);
     arena = new Uint8Array(ARENA_BYTES);
-    a.start(meta, arena, onBatch);
+    // Sends on a thread of their own unless RECGATE_UDP_SEND_THREAD=0 (then sendto on this thread).
+    const sendThread = process.env.RECGATE_UDP_SEND_THREAD !== '0';
+    a.start(meta, arena, onBatch, sendThread);
     addon = a;
-    why = 'native (epoll + recvmmsg)';
+    why = `native (epoll + recvmmsg${sendThread ? ', sends on a thread' : ''})`;
   } catch (err) {
     why = `node:dgram (native addon unavailable: ${(err as Error).message.split('\n')[0]})`;
   }
@@ -102,10 +104,22 @@ export function udpPath(): string {
 }
 
 /** Counters of the native path (zeros when it is off). */
-export function nativeUdpStats(): { wakeups: number; batches: number; packets: number; truncated: number; stale: number; open: number } {
+export function nativeUdpStats(): {
+  wakeups: number;
+  batches: number;
+  packets: number;
+  truncated: number;
+  stale: number;
+  open: number;
+  /** Sends on the send thread: on, sent, failed in the kernel, dropped because the queue was full. */
+  sendThread: boolean;
+  threadSent: number;
+  threadSendErrors: number;
+  sendQueueDrops: number;
+} {
   const a = load();
-  const [wakeups, batches, packets, truncated] = a === null ? [0, 0, 0, 0] : a.stats();
-  return { wakeups, batches, packets, truncated, stale, open: openSockets };
+  const [wakeups, batches, packets, truncated, on, threadSent, threadSendErrors, sendQueueDrops] = a === null ? [0, 0, 0, 0, 0, 0, 0, 0] : a.stats();
+  return { wakeups, batches, packets, truncated, stale, open: openSockets, sendThread: on === 1, threadSent, threadSendErrors, sendQueueDrops };
 }
 
 /** IPv4 dotted quad to a uint32, or -1 when `address` is not one. */

@@ -79,6 +79,30 @@ test('native path: a burst to 100 endpoints arrives whole, in order, and kept pa
       assert.is(ep.stats().packets, PER_ENDPOINT);
     }
     assert.is(after.stale - before.stale, 0);
+
+    // Replies: each endpoint sends 20 packets back to the learned source (on the send thread
+    // when it is on); they arrive, from each endpoint's own port, in order.
+    const replies = new Map<number, number[]>();
+    sender.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+      const list = replies.get(rinfo.port) ?? [];
+      list.push((msg[2]! << 8) | msg[3]!);
+      replies.set(rinfo.port, list);
+    });
+    const got = (): number => [...replies.values()].reduce((n, l) => n + l.length, 0);
+    const s0 = nativeUdpStats();
+    // A round of 100 at a time: our one receiving socket's buffer holds about 250 (net.core.rmem_max).
+    for (let s = 0; s < 20; s++) {
+      for (let e = 0; e < ENDPOINTS; e++) endpoints[e]!.send(packet(e, s), 0, 12 + PAYLOAD);
+      const want = (s + 1) * ENDPOINTS;
+      for (let i = 0; i < 100 && got() < want; i++) await new Promise((r) => setTimeout(r, 5));
+    }
+    const until = Date.now() + 10_000;
+    while (got() < 20 * ENDPOINTS && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.is(got(), 20 * ENDPOINTS);
+    for (const ep of endpoints) assert.equal(replies.get(ep.port), [...Array(20).keys()], `from port ${ep.port}, in order`);
+    const s1 = nativeUdpStats();
+    if (s1.sendThread) assert.is(s1.threadSent - s0.threadSent, 20 * ENDPOINTS, 'sent by the send thread');
+    assert.is(s1.threadSendErrors - s0.threadSendErrors, 0);
   } finally {
     for (const ep of endpoints) ep.close();
     sender.close();

@@ -182,6 +182,7 @@ interface GatewayResult {
   lateInWindow: number;
   lateTotal: number;
   udpNative: boolean;
+  udpSendThread: boolean;
   packetsPerWake: number;
   receivedTotal: number;
   lostTotal: number;
@@ -390,6 +391,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         lateInWindow: (m1.recgate_rtp_packets_late_total ?? 0) - (m0.recgate_rtp_packets_late_total ?? 0),
         lateTotal: fin.recgate_rtp_packets_late_total ?? NaN,
         udpNative: m1.recgate_udp_native === 1,
+        udpSendThread: m1.recgate_udp_send_thread === 1,
         // Datagrams per wake-up of the native path: how much each epoll/recvmmsg round batches.
         packetsPerWake:
           ((m1.recgate_udp_native_packets_total ?? NaN) - (m0.recgate_udp_native_packets_total ?? NaN)) /
@@ -520,7 +522,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `- UDP path: ${gw.udpNative ? `native (epoll + recvmmsg), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up` : 'node:dgram'}; ` +
+    `- UDP path: ${gw.udpNative ? `native (epoll + recvmmsg${gw.udpSendThread ? ', sends on the send thread' : ''}), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up` : 'node:dgram'}; ` +
       `packets late for their playout time (dropped): ${gw.lateInWindow} in the window, ${gw.lateTotal} in all`,
   );
   console.log(
