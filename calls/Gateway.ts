@@ -206,10 +206,6 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     if (this.#ownsStore) this.store.close();
   }
 
-  /**
-   * RTP packets received, lost, concealed and late (arrived after their playout time, so their
-   * audio is not in the recording: the sign of an overloaded gateway) since start, over every call.
-   */
   /** How RTP sockets are served: the native batched path or node:dgram, and why. */
   udpPath(): string {
     return udpPath();
@@ -220,6 +216,10 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     return nativeUdpStats();
   }
 
+  /**
+   * RTP packets received, lost, concealed and late (arrived after their playout time, so their
+   * audio is not in the recording: the sign of an overloaded gateway) since start, over every call.
+   */
   rtpTotals(): { received: number; lost: number; concealed: number; late: number } {
     const t = { ...this.#rtpEnded };
     for (const call of this.calls.values()) {

@@ -147,13 +147,14 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     this.#encoderThreads = options.encoderThreads ?? 0;
   }
 
-  /** The encoder workers (null until an MP3 or Opus recording needed them, or when in-line). */
+  /** The encoder workers (null before the first recording, or when encoding in-line). */
   get encoderPool(): EncoderPool | null {
     return this.#encoderPool;
   }
 
-  #poolFor(format: string): EncoderPool | null {
-    if (format === 'wav' || this.#encoderThreads === 0) return null;
+  /** The pool, made on first use (its workers start with the first MP3 or Opus recording; Recording keeps WAV in-line). */
+  #pool(): EncoderPool | null {
+    if (this.#encoderThreads === 0) return null;
     this.#encoderPool ??= new EncoderPool(this.#encoderThreads);
     return this.#encoderPool;
   }
@@ -247,7 +248,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
         channels: channelCount(spec),
         ...(spec.bitrate !== undefined ? { bitrateKbps: spec.bitrate } : {}),
         ...(spec.format === 'opus' && this.#opusComplexity !== undefined ? { complexity: this.#opusComplexity } : {}),
-        encoderPool: this.#poolFor(spec.format),
+        encoderPool: this.#pool(),
         pauseBehavior: spec.pause_behavior,
         timeLimitSec: spec.time_limit,
         output: req.output,

@@ -220,8 +220,7 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
       if (rtp === null) return undefined;
       if ('errno' in rtp) {
         if (busy(rtp.errno)) continue;
-        fail(rtp.errno);
-        return undefined;
+        return fail(rtp.errno);
       }
       const taps = [tap];
       let rtcp: NativeSocket | null = null;

@@ -1,6 +1,7 @@
 /**
  * The batched UDP path (native/udp.c): RTP sockets in one epoll set, drained with recvmmsg
- * and handed over one JavaScript call per wake-up; sends with a synchronous sendto.
+ * and handed over one JavaScript call per wake-up; sends queued to the addon's send thread
+ * (or a synchronous sendto with RECGATE_UDP_SEND_THREAD=0).
  *
  * Optional by construction: when the addon is not built, not on Linux, turned off with
  * RECGATE_NATIVE_UDP=0, or the bind address is not IPv4, RtpEndpoint uses node:dgram. Both
@@ -8,6 +9,7 @@
  * both).
  */
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import os from 'node:os';
 import util from 'node:util';
 
@@ -122,24 +124,11 @@ export function nativeUdpStats(): {
   return { wakeups, batches, packets, truncated, stale, open: openSockets, sendThread: on === 1, threadSent, threadSendErrors, sendQueueDrops };
 }
 
-/** IPv4 dotted quad to a uint32, or -1 when `address` is not one. */
+/** IPv4 dotted quad to a uint32, or -1 when `address` is not one (on learning a source, not per packet). */
 export function ip4ToInt(address: string): number {
-  let n = 0;
-  let parts = 0;
-  let v = -1;
-  for (let i = 0; i <= address.length; i++) {
-    const c = i < address.length ? address.charCodeAt(i) : 46;
-    if (c === 46) {
-      if (v < 0 || v > 255) return -1;
-      n = n * 256 + v;
-      parts++;
-      v = -1;
-    } else if (c >= 48 && c <= 57) {
-      v = v < 0 ? c - 48 : v * 10 + c - 48;
-      if (v > 255) return -1;
-    } else return -1;
-  }
-  return parts === 4 ? n : -1;
+  if (!net.isIPv4(address)) return -1;
+  const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number];
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 }
 
 export function intToIp4(n: number): string {

@@ -358,7 +358,9 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       a.format === 'wav' ? 1 : Math.max(1, os.availableParallelism()),
     );
     const windowS = (t1 - t0) / 1000;
-    const packetsInWindow = (m1.recgate_rtp_packets_received_total ?? NaN) - (m0.recgate_rtp_packets_received_total ?? NaN);
+    // A counter's growth over the window (`missing` when the gateway did not report it).
+    const inWindow = (name: string, missing = 0): number => (m1[name] ?? missing) - (m0[name] ?? missing);
+    const packetsInWindow = inWindow('recgate_rtp_packets_received_total', NaN);
     const rssSteadyKiB = rss.length > 0 ? rss.reduce((s, v) => s + v, 0) / rss.length : rssKiB(gw.pid);
     const counts = (c: Child): { successful: number; failed: number } => sippCounts(c.stdout);
     return {
@@ -386,16 +388,14 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         loopP99Ms: (m1.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
         kernelDropsInWindow: drops1.drops - drops0.drops,
         gatewaySockets: drops1.sockets,
-        lostInWindow: (m1.recgate_rtp_packets_lost_total ?? 0) - (m0.recgate_rtp_packets_lost_total ?? 0),
-        concealedInWindow: (m1.recgate_rtp_packets_concealed_total ?? 0) - (m0.recgate_rtp_packets_concealed_total ?? 0),
-        lateInWindow: (m1.recgate_rtp_packets_late_total ?? 0) - (m0.recgate_rtp_packets_late_total ?? 0),
+        lostInWindow: inWindow('recgate_rtp_packets_lost_total'),
+        concealedInWindow: inWindow('recgate_rtp_packets_concealed_total'),
+        lateInWindow: inWindow('recgate_rtp_packets_late_total'),
         lateTotal: fin.recgate_rtp_packets_late_total ?? NaN,
         udpNative: m1.recgate_udp_native === 1,
         udpSendThread: m1.recgate_udp_send_thread === 1,
         // Datagrams per wake-up of the native path: how much each epoll/recvmmsg round batches.
-        packetsPerWake:
-          ((m1.recgate_udp_native_packets_total ?? NaN) - (m0.recgate_udp_native_packets_total ?? NaN)) /
-          ((m1.recgate_udp_wakeups_total ?? NaN) - (m0.recgate_udp_wakeups_total ?? NaN)),
+        packetsPerWake: inWindow('recgate_udp_native_packets_total', NaN) / inWindow('recgate_udp_wakeups_total', NaN),
         receivedTotal: fin.recgate_rtp_packets_received_total ?? NaN,
         lostTotal: fin.recgate_rtp_packets_lost_total ?? NaN,
         concealedTotal: fin.recgate_rtp_packets_concealed_total ?? NaN,

@@ -99,7 +99,7 @@ export class ToneStream {
   /** Skips `ms` of audio without sending (the tone phase and RTP clock move on). */
   silence(ms: number, marker = true): void {
     const samples = (this.clockRate * ms) / 1000;
-    this.#gen.skip(this.codec === 'opus' ? samples : samples);
+    this.#gen.skip(samples);
     this.ts = (this.ts + samples) >>> 0;
     this.#first = marker;
   }
@@ -120,7 +120,7 @@ export class ToneStream {
     }
     // The audio after the event continues at the event's end.
     this.ts = (startTs + steps * this.tsPerPacket) >>> 0;
-    this.#gen.skip(this.codec === 'opus' ? steps * this.tsPerPacket : steps * this.tsPerPacket);
+    this.#gen.skip(steps * this.tsPerPacket);
     this.#first = true;
     return out;
   }
