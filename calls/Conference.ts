@@ -74,6 +74,11 @@ export class Conference extends SafeEmitter<ConferenceEvents> {
   /** Everyone who ever joined, in order (the row's participants). */
   readonly history: ParticipantRecord[] = [];
   readonly #recordings: ConferenceRecording[] = [];
+  /**
+   * The auto-recording is starting or started. Set before record() awaits the file: callers that
+   * join while it is being created (two trunk calls at once) must not start a second one.
+   */
+  #autoStarted = false;
   #ending: Promise<void> | null = null;
 
   constructor(options: ConferenceOptions) {
@@ -107,7 +112,15 @@ export class Conference extends SafeEmitter<ConferenceEvents> {
     this.history.push(record);
     for (const leg of call.legs) leg.hear({ kind: 'minus', input: leg.input });
     for (const r of this.#recordings) if (r.spec.tracks === true && this.service.isActive(r.id)) await this.#openTrack(r, call);
-    if (this.autoRecording !== null && this.#recordings.length === 0) await this.record(this.autoRecording);
+    if (this.autoRecording !== null && !this.#autoStarted) {
+      this.#autoStarted = true;
+      try {
+        await this.record(this.autoRecording);
+      } catch (err) {
+        this.#autoStarted = false; // the next participant tries again
+        throw err;
+      }
+    }
     this.emit('changed', this);
   }
 

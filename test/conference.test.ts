@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { toneFraction } from '../dsp/index.js';
 import { RtpDrop, RtpHeaderReader, decodePcmu } from '../rtp/index.js';
+import { parseRecordingSpec } from '../recorder/index.js';
+import type { Call } from '../calls/index.js';
 import { startApi, waitFor } from './helpers/api.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { startCapture } from './helpers/pcap.js';
@@ -244,6 +246,23 @@ test('API: create, list, mute and unmute, join by API and by flow, kick, DELETE 
     await Promise.all([first, second, third, fourth]);
     assert.is(api.gateway.calls.size, 0);
     assert.is((await api.request('GET', `/v1/calls/${p2}`)).json.end_reason !== '', true);
+  } finally {
+    await api.stop();
+  }
+});
+
+test('two callers joining at once start one auto-recording, not two', async () => {
+  const api = await startApi({ routes: { routes: [{ match: { user: 'x' }, action: 'record' }] } });
+  try {
+    const conf = api.gateway.conferences.create({ account: 'default', name: 'race', recording: parseRecordingSpec({ format: 'wav' }, 'recording') });
+    // Participants without media (the race is in the bookkeeping): the second joins while the
+    // first one's auto-recording is still creating its file.
+    const fake = (id: string): Call => ({ id, legs: [], caller: { from: `sip:${id}@127.0.0.1` } }) as unknown as Call;
+    await Promise.all([conf.add(fake('a')), conf.add(fake('b'))]);
+    assert.is(conf.activeRecordingIds().length, 1);
+    const rows = api.gateway.store.listRecordings({ account_id: 'default', page_size: 10, reference_id: conf.id }).result;
+    assert.is(rows.length, 1);
+    await conf.end('test');
   } finally {
     await api.stop();
   }
