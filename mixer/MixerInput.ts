@@ -10,11 +10,14 @@
  *
  * Drift (a sender whose clock runs fast or slow, up to +-1000 ppm): each time the producer
  * writes as packets arrive (outside a tick), the lead of the write head over the live edge is
- * taken; its minimum over a window of ticks (the packets with the least network delay) is
- * compared with that of the first full window. A growing lead means the sender is fast, so
- * single samples are dropped (blended with their neighbour); a shrinking lead means it is
- * slow, so samples are inserted (interpolated). Corrections are spread over the next window
- * and counted. Measuring at arrival, not at the tick, keeps the tick phase out of it.
+ * taken; its maximum over a window of ticks is compared with that of the first full window.
+ * The maximum is the packet that waited least (network and event loop): every delay makes the
+ * lead smaller, never larger, so the least-delayed packet of a window is the one measurement
+ * that jitter and stalls leave alone (as NTP keeps the sample with the least round-trip
+ * delay). A lead that stays grown means the sender is fast, so single samples are dropped
+ * (blended with their neighbour); one that stays shrunk means it is slow, so samples are
+ * inserted (interpolated). Corrections are spread over the next window and counted.
+ * Measuring at arrival, not at the tick, keeps the tick phase out of it.
  */
 import { InvalidArgumentError } from '../common/index.js';
 
@@ -67,7 +70,7 @@ export interface MixerInputStats {
   fill: number;
   /** Lead of the write head over the live edge (at arrival) the drift controller holds, in samples (NaN until measured). */
   targetLead: number;
-  /** Least lead seen in the last full window, in samples (NaN until measured). */
+  /** Greatest lead (least-delayed packet) in the last full window, in samples (NaN until measured). */
   lastLead: number;
 }
 
@@ -75,6 +78,13 @@ export interface MixerInputStats {
 const DRIFT_WINDOW_TICKS = 50;
 /** Most samples corrected per window, in parts per million of it (2x the largest drift handled). */
 const MAX_CORRECTION_PPM = 2000;
+/**
+ * Consecutive windows the level must sit outside the dead band, on the same side, before it
+ * is corrected: a delay shift lasting a window or two (a congested second, a sender that
+ * stalled and has not caught up) is not drift, while real drift (<= 1000 ppm, 8 samples/s at
+ * 8 kHz) only waits two more seconds, about 2 ms beyond the dead band.
+ */
+const PERSIST_WINDOWS = 3;
 
 export class MixerInput {
   /** This leg's ring: a view of the mixer's bank (replaced when the bank grows). */
@@ -104,8 +114,10 @@ export class MixerInput {
   readonly #clock: InputClock;
   // Drift controller state.
   #windowTicks = 0;
-  /** Least lead of the write head over the live edge seen at arrival in this window. */
-  #windowMin = Infinity;
+  /** Greatest lead of the write head over the live edge seen at arrival in this window. */
+  #windowMax = -Infinity;
+  /** Windows in a row the level was outside the dead band: > 0 above, < 0 below. */
+  #outside = 0;
   /** True while the mixer is inside prepare(): writes then are not arrival-time writes. */
   #inTick = false;
   #windowValid = false;
@@ -282,7 +294,7 @@ export class MixerInput {
   #measureLead(): void {
     if (!this.#inTick && this.anchored) {
       const lead = this.writeHead - this.#clock.livePosition();
-      if (lead < this.#windowMin) this.#windowMin = lead;
+      if (lead > this.#windowMax) this.#windowMax = lead;
     }
   }
 
@@ -350,13 +362,16 @@ export class MixerInput {
 
   #measure(frame: number): void {
     if (++this.#windowTicks < DRIFT_WINDOW_TICKS) return;
-    const level = this.#windowMin;
+    const level = this.#windowMax;
     const valid = this.#windowValid;
     this.#windowTicks = 0;
-    this.#windowMin = Infinity;
+    this.#windowMax = -Infinity;
     this.#windowValid = true;
     const windowSamples = DRIFT_WINDOW_TICKS * frame;
-    if (!valid || level === Infinity) return;
+    if (!valid || level === -Infinity) {
+      this.#outside = 0;
+      return;
+    }
     this.#lastLead = level;
     if (Number.isNaN(this.#target)) {
       this.#target = level;
@@ -368,9 +383,13 @@ export class MixerInput {
     const err = level - this.#target;
     // Samples the sender produced beyond the mixer clock since the target was taken.
     this.#driftPpm = ((err + this.#netCorrection) / this.#elapsed) * 1e6;
-    // Dead band of 2 ms (a sample or two of jitter in the level is not drift).
-    const deadband = Math.max(2, frame / 10);
-    if (Math.abs(err) > deadband) {
+    // Dead band of 4 ms: a sender that stalls and catches up (or a loaded gateway) moves the
+    // level by a few ms for seconds at a time; that is not drift, and 4 ms between legs is inaudible.
+    const deadband = Math.max(2, frame / 5);
+    if (Math.abs(err) <= deadband) this.#outside = 0;
+    else if (err > 0) this.#outside = Math.max(0, this.#outside) + 1;
+    else this.#outside = Math.min(0, this.#outside) - 1;
+    if (Math.abs(this.#outside) >= PERSIST_WINDOWS) {
       // At most MAX_CORRECTION_PPM of the samples per window are dropped or inserted: enough
       // for any real clock drift (<= 1000 ppm), while a level jump from a stall or a delay
       // spike is worked off slowly instead of by an audible change of pitch (at 6% it was).
