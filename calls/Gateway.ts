@@ -51,6 +51,7 @@ import { parseFlow } from './flows.js';
 import { parseDtmfInfo } from './dtmf.js';
 import type { GatewayConfig } from './config.js';
 import { LOCAL_CODECS, MediaLeg } from './MediaLeg.js';
+import type { RtpTotals } from './MediaLeg.js';
 import { conferenceNameFor, defaultRoutes, matchRoute, sourceAllowed, targetFor } from './routes.js';
 import type { Route, RouteTable } from './routes.js';
 
@@ -111,7 +112,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   callsTotal = 0;
   readonly rejected: Record<string, number> = {};
   /** RTP counters of calls that ended (live calls are added when asked). */
-  readonly #rtpEnded = { received: 0, lost: 0, concealed: 0, late: 0 };
+  readonly #rtpEnded: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0 };
   /** Where log lines go (one JSON object each); tests may capture them. */
   log: (entry: Record<string, unknown>) => void;
 
@@ -218,20 +219,12 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
 
   /**
    * RTP packets received, lost, concealed and late (arrived after their playout time, so their
-   * audio is not in the recording: the sign of an overloaded gateway) since start, over every call.
+   * audio is not in the recording: the sign of an overloaded gateway) since start, over every call;
+   * and the samples the drift controller inserted or dropped to keep the legs in step.
    */
-  rtpTotals(): { received: number; lost: number; concealed: number; late: number } {
+  rtpTotals(): RtpTotals {
     const t = { ...this.#rtpEnded };
-    for (const call of this.calls.values()) {
-      for (const leg of call.legs) {
-        const s = leg.receiver?.stats();
-        if (s === undefined) continue;
-        t.received += s.received;
-        t.lost += s.lost;
-        t.concealed += s.concealed;
-        t.late += s.late;
-      }
-    }
+    for (const call of this.calls.values()) for (const leg of call.legs) leg.addTotals(t);
     return t;
   }
 
@@ -724,14 +717,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     if (call.conference === null) this.scheduler.remove(call.mixer);
     await call.end(call.endReason || reason);
     this.#saveCall(call);
-    for (const leg of call.legs) {
-      const s = leg.receiver?.stats();
-      if (s === undefined) continue;
-      this.#rtpEnded.received += s.received;
-      this.#rtpEnded.lost += s.lost;
-      this.#rtpEnded.concealed += s.concealed;
-      this.#rtpEnded.late += s.late;
-    }
+    for (const leg of call.legs) leg.addTotals(this.#rtpEnded);
     this.log({
       event: 'call.end',
       call_id: call.id,

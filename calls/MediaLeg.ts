@@ -55,6 +55,18 @@ export interface MediaTransport {
   close(): void;
 }
 
+/** A leg's media counters since it began (see MediaLeg.addTotals). */
+export interface RtpTotals {
+  received: number;
+  lost: number;
+  concealed: number;
+  /** Arrived after their playout time: not in the recording. */
+  late: number;
+  /** Samples the drift controller inserted (sender slow) and dropped (sender fast). */
+  driftInserted: number;
+  driftDropped: number;
+}
+
 export class MediaLeg {
   readonly label: string;
   /** The transport: an RtpEndpoint (plain RTP) or a WebRtcTransport (browser). */
@@ -68,6 +80,8 @@ export class MediaLeg {
   #senderOutput: MixOutput | null = null;
   /** What this leg hears, when the gateway sends to it. */
   #hears: OutputSpec | null = null;
+  /** Counters of the receivers and inputs this leg had before (a codec change, a conference join). */
+  readonly #before: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0 };
   /** When media was last seen or expected, for the RTP timeout (monotonic ms). */
   sinceMs = performance.now();
   /** Called with each RFC 4733 digit this leg sends us, once, at the event's end. */
@@ -104,6 +118,7 @@ export class MediaLeg {
       previous.codec.name.toLowerCase() === media.codec.name.toLowerCase() &&
       previous.telephoneEvent?.payloadType === media.telephoneEvent?.payloadType;
     if (!sameFormats) {
+      this.#retireReceiver();
       const receiver = new AudioReceiver({ formats: formatsOf(media), mixerRate: this.mixer.sampleRate });
       receiver.attach(this.input);
       receiver.on('dtmf', (e) => {
@@ -123,6 +138,34 @@ export class MediaLeg {
       if (active && !this.sender.active) this.sender.markTalkspurt();
       this.sender.active = active;
     }
+  }
+
+  /** Adds this leg's counters since it began to `t`. */
+  addTotals(t: RtpTotals): void {
+    const b = this.#before;
+    t.received += b.received;
+    t.lost += b.lost;
+    t.concealed += b.concealed;
+    t.late += b.late;
+    t.driftInserted += b.driftInserted + this.input.driftInserted;
+    t.driftDropped += b.driftDropped + this.input.driftDropped;
+    const s = this.receiver?.stats();
+    if (s === undefined) return;
+    t.received += s.received;
+    t.lost += s.lost;
+    t.concealed += s.concealed;
+    t.late += s.late;
+  }
+
+  /** Keeps the counters of a receiver about to be replaced. */
+  #retireReceiver(): void {
+    const s = this.receiver?.stats();
+    if (s === undefined) return;
+    this.#before.received += s.received;
+    this.#before.lost += s.lost;
+    this.#before.concealed += s.concealed;
+    this.#before.late += s.late;
+    this.receiver = null;
   }
 
   /** The gateway sends this leg what `spec` mixes (B2BUA: the other party's track). */
@@ -159,6 +202,9 @@ export class MediaLeg {
     this.sender = null;
     this.#hears = null;
     const muted = this.input.muted;
+    this.#retireReceiver();
+    this.#before.driftInserted += this.input.driftInserted;
+    this.#before.driftDropped += this.input.driftDropped;
     this.mixer.removeInput(this.input);
     this.mixer = mixer;
     this.input = mixer.createInput(this.label);

@@ -220,8 +220,16 @@ test('API: create, list, mute and unmute, join by API and by flow, kick, DELETE 
     const ownRec = recorded.recordings[0]!.id;
     assert.is((await api.request('POST', `/v1/calls/${recorded.id}/conference_join`, { body: {} })).json.error.field, 'conference_id');
     assert.is((await api.request('POST', `/v1/calls/${recorded.id}/conference_join`, { body: { name: 'nope' } })).status, 404);
+    // The leg's RTP counters (/metrics) survive the move, though it gets a new receiver and input there.
+    const legTotals = () => {
+      const t = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0 };
+      recorded.legs[0]!.addTotals(t);
+      return t;
+    };
+    const before = await waitFor(() => (legTotals().received >= 20 ? legTotals().received : null), 5000, 'RTP from the recorded call');
     const joined = await api.request('POST', `/v1/calls/${recorded.id}/conference_join`, { body: { conference_id: conf.id } });
     assert.is(joined.status, 200, JSON.stringify(joined.json));
+    assert.ok(legTotals().received >= before, `received ${legTotals().received} after the join, ${before} before`);
     assert.is(joined.json.participants.length, 3);
     await waitFor(() => api.gateway.store.getRecording(ownRec)?.status === 'ended', 5000, "the call's own recording stopped");
     const fourth = sipp(3, 'ivr');

@@ -181,6 +181,11 @@ interface GatewayResult {
   concealedInWindow: number;
   lateInWindow: number;
   lateTotal: number;
+  /** Samples the drift controller inserted and dropped, in the window and over the run. */
+  driftInsertedInWindow: number;
+  driftDroppedInWindow: number;
+  driftInsertedTotal: number;
+  driftDroppedTotal: number;
   udpNative: boolean;
   udpSendThread: boolean;
   packetsPerWake: number;
@@ -392,6 +397,10 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         concealedInWindow: inWindow('recgate_rtp_packets_concealed_total'),
         lateInWindow: inWindow('recgate_rtp_packets_late_total'),
         lateTotal: fin.recgate_rtp_packets_late_total ?? NaN,
+        driftInsertedInWindow: inWindow('recgate_mixer_drift_inserted_samples_total'),
+        driftDroppedInWindow: inWindow('recgate_mixer_drift_dropped_samples_total'),
+        driftInsertedTotal: fin.recgate_mixer_drift_inserted_samples_total ?? NaN,
+        driftDroppedTotal: fin.recgate_mixer_drift_dropped_samples_total ?? NaN,
         udpNative: m1.recgate_udp_native === 1,
         udpSendThread: m1.recgate_udp_send_thread === 1,
         // Datagrams per wake-up of the native path: how much each epoll/recvmmsg round batches.
@@ -523,7 +532,9 @@ async function main(): Promise<void> {
   }
   console.log(
     `- UDP path: ${gw.udpNative ? `native (epoll + recvmmsg${gw.udpSendThread ? ', sends on the send thread' : ''}), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up` : 'node:dgram'}; ` +
-      `packets late for their playout time (dropped): ${gw.lateInWindow} in the window, ${gw.lateTotal} in all`,
+      `packets late for their playout time (dropped): ${gw.lateInWindow} in the window, ${gw.lateTotal} in all; ` +
+      `samples the drift controller inserted/dropped: ${gw.driftInsertedInWindow}/${gw.driftDroppedInWindow} in the window, ${gw.driftInsertedTotal}/${gw.driftDroppedTotal} in all ` +
+      `(${(((gw.driftInsertedInWindow + gw.driftDroppedInWindow) / (2 * a.calls * gw.windowS * 8000)) * 1e6).toFixed(0)} ppm of the window's samples)`,
   );
   console.log(
     `- memory: RSS ${(gw.rssIdleKiB / 1024).toFixed(1)} MiB idle, ${(gw.rssSteadyKiB / 1024).toFixed(1)} MiB with ${a.calls} calls; ` +
@@ -552,7 +563,7 @@ async function main(): Promise<void> {
     `- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, each in >= ${MIN_TONE_RATIO * 100} % of its 20 ms frames ` +
       `at >= ${MIN_TONE_FRACTION * 100} % of the energy, never the other's; ${holdMs} ± 200 ms); lowest tone share ${(result.recordings.minToneRatio * 100).toFixed(1)} % ` +
       `(${(result.recordings.minStrictToneRatio * 100).toFixed(1)} % at the recipe's 80 %); ${impureFrames} frames with audio under 80 % at the tone ` +
-      `(single samples inserted or dropped by the drift controller, or concealment)`,
+      `(single samples inserted or dropped by the drift controller, concealment, or the tone's onset and end)`,
   );
   const fc = Object.entries(result.recordings.failedChecks);
   console.log(
