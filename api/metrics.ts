@@ -44,6 +44,7 @@ export class Metrics {
     gauge('recgate_udp_native_packets_total', 'Datagrams received through the native UDP path since start', () => gateway.udpStats().packets);
     gauge('recgate_udp_send_thread', 'RTP sends made by the native send thread: 1, or on the media thread: 0', () => (gateway.udpStats().sendThread ? 1 : 0));
     gauge('recgate_udp_send_errors_total', 'RTP sends the kernel refused on the UDP send thread since start (per-endpoint counters hold the others)', () => gateway.udpStats().threadSendErrors);
+    gauge('recgate_udp_send_thread_wakeups_total', 'Times the UDP send thread was woken, once per batch of sends (a mixer tick, a receive batch), since start', () => gateway.udpStats().sendThreadKicks);
     gauge('recgate_udp_send_queue_drops_total', 'RTP packets dropped because the UDP send thread was 8192 packets behind (overload), since start', () => gateway.udpStats().sendQueueDrops);
     gauge('recgate_rtp_legs', 'Media legs open now', () => legs().length);
     gauge('recgate_calls_total', 'Calls handled since start', () => gateway.callsTotal);

@@ -24,8 +24,10 @@ interface Addon {
   open(ip4: number, port: number, rcvbuf: number, id: number): number;
   close(fd: number): void;
   send(fd: number, bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): number;
+  /** Wakes the send thread if it sleeps with packets queued. */
+  kick(): void;
   localPort(fd: number): number;
-  stats(): [number, number, number, number, number, number, number, number];
+  stats(): [number, number, number, number, number, number, number, number, number, number];
 }
 
 const META_FIELDS = 5;
@@ -118,10 +120,27 @@ export function nativeUdpStats(): {
   threadSent: number;
   threadSendErrors: number;
   sendQueueDrops: number;
+  /** Times the send thread was woken by a kick (once per callback that sent), and found packets after its safety timeout instead (a missed kick: should stay 0). */
+  sendThreadKicks: number;
+  sendThreadMissedKicks: number;
 } {
   const a = load();
-  const [wakeups, batches, packets, truncated, on, threadSent, threadSendErrors, sendQueueDrops] = a === null ? [0, 0, 0, 0, 0, 0, 0, 0] : a.stats();
-  return { wakeups, batches, packets, truncated, stale, open: openSockets, sendThread: on === 1, threadSent, threadSendErrors, sendQueueDrops };
+  const [wakeups, batches, packets, truncated, on, threadSent, threadSendErrors, sendQueueDrops, sendThreadKicks, sendThreadMissedKicks] =
+    a === null ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] : a.stats();
+  return {
+    wakeups,
+    batches,
+    packets,
+    truncated,
+    stale,
+    open: openSockets,
+    sendThread: on === 1,
+    threadSent,
+    threadSendErrors,
+    sendQueueDrops,
+    sendThreadKicks,
+    sendThreadMissedKicks,
+  };
 }
 
 /** IPv4 dotted quad to a uint32, or -1 when `address` is not one (on learning a source, not per packet). */
@@ -166,9 +185,24 @@ export function closeNative(s: NativeSocket): void {
   addon!.close(s.fd);
 }
 
-/** sendto(2); 0 or an errno (EAGAIN when the socket buffer is full: the packet is dropped). */
+let kickQueued = false;
+function kick(): void {
+  kickQueued = false;
+  addon!.kick();
+}
+
+/**
+ * sendto(2), or queued for the send thread; 0 or an errno (EAGAIN when the socket buffer is
+ * full: the packet is dropped). Queued packets are handed over when the current callback (a
+ * mixer tick, a receive batch) returns: one wake-up of the send thread per batch.
+ */
 export function sendNative(s: NativeSocket, bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): number {
-  return addon!.send(s.fd, bytes, offset, length, ip4, port);
+  const r = addon!.send(s.fd, bytes, offset, length, ip4, port);
+  if (!kickQueued) {
+    kickQueued = true;
+    process.nextTick(kick);
+  }
+  return r;
 }
 
 /** errno values the endpoint tells apart. */

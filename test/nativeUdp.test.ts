@@ -101,7 +101,13 @@ test('native path: a burst to 100 endpoints arrives whole, in order, and kept pa
     assert.is(got(), 20 * ENDPOINTS);
     for (const ep of endpoints) assert.equal(replies.get(ep.port), [...Array(20).keys()], `from port ${ep.port}, in order`);
     const s1 = nativeUdpStats();
-    if (s1.sendThread) assert.is(s1.threadSent - s0.threadSent, 20 * ENDPOINTS, 'sent by the send thread');
+    if (s1.sendThread) {
+      assert.is(s1.threadSent - s0.threadSent, 20 * ENDPOINTS, 'sent by the send thread');
+      // One wake-up per round of 100 sends (at most; none when the thread was still awake), and
+      // never a packet left waiting for the thread's 20 ms safety timeout.
+      assert.ok(s1.sendThreadKicks - s0.sendThreadKicks <= 20, `${s1.sendThreadKicks - s0.sendThreadKicks} kicks for 20 rounds`);
+      assert.is(s1.sendThreadMissedKicks - s0.sendThreadMissedKicks, 0, 'no missed kick');
+    }
     assert.is(s1.threadSendErrors - s0.threadSendErrors, 0);
   } finally {
     for (const ep of endpoints) ep.close();
