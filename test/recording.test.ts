@@ -108,6 +108,29 @@ test('a disk that cannot keep up: the bounded queue fails the sink with ERR_QUEU
   assert.ok(written.every((b) => b === 7));
 });
 
+test('every sink flushes its partial chunk at the same clock boundaries, each byte waiting at most the interval', async () => {
+  let t = 1010;
+  const now = () => t;
+  const [a, b] = await Promise.all(['phase-a.bin', 'phase-b.bin'].map((f) => FileSink.create(path.join(dir, f), { now, flushIntervalMs: 250 })));
+  const bytes = new Uint8Array(160).fill(3);
+  const staged = (): number[] => [a!.backlog, b!.backlog];
+  a!.append(bytes, 0, 160); // a begins at 1010, b 120 ms later
+  for (; t < 1250; t += 20) {
+    if (t === 1130) b!.append(bytes, 0, 160);
+    a!.maybeFlush();
+    b!.maybeFlush();
+  }
+  assert.equal([a!.writes, b!.writes], [0, 0], 'nothing written before the boundary at 1250 ms');
+  assert.equal(staged(), [160, 160]);
+  // The boundary: both go to the disk in the same turn, a after 240 ms, b after 120 ms.
+  a!.maybeFlush();
+  b!.maybeFlush();
+  for (let i = 0; i < 200 && a!.writes + b!.writes < 2; i++) await new Promise((r) => setTimeout(r, 10)); // the clock stays at 1250
+  assert.equal([a!.writes, b!.writes], [1, 1], 'both flushed at 1250 ms');
+  await Promise.all([a!.close(), b!.close()]);
+  assert.is(fs.statSync(path.join(dir, 'phase-b.bin')).size, 160);
+});
+
 test('a full disk (/dev/full): the recording fails with reason disk_full, the call is not affected', async () => {
   const { mixer, advance } = toneCall();
   const rec = await Recording.start({
