@@ -23,13 +23,14 @@ export class Metrics {
       });
     };
     const legs = () => [...gateway.calls.values()].flatMap((c) => c.legs);
-    const rtp = (k: 'received' | 'lost' | 'concealed' | 'late' | 'driftInserted' | 'driftDropped') => gateway.rtpTotals()[k];
+    const rtp = (k: 'received' | 'lost' | 'concealed' | 'late' | 'driftInserted' | 'driftDropped' | 'relayed') => gateway.rtpTotals()[k];
     gauge('recgate_active_calls', 'Calls up or ringing now', () => gateway.calls.size);
     gauge('recgate_active_recordings', 'Recordings running (recording or paused) now', () => gateway.recordings.activeCount);
     gauge('recgate_rtp_packets_received_total', 'RTP packets received by the gateway since start', () => rtp('received'));
     gauge('recgate_rtp_packets_lost_total', 'RTP packets never received (concealed), since start', () => rtp('lost'));
     gauge('recgate_rtp_packets_concealed_total', 'RTP packets concealed (repeat or silence), since start', () => rtp('concealed'));
     gauge('recgate_rtp_packets_late_total', 'RTP packets that arrived after their playout time (dropped; overload or a bad network), since start', () => rtp('late'));
+    gauge('recgate_rtp_packets_relayed_total', 'RTP packets relayed from one party of a bridged call to the other as they arrived (same codec), rather than mixed and re-encoded, since start', () => rtp('relayed'));
     gauge('recgate_mixer_drift_inserted_samples_total', 'Samples the drift controller inserted to keep a slow sender in step with the mixer clock (0 while senders keep time), since start', () => rtp('driftInserted'));
     gauge('recgate_mixer_drift_dropped_samples_total', 'Samples the drift controller dropped to keep a fast sender in step with the mixer clock (0 while senders keep time), since start', () => rtp('driftDropped'));
     gauge('recgate_recording_failures_total', 'Recordings that failed (disk, queue, I/O), since start', () => gateway.recordings.failures);

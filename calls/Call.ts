@@ -71,10 +71,14 @@ export class Call extends SafeEmitter<CallEvents> {
   #inband: MixOutput | null = null;
   #ending: Promise<void> | null = null;
 
-  constructor(caller: InviteServerSession, mixerRate: MixerRate, jitterMs: number, service: RecordingService) {
+  /** Relay a bridged party's packets to the other as they arrive when the codecs match (see MediaLeg.hear). */
+  readonly relayMedia: boolean;
+
+  constructor(caller: InviteServerSession, mixerRate: MixerRate, jitterMs: number, service: RecordingService, relayMedia = true) {
     super();
     this.caller = caller;
     this.service = service;
+    this.relayMedia = relayMedia;
     this.mixer = new Mixer({ sampleRate: mixerRate, delayMs: jitterMs });
   }
 
@@ -131,11 +135,15 @@ export class Call extends SafeEmitter<CallEvents> {
     return others.length === 0 ? null : { kind: 'mono', inputs: others };
   }
 
-  /** (Re)connects what every leg hears (after a leg or the prompt appears). */
+  /**
+   * (Re)connects what every leg hears (after a leg or the prompt appears). In a two-party call
+   * without a prompt each leg hears exactly the other, whose packets may then be relayed.
+   */
   #connectSenders(): void {
+    const bridged = this.relayMedia && this.conference === null && this.#prompt === null && this.legs.length === 2;
     for (const leg of this.legs) {
       const spec = this.hearingOf(leg);
-      if (spec !== null) leg.hear(spec);
+      if (spec !== null) leg.hear(spec, bridged ? this.legs.find((l) => l !== leg)! : null);
     }
   }
 

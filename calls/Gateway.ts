@@ -112,7 +112,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   callsTotal = 0;
   readonly rejected: Record<string, number> = {};
   /** RTP counters of calls that ended (live calls are added when asked). */
-  readonly #rtpEnded: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0 };
+  readonly #rtpEnded: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0, relayed: 0 };
   /** Where log lines go (one JSON object each); tests may capture them. */
   log: (entry: Record<string, unknown>) => void;
 
@@ -408,7 +408,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       answer = neg.answer;
       media = neg.audio;
     }
-    const call = new Call(session, mixerRateFor(media, route), this.config.jitterMs, this.recordings);
+    const call = new Call(session, mixerRateFor(media, route), this.config.jitterMs, this.recordings, this.config.relayMedia);
     call.routeName = route.name;
     if (route.account !== undefined) call.account = route.account;
     else if (account !== null) call.account = account;

@@ -5,7 +5,7 @@
  * Built from the SDP negotiation; a re-INVITE updates it (hold, resume, codec change).
  */
 import { AudioReceiver, AudioSender, RtpEndpoint } from '../rtp/index.js';
-import type { PayloadFormat, PortAllocator, CodecName, RtpPacketHandler, RemoteAddress } from '../rtp/index.js';
+import type { PayloadFormat, PortAllocator, CodecName, RtpPacketHandler, RemoteAddress, RtpHeaderReader } from '../rtp/index.js';
 import type { FrameConsumer, Mixer, MixerInput, MixOutput, OutputSpec } from '../mixer/index.js';
 import type { Codec, Direction, NegotiatedMedia } from '../sip/index.js';
 
@@ -65,6 +65,8 @@ export interface RtpTotals {
   /** Samples the drift controller inserted (sender slow) and dropped (sender fast). */
   driftInserted: number;
   driftDropped: number;
+  /** Packets relayed to this leg as they arrived from the other party (AudioSender.forward). */
+  relayed: number;
 }
 
 export class MediaLeg {
@@ -80,8 +82,22 @@ export class MediaLeg {
   #senderOutput: MixOutput | null = null;
   /** What this leg hears, when the gateway sends to it. */
   #hears: OutputSpec | null = null;
+  // Relay (see AudioSender.forward). As the hearing leg: the leg whose packets it would be
+  // sent. As the source: the sender its packets go to now, their payload type, and that leg.
+  #relayFrom: MediaLeg | null = null;
+  #relayTo: AudioSender | null = null;
+  #relayPt = -1;
+  #relayFor: MediaLeg | null = null;
+  /** The transport's handler: relays the audio packets (when relaying), then records them. */
+  readonly #tap: RtpPacketHandler = {
+    receive: (bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void => {
+      const to = this.#relayTo;
+      if (to !== null && h.payloadType === this.#relayPt) to.forward(bytes, h);
+      this.receiver?.receive(bytes, h, nowMs);
+    },
+  };
   /** Counters of the receivers and inputs this leg had before (a codec change, a conference join). */
-  readonly #before: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0 };
+  readonly #before: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0, relayed: 0 };
   /** When media was last seen or expected, for the RTP timeout (monotonic ms). */
   sinceMs = performance.now();
   /** Called with each RFC 4733 digit this leg sends us, once, at the event's end. */
@@ -125,19 +141,22 @@ export class MediaLeg {
         if (e.type === 'end') this.onDigit?.(e.digit, e.durationMs);
       });
       this.receiver = receiver;
-      this.endpoint.handler = receiver;
+      this.endpoint.handler = this.#tap;
     }
     // On hold the peer may send c=0.0.0.0: keep what symmetric RTP learned.
     if (this.endpoint.setRemote !== undefined && media.remoteAddress !== '0.0.0.0' && media.remoteAddress !== '::' && media.remotePort > 0) {
       this.endpoint.setRemote({ address: media.remoteAddress, port: media.remotePort });
     }
     this.sinceMs = performance.now();
-    if (this.#hears !== null) this.#connectSender(!sameFormats);
     if (this.sender !== null) {
       const active = weSend(media.direction);
       if (active && !this.sender.active) this.sender.markTalkspurt();
       this.sender.active = active;
     }
+    if (this.#hears !== null) this.#connectSender(!sameFormats);
+    // As a source, what this leg sends may no longer match its listener's codec.
+    const listener = this.#relayFor;
+    if (listener !== null) listener.#connectSender(false);
   }
 
   /** Adds this leg's counters since it began to `t`. */
@@ -149,6 +168,7 @@ export class MediaLeg {
     t.late += b.late;
     t.driftInserted += b.driftInserted + this.input.driftInserted;
     t.driftDropped += b.driftDropped + this.input.driftDropped;
+    t.relayed += b.relayed + (this.sender?.packetsRelayed ?? 0);
     const s = this.receiver?.stats();
     if (s === undefined) return;
     t.received += s.received;
@@ -168,10 +188,31 @@ export class MediaLeg {
     this.receiver = null;
   }
 
-  /** The gateway sends this leg what `spec` mixes (B2BUA: the other party's track). */
-  hear(spec: OutputSpec): void {
+  /**
+   * The gateway sends this leg what `spec` mixes. `from`: the one leg that spec is (a B2BUA
+   * call without a prompt), whose packets are then relayed as they arrive when both use the
+   * same codec and ptime, instead of mixed and re-encoded.
+   */
+  hear(spec: OutputSpec, from: MediaLeg | null = null): void {
     this.#hears = spec;
-    this.#connectSender(true);
+    if (this.#relayFrom !== from) this.#stopRelayFrom();
+    this.#relayFrom = from;
+    this.#connectSender(false);
+  }
+
+  /** Whether this leg is sent the other party's packets as they arrive (relay) rather than mixed frames. */
+  get relayed(): boolean {
+    return this.#relayFrom !== null && this.#relayFrom.#relayFor === this;
+  }
+
+  /** The source leg stops relaying to this one. */
+  #stopRelayFrom(): void {
+    const src = this.#relayFrom;
+    if (src !== null && src.#relayFor === this) {
+      src.#relayTo = null;
+      src.#relayPt = -1;
+      src.#relayFor = null;
+    }
   }
 
   /** What this leg hears (null before hear()). */
@@ -187,7 +228,22 @@ export class MediaLeg {
   close(): void {
     if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
     this.#senderOutput = null;
+    this.#stopRelays();
     this.endpoint.close();
+  }
+
+  /** Ends both relay roles (the leg closes or moves to a conference). */
+  #stopRelays(): void {
+    this.#stopRelayFrom();
+    this.#relayFrom = null;
+    const listener = this.#relayFor;
+    if (listener !== null) {
+      this.#relayTo = null;
+      this.#relayPt = -1;
+      this.#relayFor = null;
+      // The listener hears this leg from the mixer again, if it still listens.
+      listener.#connectSender(false);
+    }
   }
 
   /**
@@ -199,6 +255,8 @@ export class MediaLeg {
     if (mixer === this.mixer) return;
     if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
     this.#senderOutput = null;
+    this.#stopRelays();
+    this.#before.relayed += this.sender?.packetsRelayed ?? 0;
     this.sender = null;
     this.#hears = null;
     const muted = this.input.muted;
@@ -220,19 +278,54 @@ export class MediaLeg {
     this.mixer.removeInput(this.input);
   }
 
+  /**
+   * Builds the sender (again when the format changed), then connects it: to the source leg's
+   * packets when they can be relayed, else to the mixer output of what this leg hears.
+   */
   #connectSender(rebuild: boolean): void {
     const media = this.media;
     const spec = this.#hears;
     if (media === null || spec === null) return;
     const format = payloadFormat(media.codec);
     if (format === null) return;
-    if (rebuild || this.sender === null) {
-      if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
-      this.sender = new AudioSender({ format, mixerRate: this.mixer.sampleRate, ptimeMs: ptimeFor(format, media.ptime) }, this.endpoint);
-      this.sender.active = weSend(media.direction);
-      this.#senderOutput = this.mixer.addOutput(spec, this.sender as FrameConsumer);
+    const ptime = ptimeFor(format, media.ptime);
+    let sender = this.sender;
+    if (rebuild || sender === null || sender.format.payloadType !== format.payloadType || sender.ptimeMs !== ptime) {
+      this.#before.relayed += sender?.packetsRelayed ?? 0;
+      sender = new AudioSender({ format, mixerRate: this.mixer.sampleRate, ptimeMs: ptime }, this.endpoint);
+      sender.active = weSend(media.direction);
+      this.sender = sender;
+    }
+    if (this.#senderOutput !== null) this.mixer.removeOutput(this.#senderOutput);
+    this.#senderOutput = null;
+    const src = this.#relayFrom;
+    // One listener per source: a source already relaying to another leg is mixed for this one.
+    if (src !== null && src.media !== null && (src.#relayFor === null || src.#relayFor === this) && sameStream(src.media, media)) {
+      src.#relayTo = sender;
+      src.#relayPt = src.media.codec.payloadType;
+      src.#relayFor = this;
+    } else {
+      this.#stopRelayFrom();
+      this.#senderOutput = this.mixer.addOutput(spec, sender as FrameConsumer);
     }
   }
+}
+
+/**
+ * Whether packets received with `from`'s codec can be relayed as `to`'s: the same codec (name,
+ * clock rate, channels) and ptime; the payload type may differ (it is rewritten).
+ */
+function sameStream(from: NegotiatedMedia, to: NegotiatedMedia): boolean {
+  const a = payloadFormat(from.codec);
+  const b = payloadFormat(to.codec);
+  return (
+    a !== null &&
+    b !== null &&
+    a.codec === b.codec &&
+    a.clockRate === b.clockRate &&
+    (a.channels ?? 1) === (b.channels ?? 1) &&
+    ptimeFor(a, from.ptime) === ptimeFor(b, to.ptime)
+  );
 }
 
 function ptimeFor(format: PayloadFormat, wanted: number): number {

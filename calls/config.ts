@@ -31,6 +31,8 @@ export interface GatewayConfig {
   encoderThreads: number;
   /** libopus complexity of Opus recordings, 0..10: CPU per call against quality (bench:load --opus-complexity shows the trade). */
   opusComplexity: number;
+  /** Relay RTP between the two parties of a bridged call when their codecs match (else mix and re-encode). */
+  relayMedia: boolean;
   /** Log format: one JSON object per line, or nothing. */
   log: 'json' | 'off';
   /** Admin API token ('' : generated at first start and kept in the data dir). */
@@ -73,6 +75,12 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
     flag: '--encoder-threads',
     help: 'worker threads encoding MP3 and Opus recordings, 0 = on the media thread (default: cores - 1)',
     default: String(Math.max(0, os.availableParallelism() - 1)),
+  },
+  relayMedia: {
+    env: 'RECGATE_RELAY_MEDIA',
+    flag: '--relay-media',
+    help: 'bridged calls in one codec: 1 relays each packet to the other party as it arrives, 0 sends the mixer\'s re-encoded frames (60 ms later)',
+    default: '1',
   },
   opusComplexity: { env: 'RECGATE_OPUS_COMPLEXITY', flag: '--opus-complexity', help: 'libopus complexity of Opus recordings, 0 (least CPU) to 10', default: '5' },
   tlsPort: { env: 'RECGATE_TLS_PORT', flag: '--tls-port', help: 'SIP over TLS port (needs cert and key)', default: '5061' },
@@ -149,6 +157,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     jitterMs: int('jitterMs', 0, 1000),
     minFreeMb: int('minFreeMb', 0, 1024 * 1024),
     opusComplexity: int('opusComplexity', 0, 10),
+    relayMedia: int('relayMedia', 0, 1) === 1,
     encoderThreads: int('encoderThreads', 0, 64),
     inviteRate: int('inviteRate', 0, 1_000_000),
     tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key, httpsPort: int('httpsPort', 0, 65535) },

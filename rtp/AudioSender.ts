@@ -5,6 +5,12 @@
  * G.711 is encoded through lookup tables into a preallocated packet buffer: nothing is
  * allocated per packet in our code. Opus goes through the libopus binding, which returns a
  * fresh Buffer per packet.
+ *
+ * Relay: when the leg hears exactly one other party in the same codec and ptime (a plain
+ * B2BUA call), forward() sends that party's packets on as they arrive, payload untouched,
+ * instead of frames from the mixer: no playout delay (60 ms) and no decode/mix/re-encode on
+ * the way through. Both modes write one stream: one SSRC, and sequence numbers and timestamps
+ * that carry on across a switch.
  */
 import opus from '@discordjs/opus';
 import { InvalidArgumentError, UnsupportedError } from '../common/index.js';
@@ -12,6 +18,8 @@ import { Resampler } from '../dsp/index.js';
 import { encodePcma, encodePcmu } from './codecs/g711.js';
 import { RtpPacketizer } from './RtpPacketizer.js';
 import type { PayloadFormat } from './PayloadFormat.js';
+import { RTP_HEADER_LENGTH } from './RtpHeader.js';
+import type { RtpHeaderReader } from './RtpHeader.js';
 
 const { OpusEncoder } = opus;
 type OpusCodec = InstanceType<typeof OpusEncoder>;
@@ -40,6 +48,8 @@ export class AudioSender {
   /** When false frames are consumed but nothing is sent (hold, inactive). */
   active = true;
   packetsSent = 0;
+  /** Of packetsSent, those relayed by forward(). */
+  packetsRelayed = 0;
   readonly #sink: PacketSink;
   /** Samples per packet at the encoder's input rate. */
   readonly #frame: number;
@@ -53,6 +63,15 @@ export class AudioSender {
   readonly #opus: OpusCodec | null;
   readonly #opusInput: Buffer | null;
   #talkspurt = true;
+  // Relay state: offsets from the relayed stream's sequence numbers and timestamps to ours, and
+  // where our stream continues (the packet after the newest one relayed).
+  #relaying = false;
+  #seqOffset = 0;
+  #tsOffset = 0;
+  #relayNextSeq = 0;
+  #relayNextTs = 0;
+  /** Resuming after hold: the next relayed packet takes the next sequence number. */
+  #resumeSeq = false;
 
   constructor(options: AudioSenderOptions, sink: PacketSink) {
     const ptime = options.ptimeMs ?? 20;
@@ -89,12 +108,81 @@ export class AudioSender {
 
   /** FrameConsumer: mono PCM at the mixer rate. */
   onFrame(pcm: Int16Array): void {
+    if (this.#relaying) this.#endRelay();
     if (this.#resampler === null) {
       this.#append(pcm, pcm.length);
     } else {
       const n = this.#resampler.process(pcm, pcm.length, this.#resampled);
       this.#append(this.#resampled, n);
     }
+  }
+
+  /**
+   * Relays one RTP packet of the party this leg hears (same codec and ptime: the caller checks)
+   * as the next packet of this leg's stream: our SSRC and payload type, the sender's marker bit,
+   * its sequence number and timestamp shifted so they continue ours (gaps and reordering stay
+   * visible to the peer's jitter buffer), its payload as is (no CSRCs, extensions or padding).
+   * While relaying, no frames come from the mixer (the caller removes that output).
+   */
+  forward(bytes: Uint8Array, h: RtpHeaderReader): void {
+    if (!this.active) {
+      // On hold nothing goes out. On resume the timestamps keep their offset (they jump by the
+      // time on hold, as the mixer path's do) and the sequence numbers carry on without a gap.
+      this.#talkspurt = true;
+      this.#resumeSeq = this.#relaying;
+      return;
+    }
+    const len = h.payloadLength;
+    const packet = this.#packet;
+    if (RTP_HEADER_LENGTH + len > packet.length) return;
+    if (!this.#relaying) {
+      this.#relaying = true;
+      this.#seqOffset = (this.packetizer.sequenceNumber - h.sequenceNumber) & 0xffff;
+      this.#tsOffset = (this.packetizer.timestamp - h.timestamp) >>> 0;
+      this.#relayNextSeq = this.packetizer.sequenceNumber;
+      this.#relayNextTs = this.packetizer.timestamp;
+    } else if (this.#resumeSeq) {
+      this.#seqOffset = (this.#relayNextSeq - h.sequenceNumber) & 0xffff;
+    }
+    this.#resumeSeq = false;
+    const seq = (h.sequenceNumber + this.#seqOffset) & 0xffff;
+    const ts = (h.timestamp + this.#tsOffset) >>> 0;
+    const ssrc = this.packetizer.ssrc;
+    packet[0] = 0x80;
+    packet[1] = (this.#talkspurt || h.marker ? 0x80 : 0) | this.format.payloadType;
+    packet[2] = seq >>> 8;
+    packet[3] = seq & 0xff;
+    packet[4] = ts >>> 24;
+    packet[5] = (ts >>> 16) & 0xff;
+    packet[6] = (ts >>> 8) & 0xff;
+    packet[7] = ts & 0xff;
+    packet[8] = ssrc >>> 24;
+    packet[9] = (ssrc >>> 16) & 0xff;
+    packet[10] = (ssrc >>> 8) & 0xff;
+    packet[11] = ssrc & 0xff;
+    for (let k = 0, from = h.payloadOffset; k < len; k++) packet[RTP_HEADER_LENGTH + k] = bytes[from + k]!;
+    this.#talkspurt = false;
+    // The newest packet (in sequence order) sets where the stream continues after the relay.
+    if (((seq - this.#relayNextSeq) & 0x8000) === 0) {
+      this.#relayNextSeq = (seq + 1) & 0xffff;
+      this.#relayNextTs = (ts + this.#tsPerPacket) >>> 0;
+    }
+    this.#sink.send(packet, 0, RTP_HEADER_LENGTH + len);
+    this.packetsSent++;
+    this.packetsRelayed++;
+  }
+
+  /** Whether the last packet out was relayed (forward) rather than encoded from the mixer. */
+  get relaying(): boolean {
+    return this.#relaying;
+  }
+
+  /** Frames from the mixer again: the stream carries on after the last packet relayed. */
+  #endRelay(): void {
+    this.#relaying = false;
+    this.#resumeSeq = false;
+    this.packetizer.continueAt(this.#relayNextSeq, this.#relayNextTs);
+    this.#talkspurt = true;
   }
 
   /** The next packet starts a talkspurt (marker bit), e.g. after hold. */

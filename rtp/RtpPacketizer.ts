@@ -107,4 +107,16 @@ export class RtpPacketizer {
     checkInteger(samples, 0, 0xffffffff, 'samples');
     this.#state[TS] = this.#state[TS]! + samples; // stored mod 2^32
   }
+
+  /**
+   * Sets the sequence number and timestamp the next writeHeader() uses: the stream continues
+   * after packets written elsewhere under the same SSRC (a relay, see AudioSender.forward).
+   * @throws OutOfRangeError when `seq` is not in 0..65535 or `timestamp` not in 0..2^32-1.
+   */
+  continueAt(seq: number, timestamp: number): void {
+    checkInteger(seq, 0, 0xffff, 'seq');
+    checkInteger(timestamp, 0, 0xffffffff, 'timestamp');
+    this.#state[SEQ] = seq;
+    this.#state[TS] = timestamp;
+  }
 }

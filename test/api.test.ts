@@ -260,7 +260,7 @@ test('metrics: Prometheus text with the gateway gauges', async () => {
   const r = await api.request('GET', '/metrics', { token: null });
   assert.is(r.status, 200);
   const text = r.bytes.toString();
-  for (const m of ['recgate_active_calls', 'recgate_active_recordings', 'recgate_rtp_packets_received_total', 'recgate_rtp_packets_lost_total', 'recgate_rtp_packets_concealed_total', 'recgate_rtp_packets_late_total', 'recgate_mixer_drift_inserted_samples_total', 'recgate_mixer_drift_dropped_samples_total', 'recgate_recording_failures_total', 'recgate_webhook_queue_depth', 'recgate_event_loop_delay_p99_seconds']) {
+  for (const m of ['recgate_active_calls', 'recgate_active_recordings', 'recgate_rtp_packets_received_total', 'recgate_rtp_packets_lost_total', 'recgate_rtp_packets_concealed_total', 'recgate_rtp_packets_late_total', 'recgate_rtp_packets_relayed_total', 'recgate_mixer_drift_inserted_samples_total', 'recgate_mixer_drift_dropped_samples_total', 'recgate_recording_failures_total', 'recgate_webhook_queue_depth', 'recgate_event_loop_delay_p99_seconds']) {
     assert.match(text, new RegExp(`^${m} `, 'm'));
   }
   const received = Number(/^recgate_rtp_packets_received_total (\d+)/m.exec(text)![1]);

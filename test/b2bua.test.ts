@@ -118,6 +118,29 @@ for (const callerLaw of ['ulaw', 'alaw'] as const) test(`stereo recording: calle
     }
     assert.ok(toneFrames(heard, 8000, 1500, { skipMs: 100 }).ratio >= 0.9, 'the caller hears 1500 Hz');
     assert.is(toneFrames(heard, 8000, 1000).toneFrames, 0, 'and not itself');
+
+    // Same codec on both legs: the callee's packets are relayed to the caller as they arrive;
+    // transcoded, they go through the mixer's playout delay (60 ms) and are re-encoded. Seen on
+    // the wire: from the callee's first packet in to the first packet with its tone out.
+    const loud = (p: { payload: Uint8Array }): boolean => {
+      h.parse(p.payload, 0, p.payload.length);
+      (pt === 0 ? decodePcmu : decodePcma)(p.payload, h.payloadOffset, h.payloadLength, buf, 0);
+      return onset(buf.subarray(0, h.payloadLength), 1, 0) >= 0;
+    };
+    const firstLoudOut = toCaller.find(loud)!;
+    const delayMs = firstLoudOut.timeMs - inCallee.timeMs;
+    const relayed = call.legs[0]!.sender!.packetsRelayed;
+    if (callerLaw === 'ulaw') {
+      assert.ok(delayMs >= 0 && delayMs < 15, `relayed: the tone out ${delayMs.toFixed(1)} ms after it came in`);
+      assert.ok(relayed >= toCaller.length - 5, `${relayed} of ${toCaller.length} packets to the caller relayed`);
+      // One stream: our SSRC throughout, sequence numbers without a gap.
+      const seqs = toCaller.map((p) => (h.parse(p.payload, 0, p.payload.length), h.sequenceNumber));
+      assert.is(new Set(toCaller.map((p) => (h.parse(p.payload, 0, p.payload.length), h.ssrc))).size, 1);
+      for (let i = 1; i < seqs.length; i++) assert.is(seqs[i], (seqs[i - 1]! + 1) & 0xffff, `sequence at packet ${i}`);
+    } else {
+      assert.ok(delayMs >= 40, `mixed and re-encoded: the tone out ${delayMs.toFixed(1)} ms after it came in`);
+      assert.is(relayed, 0);
+    }
   } finally {
     await capture.stop().catch(() => undefined);
     await gw.stop();

@@ -222,7 +222,7 @@ test('API: create, list, mute and unmute, join by API and by flow, kick, DELETE 
     assert.is((await api.request('POST', `/v1/calls/${recorded.id}/conference_join`, { body: { name: 'nope' } })).status, 404);
     // The leg's RTP counters (/metrics) survive the move, though it gets a new receiver and input there.
     const legTotals = () => {
-      const t = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0 };
+      const t = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0, relayed: 0 };
       recorded.legs[0]!.addTotals(t);
       return t;
     };

@@ -15,6 +15,7 @@ import type { RecordingResult } from '../recorder/index.js';
 import { toneFrames } from '../dsp/index.js';
 import { decodeFile, probeFile } from './helpers/ffmpeg.js';
 import { UdpPeer, randomPortRange } from './helpers/udpPeer.js';
+import { ToneStream } from './helpers/rtpStream.js';
 import type { SendPlan } from './helpers/udpPeer.js';
 
 interface Call {
@@ -163,6 +164,59 @@ test('send direction: the caller receives the callee\'s 1500 Hz, re-encoded by t
   assert.is(marker, 1);
   assert.ok(clean.callerPeer.received.length >= 95, `received ${clean.callerPeer.received.length}`);
   assert.ok(toneFrames(pcm, 8000, 1500, { skipMs: 20 }).ratio >= 0.95);
+});
+
+test('relay: forwarded packets keep their payload and join one stream with the mixed frames (SSRC, sequence, timestamps), across hold and back', () => {
+  const sent: Uint8Array[] = [];
+  const sender = new AudioSender({ format: { payloadType: 0, codec: 'PCMU', clockRate: 8000 }, mixerRate: 8000 }, { send: (b, o, l) => void sent.push(b.slice(o, o + l)) });
+  const h = new RtpHeaderReader();
+  const head = (b: Uint8Array) => (h.parse(b, 0, b.length), { seq: h.sequenceNumber, ts: h.timestamp, ssrc: h.ssrc, pt: h.payloadType, m: h.marker });
+  const frame = new Int16Array(160).fill(1000);
+  // Two mixed frames, then the other party's packets (PT 8 on the wire here, the SSRC and
+  // numbering of its own, one reordered pair and one lost), then mixed again.
+  sender.onFrame(frame);
+  sender.onFrame(frame);
+  const src = new ToneStream({ freq: 1500, pt: 8, ssrc: 0xabcdef01, seq: 60000, ts: 4_000_000_000 });
+  const incoming = Array.from({ length: 8 }, () => src.next().bytes);
+  const relayOrder = [0, 1, 3, 2, 4, /* 5 lost */ 6, 7];
+  const fwd = new RtpHeaderReader();
+  for (const i of relayOrder) {
+    fwd.parse(incoming[i]!, 0, incoming[i]!.length);
+    sender.forward(incoming[i]!, fwd);
+  }
+  sender.active = false; // hold: nothing relayed
+  const onHold = src.next().bytes;
+  fwd.parse(onHold, 0, onHold.length);
+  sender.forward(onHold, fwd);
+  sender.active = true;
+  const resumed = src.next().bytes;
+  fwd.parse(resumed, 0, resumed.length);
+  sender.forward(resumed, fwd);
+  sender.onFrame(frame);
+  const hs = sent.map(head);
+  assert.is(sent.length, 2 + relayOrder.length + 1 + 1);
+  assert.is(new Set(hs.map((x) => x.ssrc)).size, 1, 'one SSRC');
+  assert.ok(hs.every((x) => x.pt === 0), 'our payload type');
+  assert.is(sender.packetsRelayed, relayOrder.length + 1);
+  const [m0, m1] = hs;
+  // The relay continues the mixed stream: the next number and timestamp, with a marker.
+  assert.equal([hs[2]!.seq, hs[2]!.ts, hs[2]!.m], [(m1!.seq + 1) & 0xffff, (m1!.ts + 160) >>> 0, true]);
+  assert.is(m1!.seq, (m0!.seq + 1) & 0xffff);
+  // Reordering and loss pass through: the source's numbering, shifted.
+  const rel = hs.slice(2, 2 + relayOrder.length).map((x) => (x.seq - hs[2]!.seq) & 0xffff);
+  assert.equal(rel, relayOrder);
+  assert.equal(hs.slice(2, 2 + relayOrder.length).map((x) => (x.ts - hs[2]!.ts) >>> 0), relayOrder.map((i) => i * 160));
+  // After hold: the next sequence number (no gap for what was not sent), the timestamp moved
+  // on by the time on hold, and a marker.
+  const back = hs[2 + relayOrder.length]!;
+  assert.equal([back.seq, back.ts, back.m], [(hs[2]!.seq + 8) & 0xffff, (hs[2]!.ts + 9 * 160) >>> 0, true]);
+  // Mixed again: after the newest packet relayed, with a marker.
+  const last = hs[hs.length - 1]!;
+  assert.equal([last.seq, last.ts, last.m], [(back.seq + 1) & 0xffff, (back.ts + 160) >>> 0, true]);
+  // The payload is the source's, byte for byte.
+  fwd.parse(incoming[3]!, 0, incoming[3]!.length);
+  const relayedPayload = sent[4]!.subarray(12);
+  assert.equal([...relayedPayload], [...incoming[3]!.subarray(fwd.payloadOffset, fwd.payloadOffset + fwd.payloadLength)]);
 });
 
 test('5% loss and reordering: the tones are still in >= 95% of frames', async () => {

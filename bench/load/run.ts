@@ -186,6 +186,8 @@ interface GatewayResult {
   driftDroppedInWindow: number;
   driftInsertedTotal: number;
   driftDroppedTotal: number;
+  /** Packets relayed leg to leg as they arrived, in the window. */
+  relayedInWindow: number;
   udpNative: boolean;
   udpSendThread: boolean;
   packetsPerWake: number;
@@ -401,6 +403,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         driftDroppedInWindow: inWindow('recgate_mixer_drift_dropped_samples_total'),
         driftInsertedTotal: fin.recgate_mixer_drift_inserted_samples_total ?? NaN,
         driftDroppedTotal: fin.recgate_mixer_drift_dropped_samples_total ?? NaN,
+        relayedInWindow: inWindow('recgate_rtp_packets_relayed_total'),
         udpNative: m1.recgate_udp_native === 1,
         udpSendThread: m1.recgate_udp_send_thread === 1,
         // Datagrams per wake-up of the native path: how much each epoll/recvmmsg round batches.
@@ -533,6 +536,7 @@ async function main(): Promise<void> {
   console.log(
     `- UDP path: ${gw.udpNative ? `native (epoll + recvmmsg${gw.udpSendThread ? ', sends on the send thread' : ''}), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up` : 'node:dgram'}; ` +
       `packets late for their playout time (dropped): ${gw.lateInWindow} in the window, ${gw.lateTotal} in all; ` +
+      `relayed leg to leg as they arrived (same codec): ${((gw.relayedInWindow / Math.max(1, gw.packetsInWindow)) * 100).toFixed(1)} % of the packets received in the window; ` +
       `samples the drift controller inserted/dropped: ${gw.driftInsertedInWindow}/${gw.driftDroppedInWindow} in the window, ${gw.driftInsertedTotal}/${gw.driftDroppedTotal} in all ` +
       `(${(((gw.driftInsertedInWindow + gw.driftDroppedInWindow) / (2 * a.calls * gw.windowS * 8000)) * 1e6).toFixed(0)} ppm of the window's samples)`,
   );

@@ -43,6 +43,7 @@ export async function startGateway(
     jitterMs: 60,
     minFreeMb: 16,
     opusComplexity: 5,
+    relayMedia: true,
     encoderThreads: 1,
     inviteRate: 200,
     log: 'off',
