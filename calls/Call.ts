@@ -101,7 +101,14 @@ export class Call extends SafeEmitter<CallEvents> {
   /** The gateway's own audio into the call (created on first use). */
   get prompt(): Prompt {
     if (this.#prompt === null) {
-      this.#prompt = new Prompt(this.mixer.createInput('prompt'), this.mixer.sampleRate);
+      const prompt = new Prompt(this.mixer.createInput('prompt'), this.mixer.sampleRate);
+      this.#prompt = prompt;
+      // Parties hear a playing prompt through the mixer; once it is silent, relayed again. The
+      // end is told inside the mixer's tick: the outputs change after it.
+      prompt.onBusyChange = (busy) => {
+        if (busy) this.#connectSenders();
+        else queueMicrotask(() => this.#prompt === prompt && this.status !== 'ended' && this.#connectSenders());
+      };
       this.#connectSenders();
     }
     return this.#prompt;
@@ -136,11 +143,12 @@ export class Call extends SafeEmitter<CallEvents> {
   }
 
   /**
-   * (Re)connects what every leg hears (after a leg or the prompt appears). In a two-party call
-   * without a prompt each leg hears exactly the other, whose packets may then be relayed.
+   * (Re)connects what every leg hears (after a leg or the prompt appears, and as the prompt
+   * starts and stops playing). In a two-party call with no prompt playing each leg hears just
+   * the other, whose packets may then be relayed.
    */
   #connectSenders(): void {
-    const bridged = this.relayMedia && this.conference === null && this.#prompt === null && this.legs.length === 2;
+    const bridged = this.relayMedia && this.conference === null && !(this.#prompt?.busy ?? false) && this.legs.length === 2;
     for (const leg of this.legs) {
       const spec = this.hearingOf(leg);
       if (spec !== null) leg.hear(spec, bridged ? this.legs.find((l) => l !== leg)! : null);

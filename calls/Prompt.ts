@@ -37,6 +37,12 @@ export class Prompt implements InputFeeder {
   tonesPlayed = 0;
   /** play() calls so far (finished, playing or queued). */
   clipsPlayed = 0;
+  /**
+   * Told when the prompt starts playing (from tone() or play(), synchronously) and when it has
+   * played everything (from inside the mixer's tick, or stop()): a call relays its parties'
+   * packets only while its prompt is silent.
+   */
+  onBusyChange: ((busy: boolean) => void) | null = null;
 
   constructor(input: MixerInput, rateHz: number) {
     this.input = input;
@@ -51,10 +57,12 @@ export class Prompt implements InputFeeder {
 
   /** Queues a tone of `freqHz` for `ms`, followed by `gapMs` of silence. whenIdle() tells when it ended. */
   tone(freqHz: number, ms: number, gapMs = 0, amplitude = 8000): void {
+    const was = this.busy;
     this.#queue.push(segment(new ToneGenerator(freqHz, this.#rate, amplitude), null, this.#samples(ms)));
     if (gapMs > 0) this.#queue.push(segment(null, null, this.#samples(gapMs)));
     this.tonesPlayed++;
     if (!this.input.anchored) this.input.anchor();
+    if (!was) this.onBusyChange?.(true);
   }
 
   /**
@@ -66,12 +74,14 @@ export class Prompt implements InputFeeder {
     if (!(pcm instanceof Int16Array)) throw new InvalidArgumentError('play() takes mono 16-bit PCM (an Int16Array)');
     if (!(gapMs >= 0 && Number.isFinite(gapMs))) throw new InvalidArgumentError(`gapMs must be a finite number >= 0, got ${gapMs}`);
     return new Promise<void>((resolve) => {
+      const was = this.busy;
       const clip = segment(null, pcm, pcm.length);
       this.#queue.push(clip);
       if (gapMs > 0) this.#queue.push(segment(null, null, this.#samples(gapMs), resolve));
       else clip.done = resolve;
       this.clipsPlayed++;
       if (!this.input.anchored) this.input.anchor();
+      if (!was) this.onBusyChange?.(true);
     });
   }
 
@@ -87,9 +97,11 @@ export class Prompt implements InputFeeder {
    */
   stop(): void {
     const queue = this.#queue;
+    const was = queue.length > 0;
     for (let i = 0; i < queue.length; i++) queue[i]!.done?.();
     queue.length = 0;
     this.#wakeIdle();
+    if (was) this.onBusyChange?.(false);
   }
 
   /** Whether something is still to be played. */
@@ -124,7 +136,10 @@ export class Prompt implements InputFeeder {
         this.#queue.shift();
         // Written up to at most `deadline`: this tick mixes it, and the promise callbacks run after the tick.
         seg.done?.();
-        if (this.#queue.length === 0) this.#wakeIdle();
+        if (this.#queue.length === 0) {
+          this.#wakeIdle();
+          this.onBusyChange?.(false);
+        }
       }
     }
   }

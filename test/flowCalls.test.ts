@@ -167,6 +167,10 @@ test('a flow that beeps, then connects to a trunk: bridged and recorded stereo a
     assert.ok(toneFrames(audio.pcm, audio.rate, 1000, { channels: 2, channel: 0, skipMs: 300 }).ratio > 0.85, 'caller left');
     assert.ok(toneFrames(audio.pcm, audio.rate, 1500, { channels: 2, channel: 1, skipMs: 300 }).ratio > 0.85, 'agent right');
     assert.is(toneFrames(audio.pcm, audio.rate, 440, { channels: 2, channel: 0, minFraction: 0.3 }).toneFrames, 0, 'the beep is not recorded');
+    // Once the prompt was silent, both parties (PCMU) were relayed to each other: about 5 s x
+    // 50 packets/s each way.
+    const relayed = api.gateway.rtpTotals().relayed;
+    assert.ok(relayed >= 300, `${relayed} packets relayed`);
   } finally {
     await api.stop();
   }
