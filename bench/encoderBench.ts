@@ -1,6 +1,9 @@
 /**
  * Encoders in x realtime (seconds of audio per CPU second), beside ffmpeg's native encoders
- * (pcm_s16le, libmp3lame, libopus) on the same PCM in the same run.
+ * (pcm_s16le, libmp3lame, libopus) on the same PCM in the same run. x realtime is also how many
+ * recordings of that kind one core could encode, with nothing else to do. The Opus rows at
+ * complexity 0, 5 (the default) and 10 rank the RECGATE_OPUS_COMPLEXITY setting on the encoder
+ * alone, which the whole-gateway load bench (shared with sipp) cannot.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -62,22 +65,24 @@ export function benchEncoders(): Row[] {
   const rows: Row[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-bench-'));
   try {
-    const cases: [AudioFormat, 1 | 2, SampleRate, string[]][] = [
+    const cases: [AudioFormat, 1 | 2, SampleRate, string[], number?][] = [
       ['wav', 1, 8000, ['-c:a', 'pcm_s16le']],
       ['wav', 2, 8000, ['-c:a', 'pcm_s16le']],
       ['mp3', 1, 8000, ['-c:a', 'libmp3lame', '-b:a', '32k']],
       ['mp3', 2, 8000, ['-c:a', 'libmp3lame', '-b:a', '64k']],
       ['opus', 1, 8000, ['-c:a', 'libopus', '-b:a', '24k', '-compression_level', '5']],
+      ['opus', 2, 8000, ['-c:a', 'libopus', '-b:a', '48k', '-compression_level', '0'], 0],
       ['opus', 2, 8000, ['-c:a', 'libopus', '-b:a', '48k', '-compression_level', '5']],
+      ['opus', 2, 8000, ['-c:a', 'libopus', '-b:a', '48k', '-compression_level', '10'], 10],
       ['opus', 1, 48000, ['-ar', '48000', '-c:a', 'libopus', '-b:a', '24k', '-compression_level', '5']],
     ];
-    for (const [format, channels, rate, ffArgs] of cases) {
+    for (const [format, channels, rate, ffArgs, complexity] of cases) {
       const pcm = signal(seconds, channels);
       const raw = path.join(dir, `in${channels}.raw`);
       fs.writeFileSync(raw, Buffer.from(pcm.buffer));
       const frame = 160 * channels;
       const run = (): number => {
-        const enc = createEncoder({ format, inputRate: 8000, sampleRate: rate, channels }, new NullSink());
+        const enc = createEncoder({ format, inputRate: 8000, sampleRate: rate, channels, ...(complexity !== undefined ? { complexity } : {}) }, new NullSink());
         const c0 = process.cpuUsage();
         for (let i = 0; i + frame <= pcm.length; i += frame) enc.write(pcm.subarray(i, i + frame));
         enc.close();
@@ -88,7 +93,7 @@ export function benchEncoders(): Row[] {
       const cpu = Math.min(run(), run());
       const ff = ffmpegCpuSeconds(raw, channels, ffArgs);
       rows.push({
-        encoder: `${format} ${channels === 1 ? 'mono' : 'stereo'} ${rate / 1000} kHz`,
+        encoder: `${format} ${channels === 1 ? 'mono' : 'stereo'} ${rate / 1000} kHz${format === 'opus' ? `, complexity ${complexity ?? 5}` : ''}`,
         'recgate x realtime': seconds / cpu,
         // ffmpeg's CPU time includes its start-up and reading the raw input (~30 ms).
         'ffmpeg (native) x realtime': seconds / ff,
