@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Mixer, FrameScheduler } from '../mixer/index.js';
 import type { MixerInput, FrameConsumer } from '../mixer/index.js';
 import { ToneGenerator, toneFrames } from '../dsp/index.js';
+import { prng } from './helpers/prng.js';
 
 /** A virtual monotonic clock in ms. */
 function clock(start = 1000) {
@@ -247,17 +248,6 @@ test('a sender 1000 ppm fast or slow stays in step, and the correction is measur
   }
 });
 
-/** Deterministic PRNG (mulberry32), so a jittery run is the same every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A sender `ppm` fast (or slow) whose packets reach a busy gateway: network delay 0-8 ms with

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { isRtcp, isRtp, RtpPacket } from 'rtp.js/packets';
 import { classifyPacket, RtpDrop, RtpHeaderReader, RtpPacketizer } from '../rtp/index.js';
 import type { PacketClass } from '../rtp/index.js';
+import { prng } from './helpers/prng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures (RFC 3550 §5.1 layout; one comment per field)
@@ -391,17 +392,6 @@ test('malformed input table: each named input gives its drop code and never thro
   }
 });
 
-/** mulberry32: a small seeded PRNG so the garbage test is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('10000 random datagrams (seeded): never a throw; accepted ones match rtp.js; classifiers agree', () => {
   const rand = prng(20240607);
