@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InvalidStateError, KeyedRateLimiter, NoPortError, NoSpaceError, SafeEmitter, errnoCode } from '../common/index.js';
 import { FrameScheduler } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
-import { PortAllocator, WebRtcTransport, nativeUdpStats, udpPath } from '../rtp/index.js';
+import { PortAllocator, WebRtcTransport, nativeUdpStats, pollNative, udpPath } from '../rtp/index.js';
 import type { WebRtcOptions } from '../rtp/index.js';
 import { RecordingService, SqliteStore, parseRecordingSpec } from '../recorder/index.js';
 import type { CallRow, RecordingRow, RecordingSpec, Store } from '../recorder/index.js';
@@ -96,7 +96,8 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   readonly transactions: TransactionLayer;
   readonly ua: UserAgent;
   readonly ports: PortAllocator;
-  readonly scheduler = new FrameScheduler();
+  /** The media clock; it reads the native RTP sockets before every round of ticks (see pollNative). */
+  readonly scheduler = new FrameScheduler({ readIo: pollNative });
   readonly calls = new Map<string, Call>();
   readonly recordingsDir: string;
   readonly store: Store;

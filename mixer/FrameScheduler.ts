@@ -6,7 +6,9 @@
  * than one tick behind, running all its ticks from the timer would read frames whose packets
  * still sit unread in the socket, and conceal them. So the timer runs at most one tick per
  * mixer, and the rest are caught up from setImmediate (after the poll phase has read the
- * sockets), a few ticks per loop turn, until every mixer is current.
+ * sockets), a few ticks per loop turn, until every mixer is current. And as one poll phase
+ * may not read everything a long stall left in the sockets, `readIo` (given by whoever owns the
+ * sockets) is called before every round of ticks to read what is waiting, synchronously.
  */
 import type { Mixer } from './Mixer.js';
 
@@ -17,12 +19,15 @@ export interface FrameSchedulerOptions {
   catchUpTicks?: number;
   /** Monotonic clock in ms; default performance.now. */
   now?: () => number;
+  /** Reads waiting input (RTP) into the mixers' inputs before a round of ticks; default none. */
+  readIo?: () => void;
 }
 
 export class FrameScheduler {
   readonly intervalMs: number;
   readonly catchUpTicks: number;
   readonly #now: () => number;
+  readonly #readIo: (() => void) | null;
   readonly #mixers: Mixer[] = [];
   #timer: NodeJS.Timeout | null = null;
   #catchUpScheduled = false;
@@ -38,6 +43,7 @@ export class FrameScheduler {
     this.intervalMs = options.intervalMs ?? 10;
     this.catchUpTicks = options.catchUpTicks ?? 4;
     this.#now = options.now ?? (() => performance.now());
+    this.#readIo = options.readIo ?? null;
   }
 
   add(mixer: Mixer): void {
@@ -71,6 +77,7 @@ export class FrameScheduler {
   }
 
   #service(maxTicks: number): void {
+    if (this.#readIo !== null && this.#mixers.length > 0) this.#readIo();
     const now = this.#now();
     let behind = false;
     const mixers = this.#mixers;

@@ -18,7 +18,10 @@
  *   close(fd: number)
  *   send(fd, bytes: Uint8Array, offset, length, ip4, port) -> 0 or -errno (never blocks; with the
  *     send thread: queued, or -ENOBUFS when 8192 packets already wait)
- *   stats() -> [wakeups, batches, packets, truncated, sendThread, threadSent, threadErrors, queueDrops]
+ *   kick()                                          wakes the send thread for what send() queued
+ *   poll()                                          reads the sockets now (onBatch runs inside)
+ *   stats() -> [wakeups, batches, packets, truncated, sendThread, threadSent, threadErrors, queueDrops,
+ *               sendThreadKicks, sendThreadMissedKicks, polls]
  * meta holds, per packet k, META_FIELDS int32s at k * META_FIELDS: id, arena offset, length,
  * source IPv4 (host order, as int32), source port.
  */
@@ -46,6 +49,7 @@
 #define SLOT 2048        /* bytes per datagram; RTP over Ethernet fits in 1500 */
 #define MAX_EVENTS 256   /* ready sockets per epoll_wait */
 #define MAX_PER_WAKE 2048 /* packets per wake-up, then timers run (the frame tick): ~20 ms of traffic at 1,000 calls */
+#define POLL_CAP 65536    /* packets per poll(): what ~16 MB of socket buffers could hold */
 
 typedef struct {
   napi_env env;
@@ -63,7 +67,7 @@ typedef struct {
   int started;
   unsigned closes; /* sockets closed so far: a close during a batch ends that batch */
   unsigned open;   /* sockets open now */
-  double wakeups, batches, packets, truncated;
+  double wakeups, batches, packets, truncated, polls;
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_in from[BATCH];
@@ -209,8 +213,11 @@ static napi_value int_value(napi_env env, int32_t v) {
   return out;
 }
 
-/* Hands the packets collected so far to JavaScript. Returns 0, or -1 if the callback threw. */
-static int flush(size_t count, int arena_full) {
+/* Hands the packets collected so far to JavaScript. Returns 0, or -1 if the callback threw.
+ * From the event loop (sync 0) through make_callback, whose exceptions are uncaught ones;
+ * from poll() (sync 1, JavaScript on the stack) as a plain call whose exception stays pending
+ * and is thrown by poll(). */
+static int flush(size_t count, int arena_full, int sync) {
   if (count == 0 && !arena_full) return 0;
   napi_env env = S.env;
   napi_handle_scope scope;
@@ -221,6 +228,11 @@ static int flush(size_t count, int arena_full) {
   napi_create_uint32(env, (uint32_t)count, &argv[0]);
   napi_get_boolean(env, arena_full, &argv[1]);
   S.batches++;
+  if (sync) {
+    napi_status st = napi_call_function(env, recv, cb, 2, argv, &result);
+    napi_close_handle_scope(env, scope);
+    return st == napi_ok ? 0 : -1;
+  }
   /* make_callback, not call_function: it runs process.nextTick callbacks and microtasks after
    * the batch, as node:dgram's 'message' events do. */
   napi_status st = napi_make_callback(env, S.async, recv, cb, 2, argv, &result);
@@ -235,19 +247,16 @@ static int flush(size_t count, int arena_full) {
   return rc;
 }
 
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)handle;
-  (void)events;
-  if (status < 0) return;
-  S.wakeups++;
+/* Reads every ready socket, at most `cap` datagrams, handing them to JavaScript in batches. */
+static void drain(size_t cap, int sync) {
   size_t count = 0, total = 0;
   unsigned closes = S.closes;
   /* All ready sockets now, not MAX_EVENTS of them: what is left for the next turn of the loop
    * would wait behind the timers (the 20 ms frame tick) and could miss its playout time. */
   int n = MAX_EVENTS;
-  while (n == MAX_EVENTS && total < MAX_PER_WAKE) {
+  while (n == MAX_EVENTS && total < cap) {
     n = epoll_wait(S.epfd, S.events, MAX_EVENTS, 0);
-    for (int e = 0; e < n && total < MAX_PER_WAKE; e++) {
+    for (int e = 0; e < n && total < cap; e++) {
       int fd = (int)(S.events[e].data.u64 >> 32);
       int32_t id = (int32_t)(S.events[e].data.u64 & 0xffffffffu);
       for (;;) {
@@ -260,8 +269,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
           if (S.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) S.truncated++;
           if (count == S.meta_capacity || S.arena_pos + len > S.arena_len) {
             int full = S.arena_pos + len > S.arena_len;
-            if (flush(count, full) < 0) goto done;
+            int rc = flush(count, full, sync);
             count = 0;
+            if (rc < 0) goto done;
             if (S.arena_pos + len > S.arena_len) goto done; /* JavaScript gave no new arena */
           }
           memcpy(S.arena + S.arena_pos, S.scratch[i], len);
@@ -285,7 +295,27 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   }
 done:
   S.packets += (double)total;
-  if (count > 0) flush(count, 0);
+  if (count > 0) flush(count, 0, sync);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)handle;
+  (void)events;
+  if (status < 0) return;
+  S.wakeups++;
+  drain(MAX_PER_WAKE, 0);
+}
+
+/* poll(): reads what the sockets hold now, synchronously. The media clock calls it before it
+ * mixes, so a frame is never mixed while its packet still waits in a socket: after a stall
+ * the loop runs timers before it polls, and one poll phase reads at most MAX_PER_WAKE. */
+static napi_value js_poll(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  if (!S.started) return NULL;
+  S.polls++;
+  drain(POLL_CAP, 1);
+  return NULL;
 }
 
 static int set_arena(napi_env env, napi_value v) {
@@ -520,10 +550,10 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value arr, v;
-  napi_create_array_with_length(env, 10, &arr);
-  double s[10] = {S.wakeups, S.batches, S.packets, S.truncated, (double)Q.on, (double)atomic_load(&Q.sent), (double)atomic_load(&Q.errors),
-                  (double)atomic_load(&Q.dropped), (double)atomic_load(&Q.kicks), (double)atomic_load(&Q.missed)};
-  for (uint32_t i = 0; i < 10; i++) {
+  napi_create_array_with_length(env, 11, &arr);
+  double s[11] = {S.wakeups, S.batches, S.packets, S.truncated, (double)Q.on, (double)atomic_load(&Q.sent), (double)atomic_load(&Q.errors),
+                  (double)atomic_load(&Q.dropped), (double)atomic_load(&Q.kicks), (double)atomic_load(&Q.missed), S.polls};
+  for (uint32_t i = 0; i < 11; i++) {
     napi_create_double(env, s[i], &v);
     napi_set_element(env, arr, i, v);
   }
@@ -538,6 +568,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"kick", NULL, js_kick, NULL, NULL, NULL, napi_default, NULL},
+      {"poll", NULL, js_poll, NULL, NULL, NULL, napi_default, NULL},
       {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };

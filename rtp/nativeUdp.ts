@@ -26,8 +26,10 @@ interface Addon {
   send(fd: number, bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): number;
   /** Wakes the send thread if it sleeps with packets queued. */
   kick(): void;
+  /** Reads the sockets now; onBatch runs inside. */
+  poll(): void;
   localPort(fd: number): number;
-  stats(): [number, number, number, number, number, number, number, number, number, number];
+  stats(): [number, number, number, number, number, number, number, number, number, number, number];
 }
 
 const META_FIELDS = 5;
@@ -123,10 +125,12 @@ export function nativeUdpStats(): {
   /** Times the send thread was woken by a kick (once per callback that sent), and found packets after its safety timeout instead (a missed kick: should stay 0). */
   sendThreadKicks: number;
   sendThreadMissedKicks: number;
+  /** pollNative() calls that reached the addon. */
+  polls: number;
 } {
   const a = load();
-  const [wakeups, batches, packets, truncated, on, threadSent, threadSendErrors, sendQueueDrops, sendThreadKicks, sendThreadMissedKicks] =
-    a === null ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] : a.stats();
+  const [wakeups, batches, packets, truncated, on, threadSent, threadSendErrors, sendQueueDrops, sendThreadKicks, sendThreadMissedKicks, polls] =
+    a === null ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] : a.stats();
   return {
     wakeups,
     batches,
@@ -140,6 +144,7 @@ export function nativeUdpStats(): {
     sendQueueDrops,
     sendThreadKicks,
     sendThreadMissedKicks,
+    polls,
   };
 }
 
@@ -183,6 +188,17 @@ export function closeNative(s: NativeSocket): void {
   if (!receivers.delete(s.id)) return;
   openSockets--;
   addon!.close(s.fd);
+}
+
+/**
+ * Reads what the native sockets hold now and delivers it (synchronously, to the endpoints'
+ * receivers). The media clock calls this before it mixes: Node runs timers before it polls
+ * sockets, and one poll phase reads at most 2048 datagrams, so after a stall a frame could
+ * otherwise be mixed while its packet still waited in a socket, and the packet would then be
+ * dropped as late. A no-op when no native socket is open (or the path is off).
+ */
+export function pollNative(): void {
+  if (openSockets > 0) addon!.poll();
 }
 
 let kickQueued = false;

@@ -316,6 +316,48 @@ test('a drifting sender through the same jitter and stalls is still measured and
   }
 });
 
+test('FrameScheduler reads input (readIo) before every round of ticks: after a stall no frame is mixed while its audio waits unread', async () => {
+  // A sender puts 20 ms of audio "in the socket" every 20 ms of wall time. The event loop's own
+  // reader takes at most one frame per loop turn (as one poll phase reads at most 2048
+  // datagrams); readIo, when given, takes everything waiting. Then the loop stalls for 150 ms.
+  const run = async (withReadIo: boolean): Promise<number> => {
+    const mixer = new Mixer({ sampleRate: 8000, delayMs: 60 });
+    const a = mixer.createInput('sender');
+    mixer.addOutput({ kind: 'track', input: a }, new Collector());
+    const p = new ToneProducer(a, 1000, 8000);
+    const t0 = performance.now();
+    let read = 0;
+    const waiting = (): number => Math.floor((performance.now() - t0) / 20) + 1 - read;
+    const readOne = (): void => {
+      if (waiting() > 0) {
+        p.push(160);
+        read++;
+      }
+    };
+    const readAll = (): void => {
+      for (let n = waiting(); n > 0; n--, read++) p.push(160);
+    };
+    const scheduler = new FrameScheduler(withReadIo ? { readIo: readAll } : {});
+    const loopReader = setInterval(readOne, 1);
+    try {
+      readAll();
+      scheduler.add(mixer);
+      await new Promise((r) => setTimeout(r, 200));
+      const until = performance.now() + 150;
+      while (performance.now() < until); // the stall
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      scheduler.remove(mixer);
+      clearInterval(loopReader);
+    }
+    assert.ok(mixer.ticks >= 25, `${mixer.ticks} ticks`);
+    return a.underrunSamples;
+  };
+  assert.is(await run(true), 0, 'with readIo: every frame read before it is mixed');
+  // The control: without it, the catch-up ticks after the stall outrun the loop's reader.
+  assert.ok((await run(false)) > 0, 'without readIo the stall costs audio');
+});
+
 test('FrameScheduler drives a mixer from real timers', async () => {
   const scheduler = new FrameScheduler();
   const mixer = new Mixer({ sampleRate: 8000, delayMs: 20 });

@@ -6,8 +6,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { PortAllocator, RtpEndpoint, nativeUdpStats, udpPath } from '../rtp/index.js';
+import { PortAllocator, RtpEndpoint, nativeUdpStats, pollNative, udpPath } from '../rtp/index.js';
 import type { RtpHeaderReader } from '../rtp/index.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
@@ -114,6 +115,41 @@ test('native path: a burst to 100 endpoints arrives whole, in order, and kept pa
     sender.close();
   }
   assert.is(nativeUdpStats().open, 0, 'closed endpoints release their native sockets');
+});
+
+test('pollNative() reads what waits in the sockets inside the call, past the 2048 datagrams of one loop wake-up', async () => {
+  if (!native) {
+    assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0', udpPath());
+    return;
+  }
+  const [min] = randomPortRange();
+  const ports = new PortAllocator(min, min + 60);
+  const endpoints: RtpEndpoint[] = [];
+  const count = new Array<number>(20).fill(0);
+  try {
+    for (let e = 0; e < 20; e++) {
+      const ep = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, recvBufferBytes: 1 << 20 });
+      const index = e;
+      ep.handler = { receive: () => void count[index]!++ };
+      endpoints.push(ep);
+    }
+    const before = nativeUdpStats();
+    // Another process sends 150 packets to each of the 20 sockets (3000 in all) while this
+    // thread is blocked in execFileSync: the event loop reads none of them meanwhile.
+    const script = `const s = require('dgram').createSocket('udp4'); const ports = ${JSON.stringify(endpoints.map((e) => e.port))};
+      const p = Buffer.alloc(172); p[0] = 0x80; let left = 150 * ports.length;
+      for (let i = 0; i < 150; i++) for (const port of ports) { p[3] = i; s.send(p, port, '127.0.0.1', () => { if (--left === 0) s.close(); }); }`;
+    execFileSync(process.execPath, ['-e', script]);
+    assert.equal(count.reduce((a, b) => a + b, 0), 0, 'nothing read while blocked');
+    pollNative();
+    // Read and delivered inside the call: no turn of the event loop in between.
+    assert.equal(count, new Array<number>(20).fill(150));
+    const after = nativeUdpStats();
+    assert.is(after.polls - before.polls, 1);
+    assert.is(after.wakeups - before.wakeups, 0, 'not through the event loop');
+  } finally {
+    for (const ep of endpoints) ep.close();
+  }
 });
 
 test.run();
