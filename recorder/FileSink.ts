@@ -48,7 +48,9 @@ export class FileSink implements ByteSink {
   /** Called once when the sink fails (queue full or disk error). */
   onError: ((err: RecgateError) => void) | null = null;
 
-  readonly #fd: number;
+  #fd: number;
+  /** Settles when the file is open (or could not be); null once it has. */
+  #opening: Promise<void> | null = null;
   readonly #now: () => number;
   readonly #pool: Uint8Array[] = [];
   readonly #queue: Pending[] = [];
@@ -75,7 +77,7 @@ export class FileSink implements ByteSink {
 
   private constructor(path: string, fd: number, options: FileSinkOptions) {
     this.path = path;
-    this.#fd = fd;
+    this.#fd = fd; // -1 while the file is being created (see open())
     this.chunkBytes = options.chunkBytes ?? 32 * 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 250;
@@ -86,10 +88,36 @@ export class FileSink implements ByteSink {
 
   /** Creates the file (refuses to overwrite an existing one unless `overwrite`). */
   static async create(path: string, options: FileSinkOptions = {}): Promise<FileSink> {
-    const fd = await new Promise<number>((resolve, reject) => {
-      fs.open(path, options.overwrite === true ? 'w' : 'wx', 0o644, (err, fd) => (err ? reject(new IoError(`cannot create ${path}: ${err.message}`, err)) : resolve(fd)));
+    const { sink, opened } = FileSink.open(path, options);
+    await opened;
+    return sink;
+  }
+
+  /**
+   * A sink that takes bytes at once, while its file is still being created: they are staged
+   * and written once the file is open. `opened` settles then; on failure (the file exists, no
+   * space) it rejects and the sink has failed with the same error. A recording starts taking
+   * audio when asked, not when the threadpool (busy with other files' writes) got to the open.
+   */
+  static open(path: string, options: FileSinkOptions = {}): { sink: FileSink; opened: Promise<void> } {
+    const sink = new FileSink(path, -1, options);
+    const opened = new Promise<void>((resolve, reject) => {
+      fs.open(path, options.overwrite === true ? 'w' : 'wx', 0o644, (err, fd) => {
+        if (err) {
+          const e = new IoError(`cannot create ${path}: ${err.message}`, err);
+          sink.#fail(e);
+          sink.#opening = null;
+          reject(e);
+          return;
+        }
+        sink.#fd = fd;
+        sink.#opening = null;
+        sink.#pump();
+        resolve();
+      });
     });
-    return new FileSink(path, fd, options);
+    sink.#opening = opened.catch(() => undefined);
+    return { sink, opened };
   }
 
   /** The error that failed the sink, or null. */
@@ -150,6 +178,8 @@ export class FileSink implements ByteSink {
   }
 
   async #close(): Promise<void> {
+    if (this.#opening !== null) await this.#opening;
+    if (this.#fd < 0) throw this.#error ?? new IoError(`${this.path} was never opened`);
     if (this.#error === null) this.flush();
     await new Promise<void>((resolve) => {
       if (!this.#writing && this.#queue.length === 0) resolve();
@@ -187,7 +217,7 @@ export class FileSink implements ByteSink {
   }
 
   #pump(): void {
-    if (this.#writing) return;
+    if (this.#writing || this.#fd < 0) return;
     const p = this.#queue[0];
     if (p === undefined) {
       const done = this.#drained;

@@ -120,7 +120,9 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
    */
   static async start(options: RecordingStartOptions): Promise<Recording> {
     validate(options);
-    const sink = await FileSink.create(options.path, options.sink);
+    // The sink takes bytes while its file is being created: the recording hears the call from
+    // now, not from when the (possibly busy) threadpool opened the file.
+    const { sink, opened } = FileSink.open(options.path, options.sink);
     let encoder: Encoder;
     try {
       const eo = {
@@ -134,8 +136,12 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
       const pool = options.encoderPool ?? null;
       encoder = pool !== null && options.format !== 'wav' ? pool.open(eo, sink) : createEncoder(eo, sink);
     } catch (err) {
+      const created = await opened.then(
+        () => true,
+        () => false,
+      );
       await sink.close().catch(() => undefined);
-      await fs.promises.unlink(options.path).catch(() => undefined);
+      if (created) await fs.promises.unlink(options.path).catch(() => undefined);
       throw err;
     }
     const rec = new Recording(options, encoder, sink, options.mixer);
@@ -146,6 +152,15 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
       throw new InvalidArgumentError(`channels ${options.channels} does not match a ${spec.kind} output`);
     }
     rec.#output = options.mixer.addOutput(spec, rec);
+    try {
+      await opened;
+    } catch (err) {
+      // Not created (it exists, no space...): nothing of ours to keep or remove.
+      options.mixer.removeOutput(rec.#output);
+      rec.#output = null;
+      await rec.stop().catch(() => undefined);
+      throw err;
+    }
     return rec;
   }
 

@@ -52,6 +52,29 @@ test('time limit: the recording stops itself at time_limit and says so', async (
   assert.is(r.fileSize, 44 + 8000);
 });
 
+test('a recording takes the audio from when it is started, while its file is still being created', async () => {
+  const { mixer, advance } = toneCall();
+  advance(200); // the call is up
+  const file = path.join(dir, 'from-start.wav');
+  const starting = Recording.start({ mixer, path: file, format: 'wav', sampleRate: 8000, channels: 1 });
+  // 300 ms of call pass before the open (on the libuv threadpool, busy under load) completes.
+  advance(300);
+  const rec = await starting;
+  advance(200);
+  const r = await rec.stop();
+  assert.is(r.durationMs, 500, 'from the start request to the stop');
+  const a = await decodeFile(r.path);
+  assert.ok(toneFrames(a.pcm, 8000, 1000).ratio > 0.95, 'the tone throughout');
+  // A file that cannot be created still fails the start, and leaves nothing behind it.
+  const refused = await Recording.start({ mixer, path: file, format: 'wav', sampleRate: 8000, channels: 1 }).then(
+    () => 'started',
+    (e: Error) => e.message,
+  );
+  assert.match(refused, /cannot create/);
+  assert.is(fs.statSync(file).size, r.fileSize, 'the existing recording is untouched');
+  assert.is(mixer.stats().outputs, 0, 'the failed start left no output on the mixer');
+});
+
 for (const behavior of ['skip', 'silence'] as const) {
   test(`pause with ${behavior}: the paused span is ${behavior === 'skip' ? 'absent' : 'silent'} and listed`, async () => {
     const { mixer, advance } = toneCall();
