@@ -131,16 +131,25 @@ async function freeBlock(lo: number, hi: number, count: number): Promise<number>
   throw new Error(`no ${count} free consecutive ports in ${lo}-${hi}`);
 }
 
-/** Every recording of the default account, through the API (100 per page). */
+/**
+ * Every recording of the default account, through the API (100 per page), with how long its
+ * call lasted in the gateway (answer to BYE): what the recording should cover.
+ */
 async function listRecordings(gw: GatewayChild): Promise<RecordingInfo[]> {
-  const out: RecordingInfo[] = [];
-  let token = '';
-  for (;;) {
-    const page = await gw.api<{ result: RecordingInfo[]; next_page_token?: string }>(`/v1/recordings?page_size=100${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
-    out.push(...page.result);
-    if (!page.next_page_token || page.result.length === 0) return out;
-    token = page.next_page_token;
-  }
+  const all = async <T>(list: string): Promise<T[]> => {
+    const out: T[] = [];
+    let token = '';
+    for (;;) {
+      const page = await gw.api<{ result: T[]; next_page_token?: string }>(`${list}?page_size=100${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
+      out.push(...page.result);
+      if (!page.next_page_token || page.result.length === 0) return out;
+      token = page.next_page_token;
+    }
+  };
+  const calls = await all<{ id: string; tm_answer: string; tm_end: string }>('/v1/calls');
+  const callMs = new Map(calls.map((c) => [c.id, Date.parse(c.tm_end) - Date.parse(c.tm_answer)]));
+  const recs = await all<Omit<RecordingInfo, 'call_ms'> & { reference_id: string }>('/v1/recordings');
+  return recs.map((r) => ({ ...r, call_ms: callMs.get(r.reference_id) ?? NaN }));
 }
 
 /** Recording id -> its file under <data dir>/recordings/ (named <id>.<extension>). */
@@ -229,6 +238,8 @@ interface Result {
     failedChecks: Record<string, number>;
     /** Shortest and longest recording (duration_ms). */
     durationMs: { min: number; max: number };
+    /** How long the recordings' calls lasted in the gateway, answer to BYE (sipp's hold plus its latency). */
+    callMs: { min: number; max: number };
     failures: { id: string; why: string }[];
   };
   /**
@@ -482,6 +493,7 @@ async function main(): Promise<void> {
       minStrictToneRatio: checks.reduce((m, c) => Math.min(m, c.left.strictRatio, c.right.strictRatio), 1),
       failedChecks: checks.flatMap((c) => c.failed).reduce<Record<string, number>>((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {}),
       durationMs: { min: Math.min(...checks.map((c) => c.durationMs)), max: Math.max(...checks.map((c) => c.durationMs)) },
+      callMs: { min: Math.min(...checks.map((c) => c.callMs)), max: Math.max(...checks.map((c) => c.callMs)) },
       failures: checks.filter((c) => !c.ok).slice(0, 20).map((c) => ({ id: c.id, why: c.why })),
     },
     lostInGateway,
@@ -565,13 +577,13 @@ async function main(): Promise<void> {
   if (recs.length !== a.calls) console.log(`- ${recs.length} recordings for ${a.calls} calls`);
   console.log(
     `- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, each in >= ${MIN_TONE_RATIO * 100} % of its 20 ms frames ` +
-      `at >= ${MIN_TONE_FRACTION * 100} % of the energy, never the other's; ${holdMs} ± 200 ms); lowest tone share ${(result.recordings.minToneRatio * 100).toFixed(1)} % ` +
+      `at >= ${MIN_TONE_FRACTION * 100} % of the energy, never the other's; as long as its call, answer to BYE, ± 200 ms); lowest tone share ${(result.recordings.minToneRatio * 100).toFixed(1)} % ` +
       `(${(result.recordings.minStrictToneRatio * 100).toFixed(1)} % at the recipe's 80 %); ${impureFrames} frames with audio under 80 % at the tone ` +
       `(single samples inserted or dropped by the drift controller, concealment, or the tone's onset and end)`,
   );
   const fc = Object.entries(result.recordings.failedChecks);
   console.log(
-    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms` +
+    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms; calls answer to BYE ${result.recordings.callMs.min}-${result.recordings.callMs.max} ms` +
       (fc.length > 0 ? `; failed checks: ${fc.map(([k, v]) => `${k} ${v}`).join(', ')}; for example:` : ''),
   );
   for (const f of result.recordings.failures.slice(0, 5)) console.log(`  - ${f.id}: ${f.why}`);
