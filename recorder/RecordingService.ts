@@ -238,6 +238,9 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
       tm_delete: '',
     };
     this.store.insertRecording(row);
+    // The audio starts here (Recording.start takes it while the file is being created), so
+    // tm_start says now, not when the open completed.
+    const startedAt = nowIso();
     let media: Recording;
     try {
       media = await Recording.start({
@@ -261,7 +264,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     const active: Active = { row, media, stopping: null };
     this.#active.set(id, active);
     media.on('autostop', (reason) => void this.stop(id, reason).catch(() => undefined));
-    this.#transition(row, 'recording', { tm_start: nowIso() }, 'recording.started');
+    this.#transition(row, 'recording', { tm_start: startedAt }, 'recording.started');
     return row;
   }
 

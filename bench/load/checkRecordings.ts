@@ -1,7 +1,7 @@
 /**
- * Reads back every recording of a bench/load run: each must be `ended`, last as long as its
- * call did in the gateway, answer to BYE (± 200 ms; sipp's hold time is only the intent: under
- * load sipp acknowledges the answer late, so its calls run a few hundred ms longer), and hold the caller's tone on the left and the callee's on the right in at
+ * Reads back every recording of a bench/load run: each must be `ended`, last from its start to
+ * its call's BYE in the gateway (± 200 ms; sipp's hold time is only the intent: under load sipp
+ * acknowledges the answer late, so its calls run a few hundred ms longer), and hold the caller's tone on the left and the callee's on the right in at
  * least 95 % of its 20 ms frames (and never the other's), by Goertzel per frame (dsp/
  * toneFrames, ../../shared/RECIPES.md; see MIN_TONE_FRACTION).
  * WAV is read directly; MP3 and Opus are decoded by ffmpeg (an independent decoder).
@@ -18,7 +18,7 @@ export interface RecordingInfo {
   status: string;
   format: string;
   duration_ms: number;
-  /** Its call's length in the gateway, answer to BYE, in ms (NaN when unknown: the hold time is used). */
+  /** From its start to its call's BYE in the gateway, in ms (NaN when unknown: the hold time is used). */
   call_ms: number;
 }
 
@@ -46,7 +46,7 @@ export interface RecordingCheck {
   /** Which checks failed (for counting): status, duration, caller, callee, crosstalk, unreadable. */
   failed: FailedCheck[];
   durationMs: number;
-  /** Its call's length, answer to BYE (the expected duration). */
+  /** From its start to its call's BYE (the expected duration). */
   callMs: number;
   left: ChannelCheck;
   right: ChannelCheck;
@@ -152,7 +152,7 @@ export async function checkRecording(file: string, rec: RecordingInfo, expectMs:
   };
   if (rec.status !== 'ended') fail('status', `status ${rec.status}`);
   const expected = Number.isFinite(rec.call_ms) ? rec.call_ms : expectMs;
-  if (Math.abs(rec.duration_ms - expected) > 200) fail('duration', `duration ${rec.duration_ms} ms, its call ${expected} ms (± 200)`);
+  if (Math.abs(rec.duration_ms - expected) > 200) fail('duration', `duration ${rec.duration_ms} ms, start to BYE ${expected} ms (± 200)`);
   if (left.ratio < MIN_TONE_RATIO) fail('caller', `caller tone in ${(left.ratio * 100).toFixed(1)} % of left frames`);
   if (right.ratio < MIN_TONE_RATIO) fail('callee', `callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
   if (left.wrongTone > 0 || right.wrongTone > 0) fail('crosstalk', `other party's tone: ${left.wrongTone} left, ${right.wrongTone} right`);

@@ -132,8 +132,9 @@ async function freeBlock(lo: number, hi: number, count: number): Promise<number>
 }
 
 /**
- * Every recording of the default account, through the API (100 per page), with how long its
- * call lasted in the gateway (answer to BYE): what the recording should cover.
+ * Every recording of the default account, through the API (100 per page), with how long it
+ * should be: from its start (tm_start, when its audio begins: for a connect, when the callee
+ * answered, a file open before the caller's 200 OK) to its call's BYE (the call's tm_end).
  */
 async function listRecordings(gw: GatewayChild): Promise<RecordingInfo[]> {
   const all = async <T>(list: string): Promise<T[]> => {
@@ -146,10 +147,10 @@ async function listRecordings(gw: GatewayChild): Promise<RecordingInfo[]> {
       token = page.next_page_token;
     }
   };
-  const calls = await all<{ id: string; tm_answer: string; tm_end: string }>('/v1/calls');
-  const callMs = new Map(calls.map((c) => [c.id, Date.parse(c.tm_end) - Date.parse(c.tm_answer)]));
-  const recs = await all<Omit<RecordingInfo, 'call_ms'> & { reference_id: string }>('/v1/recordings');
-  return recs.map((r) => ({ ...r, call_ms: callMs.get(r.reference_id) ?? NaN }));
+  const calls = await all<{ id: string; tm_end: string }>('/v1/calls');
+  const callEnd = new Map(calls.map((c) => [c.id, Date.parse(c.tm_end)]));
+  const recs = await all<Omit<RecordingInfo, 'call_ms'> & { reference_id: string; tm_start: string }>('/v1/recordings');
+  return recs.map((r) => ({ ...r, call_ms: (callEnd.get(r.reference_id) ?? NaN) - Date.parse(r.tm_start) }));
 }
 
 /** Recording id -> its file under <data dir>/recordings/ (named <id>.<extension>). */
@@ -238,7 +239,7 @@ interface Result {
     failedChecks: Record<string, number>;
     /** Shortest and longest recording (duration_ms). */
     durationMs: { min: number; max: number };
-    /** How long the recordings' calls lasted in the gateway, answer to BYE (sipp's hold plus its latency). */
+    /** From each recording's start to its call's BYE (sipp's hold plus its latency). */
     callMs: { min: number; max: number };
     failures: { id: string; why: string }[];
   };
@@ -577,13 +578,13 @@ async function main(): Promise<void> {
   if (recs.length !== a.calls) console.log(`- ${recs.length} recordings for ${a.calls} calls`);
   console.log(
     `- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, each in >= ${MIN_TONE_RATIO * 100} % of its 20 ms frames ` +
-      `at >= ${MIN_TONE_FRACTION * 100} % of the energy, never the other's; as long as its call, answer to BYE, ± 200 ms); lowest tone share ${(result.recordings.minToneRatio * 100).toFixed(1)} % ` +
+      `at >= ${MIN_TONE_FRACTION * 100} % of the energy, never the other's; from its start to the call's BYE ± 200 ms); lowest tone share ${(result.recordings.minToneRatio * 100).toFixed(1)} % ` +
       `(${(result.recordings.minStrictToneRatio * 100).toFixed(1)} % at the recipe's 80 %); ${impureFrames} frames with audio under 80 % at the tone ` +
       `(single samples inserted or dropped by the drift controller, concealment, or the tone's onset and end)`,
   );
   const fc = Object.entries(result.recordings.failedChecks);
   console.log(
-    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms; calls answer to BYE ${result.recordings.callMs.min}-${result.recordings.callMs.max} ms` +
+    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms; start to BYE ${result.recordings.callMs.min}-${result.recordings.callMs.max} ms` +
       (fc.length > 0 ? `; failed checks: ${fc.map(([k, v]) => `${k} ${v}`).join(', ')}; for example:` : ''),
   );
   for (const f of result.recordings.failures.slice(0, 5)) console.log(`  - ${f.id}: ${f.why}`);
