@@ -15,7 +15,7 @@ import { decodeFile } from './helpers/ffmpeg.js';
 import { startGateway } from './helpers/gateway.js';
 import { startCapture } from './helpers/pcap.js';
 import { runSipp, uacScenario, writeScenario, writeToneFile } from './helpers/sipp.js';
-import { uacDtmfScenario, uasDtmfScenario, uasRejectScenario, uasToneScenario } from './helpers/sippScenarios.js';
+import { holdResumeScenario, uacDtmfScenario, uasDtmfScenario, uasRejectScenario, uasToneScenario } from './helpers/sippScenarios.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-b2bua-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -141,6 +141,65 @@ for (const callerLaw of ['ulaw', 'alaw'] as const) test(`stereo recording: calle
       assert.ok(delayMs >= 40, `mixed and re-encoded: the tone out ${delayMs.toFixed(1)} ms after it came in`);
       assert.is(relayed, 0);
     }
+  } finally {
+    await capture.stop().catch(() => undefined);
+    await gw.stop();
+  }
+});
+
+test('relayed call through hold and resume: nothing is sent to the caller on hold, then one stream carries on', async () => {
+  const tone1k = path.join(dir, 'hold-caller.ul');
+  const tone15 = path.join(dir, 'hold-callee.ul');
+  writeToneFile(tone1k, 1000, 10);
+  writeToneFile(tone15, 1500, 10);
+  const off = 120;
+  const gw = await startGateway({
+    routes: { routes: [{ match: { user: '+1*' }, action: 'connect', target: `sip:{user}@127.0.0.1:${uasSip + off}`, recording: { format: 'wav', channels: 'stereo' } }] },
+  });
+  const { min, max } = gw.config.rtpPorts;
+  const capture = await startCapture(path.join(dir, 'hold.pcap'), `udp and portrange ${min}-${max}`);
+  try {
+    const uas = runSipp(['-sf', writeScenario(dir, 'hold-uas.xml', uasToneScenario(tone15)), ...common, '-p', String(uasSip + off), '-mp', String(uasSip + off + 2)], 30000);
+    await new Promise((r) => setTimeout(r, 300));
+    const uac = await runSipp([
+      '-sf',
+      writeScenario(dir, 'hold-uac.xml', holdResumeScenario(tone1k, 1500)),
+      '-s',
+      '+15550001',
+      ...common,
+      '-p',
+      String(uacSip + off),
+      '-mp',
+      String(uacSip + off + 2),
+      `127.0.0.1:${gw.sipPort}`,
+    ]);
+    assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
+    assert.is((await uas).code, 0);
+    for (let i = 0; i < 50 && gw.ended.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const call = gw.ended[0]!;
+    const callerPort = call.legs[0]!.port;
+    const packets = await capture.stop();
+    const h = new RtpHeaderReader();
+    const out = packets
+      .filter((p) => p.srcPort === callerPort && h.parse(p.payload, 0, p.payload.length) === RtpDrop.None)
+      .map((p) => (h.parse(p.payload, 0, p.payload.length), { t: p.timeMs, seq: h.sequenceNumber, ts: h.timestamp, ssrc: h.ssrc, m: h.marker }));
+    const inCallee = packets.filter((p) => p.dstPort === call.legs[1]!.port).map((p) => p.timeMs - out[0]!.t);
+    const inCaller = packets.filter((p) => p.dstPort === callerPort).map((p) => p.timeMs - out[0]!.t);
+    assert.ok(out.length >= 80, `${out.length} packets to the caller; callee sent from ${inCallee[0]} to ${inCallee[inCallee.length - 1]} ms, caller from ${inCaller[0]} to ${inCaller[inCaller.length - 1]} ms`);
+    assert.ok(call.legs[0]!.sender!.packetsRelayed >= out.length - 5, `relayed ${call.legs[0]!.sender!.packetsRelayed} of ${out.length}`);
+    // The hold: the one long silence towards the caller (about 1 s), and none other.
+    let gap = 1;
+    for (let i = 2; i < out.length; i++) if (out[i]!.t - out[i - 1]!.t > out[gap]!.t - out[gap - 1]!.t) gap = i;
+    const silence = out[gap]!.t - out[gap - 1]!.t;
+    const after = out.length - gap;
+    assert.ok(silence >= 1200 && silence <= 2200 && gap >= 40 && after >= 15, `${silence.toFixed(0)} ms without packets to the caller while on hold (1.5 s), ${gap} packets before, ${after} after: ${out.map((o) => (o.t - out[0]!.t).toFixed(0)).join(" ")}`);
+    // One stream across it: one SSRC, the next sequence number, a marker, and timestamps that
+    // moved on by about the time on hold (8 per ms).
+    assert.is(new Set(out.map((o) => o.ssrc)).size, 1);
+    for (let i = 1; i < out.length; i++) assert.is(out[i]!.seq, (out[i - 1]!.seq + 1) & 0xffff, `sequence at packet ${i}`);
+    assert.ok(out[gap]!.m, 'marker on the first packet after the hold');
+    const tsJumpMs = ((out[gap]!.ts - out[gap - 1]!.ts) >>> 0) / 8;
+    assert.ok(Math.abs(tsJumpMs - silence) <= 60, `timestamps moved ${tsJumpMs} ms across ${silence.toFixed(0)} ms on hold`);
   } finally {
     await capture.stop().catch(() => undefined);
     await gw.stop();

@@ -52,14 +52,18 @@ const answered = `  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rtd="true" rrs="true"/>`;
 
-/** Hold with a=sendonly, then resume with a=sendrecv, each answered as it should be. */
-export function holdResumeScenario(): string {
+/**
+ * Hold with a=sendonly, then resume with a=sendrecv, each answered as it should be; optionally
+ * streaming a raw PCMU tone file all along, with `pauseMs` before the hold, on hold and after.
+ */
+export function holdResumeScenario(toneFile = '', pauseMs = 500): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="hold and resume">
 ${invite(1, sdp('sendrecv'))}
 ${answered}
 ${ack(1)}
-  <pause milliseconds="500"/>
+${toneFile ? `  <nop><action><exec rtp_stream="${toneFile},-1,0"/></action></nop>` : ''}
+  <pause milliseconds="${pauseMs}"/>
   <send retrans="500">
     <![CDATA[
       INVITE [next_url] SIP/2.0
@@ -75,7 +79,7 @@ ${headers('2 INVITE')}
     <action><ereg regexp="a=recvonly" search_in="body" check_it="true" assign_to="hold"/></action>
   </recv>
 ${ack(2)}
-  <pause milliseconds="500"/>
+  <pause milliseconds="${pauseMs}"/>
   <send retrans="500">
     <![CDATA[
       INVITE [next_url] SIP/2.0
@@ -91,7 +95,8 @@ ${headers('3 INVITE')}
     <action><ereg regexp="a=sendrecv" search_in="body" check_it="true" assign_to="resume"/></action>
   </recv>
 ${ack(3)}
-  <pause milliseconds="300"/>
+  <pause milliseconds="${toneFile ? pauseMs : 300}"/>
+${toneFile ? '  <nop><action><exec rtp_stream="pause"/></action></nop>' : ''}
 ${bye(4)}
   <Reference variables="hold,resume"/>
 </scenario>`;
