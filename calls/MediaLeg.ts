@@ -200,11 +200,6 @@ export class MediaLeg {
     this.#connectSender(false);
   }
 
-  /** Whether this leg is sent the other party's packets as they arrive (relay) rather than mixed frames. */
-  get relayed(): boolean {
-    return this.#relayFrom !== null && this.#relayFrom.#relayFor === this;
-  }
-
   /** The source leg stops relaying to this one. */
   #stopRelayFrom(): void {
     const src = this.#relayFrom;
