@@ -24,6 +24,18 @@ const uasSip = base;
 const uacSip = base + 40;
 const common = ['-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1'];
 
+/**
+ * A bridged call through the gateway: a sipp UAS streaming `calleeTone` (ports uasSip + off),
+ * then the caller's scenario to `user` (ports uacSip + off). Resolves when the caller's sipp
+ * exits; the callee's result is `uas`.
+ */
+async function bridgedCall(sipPort: number, off: number, name: string, callerXml: string, user: string, calleeTone: string) {
+  const uas = runSipp(['-sf', writeScenario(dir, `uas-${name}`, uasToneScenario(calleeTone)), ...common, '-p', String(uasSip + off), '-mp', String(uasSip + off + 2)], 30000);
+  await new Promise((r) => setTimeout(r, 300));
+  const uac = await runSipp(['-sf', writeScenario(dir, name, callerXml), '-s', user, ...common, '-p', String(uacSip + off), '-mp', String(uacSip + off + 2), `127.0.0.1:${sipPort}`]);
+  return { uac, uas };
+}
+
 /** First sample index whose magnitude exceeds a threshold, in a channel of interleaved PCM. */
 function onset(pcm: Int16Array, channels: number, channel: number, threshold = 3000): number {
   for (let i = channel; i < pcm.length; i += channels) if (Math.abs(pcm[i]!) > threshold) return (i - channel) / channels;
@@ -52,20 +64,7 @@ for (const callerLaw of ['ulaw', 'alaw'] as const) test(`stereo recording: calle
   const { min, max } = gw.config.rtpPorts;
   const capture = await startCapture(path.join(dir, 'rtp.pcap'), `udp and portrange ${min}-${max}`);
   try {
-    const uas = runSipp(['-sf', writeScenario(dir, 'uas.xml', uasToneScenario(tone15)), ...common, '-p', String(uasSip + off), '-mp', String(uasSip + off + 2)], 30000);
-    await new Promise((r) => setTimeout(r, 300));
-    const uac = await runSipp([
-      '-sf',
-      writeScenario(dir, 'uac.xml', uacScenario({ toneFile: tone1k, holdMs: 4000, payloadType: pt })),
-      '-s',
-      '+15551234',
-      ...common,
-      '-p',
-      String(uacSip + off),
-      '-mp',
-      String(uacSip + off + 2),
-      `127.0.0.1:${gw.sipPort}`,
-    ]);
+    const { uac, uas } = await bridgedCall(gw.sipPort, off, 'uac.xml', uacScenario({ toneFile: tone1k, holdMs: 4000, payloadType: pt }), '+15551234', tone15);
     assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
     const callee = await uas;
     assert.is(callee.code, 0, `callee: ${callee.stderr.slice(-800)}`);
@@ -159,20 +158,7 @@ test('relayed call through hold and resume: nothing is sent to the caller on hol
   const { min, max } = gw.config.rtpPorts;
   const capture = await startCapture(path.join(dir, 'hold.pcap'), `udp and portrange ${min}-${max}`);
   try {
-    const uas = runSipp(['-sf', writeScenario(dir, 'hold-uas.xml', uasToneScenario(tone15)), ...common, '-p', String(uasSip + off), '-mp', String(uasSip + off + 2)], 30000);
-    await new Promise((r) => setTimeout(r, 300));
-    const uac = await runSipp([
-      '-sf',
-      writeScenario(dir, 'hold-uac.xml', holdResumeScenario(tone1k, 1500)),
-      '-s',
-      '+15550001',
-      ...common,
-      '-p',
-      String(uacSip + off),
-      '-mp',
-      String(uacSip + off + 2),
-      `127.0.0.1:${gw.sipPort}`,
-    ]);
+    const { uac, uas } = await bridgedCall(gw.sipPort, off, 'hold-uac.xml', holdResumeScenario(tone1k, 1500), '+15550001', tone15);
     assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
     assert.is((await uas).code, 0);
     for (let i = 0; i < 50 && gw.ended.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
