@@ -122,7 +122,11 @@ export function nativeUdpStats(): {
   threadSent: number;
   threadSendErrors: number;
   sendQueueDrops: number;
-  /** Times the send thread was woken by a kick (once per callback that sent), and found packets after its safety timeout instead (a missed kick: should stay 0). */
+  /**
+   * Times the send thread was woken by a kick (once per callback that sent), and found packets
+   * after its 20 ms safety timeout instead: rarely the timeout lands between a batch's first
+   * send and its kick; more than that means kicks are missing.
+   */
   sendThreadKicks: number;
   sendThreadMissedKicks: number;
   /** pollNative() calls that reached the addon. */

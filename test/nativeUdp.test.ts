@@ -105,9 +105,12 @@ test('native path: a burst to 100 endpoints arrives whole, in order, and kept pa
     if (s1.sendThread) {
       assert.is(s1.threadSent - s0.threadSent, 20 * ENDPOINTS, 'sent by the send thread');
       // One wake-up per round of 100 sends (at most; none when the thread was still awake), and
-      // never a packet left waiting for the thread's 20 ms safety timeout.
+      // the packets do not wait for the thread's 20 ms safety timeout: without the kick every
+      // round does (20 of 20). The timeout may still land, rarely, between a round's first send
+      // and its kick (a fraction of a ms, once per 20 ms): at most 2 such.
       assert.ok(s1.sendThreadKicks - s0.sendThreadKicks <= 20, `${s1.sendThreadKicks - s0.sendThreadKicks} kicks for 20 rounds`);
-      assert.is(s1.sendThreadMissedKicks - s0.sendThreadMissedKicks, 0, 'no missed kick');
+      const missed = s1.sendThreadMissedKicks - s0.sendThreadMissedKicks;
+      assert.ok(missed <= 2, `${missed} of 20 rounds waited for the safety timeout`);
     }
     assert.is(s1.threadSendErrors - s0.threadSendErrors, 0);
   } finally {
