@@ -23,7 +23,7 @@ export class Metrics {
       });
     };
     const legs = () => [...gateway.calls.values()].flatMap((c) => c.legs);
-    const rtp = (k: 'received' | 'lost' | 'concealed' | 'late' | 'driftInserted' | 'driftDropped' | 'relayed') => gateway.rtpTotals()[k];
+    const rtp = (k: keyof ReturnType<Gateway['rtpTotals']>) => gateway.rtpTotals()[k];
     gauge('recgate_active_calls', 'Calls up or ringing now', () => gateway.calls.size);
     gauge('recgate_active_recordings', 'Recordings running (recording or paused) now', () => gateway.recordings.activeCount);
     gauge('recgate_rtp_packets_received_total', 'RTP packets received by the gateway since start', () => rtp('received'));

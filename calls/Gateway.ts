@@ -50,7 +50,7 @@ import type { FlowHost } from './FlowRunner.js';
 import { parseFlow } from './flows.js';
 import { parseDtmfInfo } from './dtmf.js';
 import type { GatewayConfig } from './config.js';
-import { LOCAL_CODECS, MediaLeg } from './MediaLeg.js';
+import { LOCAL_CODECS, MediaLeg, emptyRtpTotals } from './MediaLeg.js';
 import type { RtpTotals } from './MediaLeg.js';
 import { conferenceNameFor, defaultRoutes, matchRoute, sourceAllowed, targetFor } from './routes.js';
 import type { Route, RouteTable } from './routes.js';
@@ -113,7 +113,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   callsTotal = 0;
   readonly rejected: Record<string, number> = {};
   /** RTP counters of calls that ended (live calls are added when asked). */
-  readonly #rtpEnded: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0, relayed: 0 };
+  readonly #rtpEnded: RtpTotals = emptyRtpTotals();
   /** Where log lines go (one JSON object each); tests may capture them. */
   log: (entry: Record<string, unknown>) => void;
 

@@ -69,6 +69,19 @@ export interface RtpTotals {
   relayed: number;
 }
 
+/** All counters at 0. */
+export function emptyRtpTotals(): RtpTotals {
+  return { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0, relayed: 0 };
+}
+
+/** Adds a receiver's packet counters to `t`. */
+function addReceiverStats(t: RtpTotals, s: { received: number; lost: number; concealed: number; late: number }): void {
+  t.received += s.received;
+  t.lost += s.lost;
+  t.concealed += s.concealed;
+  t.late += s.late;
+}
+
 export class MediaLeg {
   readonly label: string;
   /** The transport: an RtpEndpoint (plain RTP) or a WebRtcTransport (browser). */
@@ -97,7 +110,7 @@ export class MediaLeg {
     },
   };
   /** Counters of the receivers and inputs this leg had before (a codec change, a conference join). */
-  readonly #before: RtpTotals = { received: 0, lost: 0, concealed: 0, late: 0, driftInserted: 0, driftDropped: 0, relayed: 0 };
+  readonly #before: RtpTotals = emptyRtpTotals();
   /** When media was last seen or expected, for the RTP timeout (monotonic ms). */
   sinceMs = performance.now();
   /** Called with each RFC 4733 digit this leg sends us, once, at the event's end. */
@@ -162,29 +175,19 @@ export class MediaLeg {
   /** Adds this leg's counters since it began to `t`. */
   addTotals(t: RtpTotals): void {
     const b = this.#before;
-    t.received += b.received;
-    t.lost += b.lost;
-    t.concealed += b.concealed;
-    t.late += b.late;
+    addReceiverStats(t, b);
     t.driftInserted += b.driftInserted + this.input.driftInserted;
     t.driftDropped += b.driftDropped + this.input.driftDropped;
     t.relayed += b.relayed + (this.sender?.packetsRelayed ?? 0);
     const s = this.receiver?.stats();
-    if (s === undefined) return;
-    t.received += s.received;
-    t.lost += s.lost;
-    t.concealed += s.concealed;
-    t.late += s.late;
+    if (s !== undefined) addReceiverStats(t, s);
   }
 
   /** Keeps the counters of a receiver about to be replaced. */
   #retireReceiver(): void {
     const s = this.receiver?.stats();
     if (s === undefined) return;
-    this.#before.received += s.received;
-    this.#before.lost += s.lost;
-    this.#before.concealed += s.concealed;
-    this.#before.late += s.late;
+    addReceiverStats(this.#before, s);
     this.receiver = null;
   }
 

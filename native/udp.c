@@ -116,6 +116,16 @@ static struct {
   int devnull; /* dup2()ed over a closed socket's descriptor until the send thread closes it */
 } Q = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
+/* The IPv4 destination of a send (host-order address and port). */
+static struct sockaddr_in ipv4_to(uint32_t ip, uint16_t port) {
+  struct sockaddr_in to;
+  memset(&to, 0, sizeof to);
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(ip);
+  to.sin_port = htons(port);
+  return to;
+}
+
 static void *send_thread(void *arg) {
   (void)arg;
   uint64_t t = atomic_load(&Q.tail);
@@ -146,11 +156,7 @@ static void *send_thread(void *arg) {
         close(s->fd);
         continue;
       }
-      struct sockaddr_in to;
-      memset(&to, 0, sizeof to);
-      to.sin_family = AF_INET;
-      to.sin_addr.s_addr = htonl(s->ip);
-      to.sin_port = htons(s->port);
+      struct sockaddr_in to = ipv4_to(s->ip, s->port);
       if (sendto(s->fd, s->data, (size_t)s->length, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) >= 0) atomic_fetch_add(&Q.sent, 1);
       else if (errno != ENOTSOCK) atomic_fetch_add(&Q.errors, 1); /* ENOTSOCK: its socket was closed after it was queued */
       atomic_store_explicit(&Q.tail, t + 1, memory_order_release);
@@ -523,11 +529,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     sq_publish();
     return int_value(env, 0);
   }
-  struct sockaddr_in to;
-  memset(&to, 0, sizeof to);
-  to.sin_family = AF_INET;
-  to.sin_addr.s_addr = htonl(ip);
-  to.sin_port = htons((uint16_t)port);
+  struct sockaddr_in to = ipv4_to(ip, (uint16_t)port);
   ssize_t n = sendto(fd, (uint8_t *)data + offset, (size_t)length, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
   return int_value(env, n < 0 ? -errno : 0);
 }

@@ -147,19 +147,7 @@ export class AudioSender {
     this.#resumeSeq = false;
     const seq = (h.sequenceNumber + this.#seqOffset) & 0xffff;
     const ts = (h.timestamp + this.#tsOffset) >>> 0;
-    const ssrc = this.packetizer.ssrc;
-    packet[0] = 0x80;
-    packet[1] = (this.#talkspurt || h.marker ? 0x80 : 0) | this.format.payloadType;
-    packet[2] = seq >>> 8;
-    packet[3] = seq & 0xff;
-    packet[4] = ts >>> 24;
-    packet[5] = (ts >>> 16) & 0xff;
-    packet[6] = (ts >>> 8) & 0xff;
-    packet[7] = ts & 0xff;
-    packet[8] = ssrc >>> 24;
-    packet[9] = (ssrc >>> 16) & 0xff;
-    packet[10] = (ssrc >>> 8) & 0xff;
-    packet[11] = ssrc & 0xff;
+    this.packetizer.writeHeaderAt(packet, 0, seq, ts, this.#talkspurt || h.marker);
     for (let k = 0, from = h.payloadOffset; k < len; k++) packet[RTP_HEADER_LENGTH + k] = bytes[from + k]!;
     this.#talkspurt = false;
     // The newest packet (in sequence order) sets where the stream continues after the relay.

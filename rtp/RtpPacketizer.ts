@@ -79,6 +79,18 @@ export class RtpPacketizer {
     const state = this.#state;
     const seq = state[SEQ]!;
     const ts = state[TS]!;
+    this.writeHeaderAt(out, offset, seq, ts, marker);
+    state[SEQ] = (seq + 1) & 0xffff;
+    state[TS] = ts + samples; // stored mod 2^32
+    return RTP_HEADER_LENGTH;
+  }
+
+  /**
+   * Writes this stream's V=2 header (our SSRC and payload type) with the given sequence number
+   * and timestamp, leaving the stream's own numbering alone: a relayed packet's header
+   * (AudioSender.forward). The caller checks that 12 bytes fit at `offset`.
+   */
+  writeHeaderAt(out: Uint8Array, offset: number, seq: number, ts: number, marker: boolean): void {
     const ssrc = this.ssrc;
     out[offset] = 0x80; // V=2, P=0, X=0, CC=0
     out[offset + 1] = (marker ? 0x80 : 0) | this.payloadType;
@@ -92,9 +104,6 @@ export class RtpPacketizer {
     out[offset + 9] = (ssrc >>> 16) & 0xff;
     out[offset + 10] = (ssrc >>> 8) & 0xff;
     out[offset + 11] = ssrc & 0xff;
-    state[SEQ] = (seq + 1) & 0xffff;
-    state[TS] = ts + samples; // stored mod 2^32
-    return RTP_HEADER_LENGTH;
   }
 
   /**

@@ -19,7 +19,7 @@ export interface RecordingInfo {
   format: string;
   duration_ms: number;
   /** From its start to its call's BYE in the gateway, in ms (NaN when unknown: the hold time is used). */
-  call_ms: number;
+  start_to_bye_ms: number;
 }
 
 export interface ChannelCheck {
@@ -47,7 +47,7 @@ export interface RecordingCheck {
   failed: FailedCheck[];
   durationMs: number;
   /** From its start to its call's BYE (the expected duration). */
-  callMs: number;
+  startToByeMs: number;
   left: ChannelCheck;
   right: ChannelCheck;
 }
@@ -140,7 +140,7 @@ export async function checkRecording(file: string, rec: RecordingInfo, expectMs:
       pcm = await decodeWithFfmpeg(file);
     }
   } catch (err) {
-    return { id: rec.id, ok: false, why: `unreadable: ${(err as Error).message}`, failed: ['unreadable'], durationMs: rec.duration_ms, callMs: rec.call_ms, left: empty, right: empty };
+    return { id: rec.id, ok: false, why: `unreadable: ${(err as Error).message}`, failed: ['unreadable'], durationMs: rec.duration_ms, startToByeMs: rec.start_to_bye_ms, left: empty, right: empty };
   }
   const left = channel(pcm, 0, callerHz, calleeHz);
   const right = channel(pcm, 1, calleeHz, callerHz);
@@ -151,12 +151,12 @@ export async function checkRecording(file: string, rec: RecordingInfo, expectMs:
     why.push(text);
   };
   if (rec.status !== 'ended') fail('status', `status ${rec.status}`);
-  const expected = Number.isFinite(rec.call_ms) ? rec.call_ms : expectMs;
+  const expected = Number.isFinite(rec.start_to_bye_ms) ? rec.start_to_bye_ms : expectMs;
   if (Math.abs(rec.duration_ms - expected) > 200) fail('duration', `duration ${rec.duration_ms} ms, start to BYE ${expected} ms (± 200)`);
   if (left.ratio < MIN_TONE_RATIO) fail('caller', `caller tone in ${(left.ratio * 100).toFixed(1)} % of left frames`);
   if (right.ratio < MIN_TONE_RATIO) fail('callee', `callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
   if (left.wrongTone > 0 || right.wrongTone > 0) fail('crosstalk', `other party's tone: ${left.wrongTone} left, ${right.wrongTone} right`);
-  return { id: rec.id, ok: why.length === 0, why: why.join('; '), failed, durationMs: rec.duration_ms, callMs: rec.call_ms, left, right };
+  return { id: rec.id, ok: why.length === 0, why: why.join('; '), failed, durationMs: rec.duration_ms, startToByeMs: rec.start_to_bye_ms, left, right };
 }
 
 /** Checks recordings with at most `parallel` at a time (ffmpeg decodes run beside each other). */

@@ -149,8 +149,8 @@ async function listRecordings(gw: GatewayChild): Promise<RecordingInfo[]> {
   };
   const calls = await all<{ id: string; tm_end: string }>('/v1/calls');
   const callEnd = new Map(calls.map((c) => [c.id, Date.parse(c.tm_end)]));
-  const recs = await all<Omit<RecordingInfo, 'call_ms'> & { reference_id: string; tm_start: string }>('/v1/recordings');
-  return recs.map((r) => ({ ...r, call_ms: (callEnd.get(r.reference_id) ?? NaN) - Date.parse(r.tm_start) }));
+  const recs = await all<Omit<RecordingInfo, 'start_to_bye_ms'> & { reference_id: string; tm_start: string }>('/v1/recordings');
+  return recs.map((r) => ({ ...r, start_to_bye_ms: (callEnd.get(r.reference_id) ?? NaN) - Date.parse(r.tm_start) }));
 }
 
 /** Recording id -> its file under <data dir>/recordings/ (named <id>.<extension>). */
@@ -240,7 +240,7 @@ interface Result {
     /** Shortest and longest recording (duration_ms). */
     durationMs: { min: number; max: number };
     /** From each recording's start to its call's BYE (sipp's hold plus its latency). */
-    callMs: { min: number; max: number };
+    startToByeMs: { min: number; max: number };
     failures: { id: string; why: string }[];
   };
   /**
@@ -494,7 +494,7 @@ async function main(): Promise<void> {
       minStrictToneRatio: checks.reduce((m, c) => Math.min(m, c.left.strictRatio, c.right.strictRatio), 1),
       failedChecks: checks.flatMap((c) => c.failed).reduce<Record<string, number>>((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {}),
       durationMs: { min: Math.min(...checks.map((c) => c.durationMs)), max: Math.max(...checks.map((c) => c.durationMs)) },
-      callMs: { min: Math.min(...checks.map((c) => c.callMs)), max: Math.max(...checks.map((c) => c.callMs)) },
+      startToByeMs: { min: Math.min(...checks.map((c) => c.startToByeMs)), max: Math.max(...checks.map((c) => c.startToByeMs)) },
       failures: checks.filter((c) => !c.ok).slice(0, 20).map((c) => ({ id: c.id, why: c.why })),
     },
     lostInGateway,
@@ -584,7 +584,7 @@ async function main(): Promise<void> {
   );
   const fc = Object.entries(result.recordings.failedChecks);
   console.log(
-    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms; start to BYE ${result.recordings.callMs.min}-${result.recordings.callMs.max} ms` +
+    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms; start to BYE ${result.recordings.startToByeMs.min}-${result.recordings.startToByeMs.max} ms` +
       (fc.length > 0 ? `; failed checks: ${fc.map(([k, v]) => `${k} ${v}`).join(', ')}; for example:` : ''),
   );
   for (const f of result.recordings.failures.slice(0, 5)) console.log(`  - ${f.id}: ${f.why}`);
