@@ -35,6 +35,11 @@ export class Metrics {
     gauge('recgate_mixer_drift_dropped_samples_total', 'Samples the drift controller dropped to keep a fast sender in step with the mixer clock (0 while senders keep time), since start', () => rtp('driftDropped'));
     gauge('recgate_recording_failures_total', 'Recordings that failed (disk, queue, I/O), since start', () => gateway.recordings.failures);
     gauge('recgate_webhook_queue_depth', 'Webhook deliveries waiting', () => gateway.store.pendingDeliveries());
+    // Before p99, which resets the histogram for the next scrape.
+    gauge('recgate_event_loop_delay_p50_seconds', 'Event-loop delay, median since the last scrape (samples every 10 ms include that interval: an idle loop reads ~0.010)', () => {
+      const v = this.#loop.percentile(50) / 1e9;
+      return Number.isFinite(v) ? v : 0;
+    });
     gauge('recgate_event_loop_delay_p99_seconds', 'Event-loop delay, 99th percentile since the last scrape', () => {
       const v = this.#loop.percentile(99) / 1e9;
       this.#loop.reset();

@@ -260,11 +260,15 @@ test('metrics: Prometheus text with the gateway gauges', async () => {
   const r = await api.request('GET', '/metrics', { token: null });
   assert.is(r.status, 200);
   const text = r.bytes.toString();
-  for (const m of ['recgate_active_calls', 'recgate_active_recordings', 'recgate_rtp_packets_received_total', 'recgate_rtp_packets_lost_total', 'recgate_rtp_packets_concealed_total', 'recgate_rtp_packets_late_total', 'recgate_rtp_packets_relayed_total', 'recgate_mixer_drift_inserted_samples_total', 'recgate_mixer_drift_dropped_samples_total', 'recgate_recording_failures_total', 'recgate_webhook_queue_depth', 'recgate_event_loop_delay_p99_seconds']) {
+  for (const m of ['recgate_active_calls', 'recgate_active_recordings', 'recgate_rtp_packets_received_total', 'recgate_rtp_packets_lost_total', 'recgate_rtp_packets_concealed_total', 'recgate_rtp_packets_late_total', 'recgate_rtp_packets_relayed_total', 'recgate_mixer_drift_inserted_samples_total', 'recgate_mixer_drift_dropped_samples_total', 'recgate_recording_failures_total', 'recgate_webhook_queue_depth', 'recgate_event_loop_delay_p50_seconds', 'recgate_event_loop_delay_p99_seconds']) {
     assert.match(text, new RegExp(`^${m} `, 'm'));
   }
   const received = Number(/^recgate_rtp_packets_received_total (\d+)/m.exec(text)![1]);
   assert.ok(received >= 290, `received ${received}`);
+  // The loop is sampled every 10 ms and each sample includes that interval: a median of 8..1000 ms.
+  const p50 = Number(/^recgate_event_loop_delay_p50_seconds (\S+)/m.exec(text)![1]);
+  const p99 = Number(/^recgate_event_loop_delay_p99_seconds (\S+)/m.exec(text)![1]);
+  assert.ok(p50 >= 0.008 && p50 < 1 && p50 <= p99, `p50 ${p50} s, p99 ${p99} s`);
 });
 
 test('beep: recording_start with beep plays a short 1 kHz tone to the caller (seen on the wire), kept out of the file', async () => {

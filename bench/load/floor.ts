@@ -70,7 +70,9 @@ export async function measureFloor(bin: FloorBinaries, calls: number, seconds: n
   const floor = startChild(bin.floor, relay ? [String(legs), 'relay'] : [String(legs)]);
   let gen: Child | null = null;
   try {
-    const m = await waitForOutput(floor, /^ports ([\d ]+)$/m, 10_000);
+    // The whole line: the floor prints ports while it binds, so stdio flushes the line in 4 KiB
+    // pieces, and a partial list (17 % of 4,000 ports) once fed gen.c a sixth of the streams.
+    const m = await waitForOutput(floor, /^ports ([\d ]+)\n/m, 30_000);
     const ports = m[1]!.trim().split(' ');
     gen = startChild(bin.gen, [...(sink ? ['--sink'] : []), String(warmupS + seconds + 2), ...ports]);
     await sleep(warmupS * 1000);

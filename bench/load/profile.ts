@@ -20,13 +20,23 @@ export interface CpuProfile {
   endTime: number;
 }
 
+/** V8's sampling heap profile (HeapProfiler.stopSampling): allocations still live or not. */
+export interface HeapProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  /** Bytes sampled as allocated by this frame itself. */
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+
 export interface ProfileSession {
   stop(): Promise<CpuProfile>;
+  /** The allocations sampled since the start (every ~`allocIntervalBytes`), garbage included. */
+  stopAllocations(): Promise<HeapProfileNode>;
   close(): void;
 }
 
 /** Connects to the inspector URL the child printed and starts sampling (every `intervalUs`). */
-export async function startProfile(wsUrl: string, intervalUs = 500): Promise<ProfileSession> {
+export async function startProfile(wsUrl: string, intervalUs = 500, allocIntervalBytes = 16384): Promise<ProfileSession> {
   const ws = new WebSocket(wsUrl);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -51,10 +61,17 @@ export async function startProfile(wsUrl: string, intervalUs = 500): Promise<Pro
   await call('Profiler.enable');
   await call('Profiler.setSamplingInterval', { interval: intervalUs });
   await call('Profiler.start');
+  // Garbage included: what the collector has to clean up is what costs (GC threads and pauses).
+  await call('HeapProfiler.enable');
+  await call('HeapProfiler.startSampling', { samplingInterval: allocIntervalBytes, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   return {
     async stop() {
       const r = (await call('Profiler.stop')) as { profile: CpuProfile };
       return r.profile;
+    },
+    async stopAllocations() {
+      const r = (await call('HeapProfiler.stopSampling')) as { profile: { head: HeapProfileNode } };
+      return r.profile.head;
     },
     close: () => ws.close(),
   };
@@ -104,4 +121,37 @@ export function summariseProfile(p: CpuProfile, repoRoot: string, top = 20): { l
     .slice(0, top)
     .map((e) => ({ function: e.function, where: e.where, selfPercent: (e.hits / busy) * 100 }));
   return { lines, idlePercent: total === 0 ? 0 : (idle / total) * 100 };
+}
+
+export interface AllocationLine {
+  function: string;
+  where: string;
+  /** Sampled bytes allocated per second of the window (MB/s). */
+  mbPerSecond: number;
+  percent: number;
+}
+
+/** Allocated bytes per function (self), largest first, as MB/s over `seconds`. */
+export function summariseAllocations(head: HeapProfileNode, repoRoot: string, seconds: number, top = 15): { lines: AllocationLine[]; totalMbPerSecond: number } {
+  const self = new Map<string, { function: string; where: string; bytes: number }>();
+  let total = 0;
+  const stack: HeapProfileNode[] = [head];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    stack.push(...n.children);
+    if (n.selfSize === 0) continue;
+    total += n.selfSize;
+    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(`${repoRoot}/`, '');
+    const where = url === '' ? '' : n.callFrame.lineNumber > 0 ? `${url}:${n.callFrame.lineNumber + 1}` : url;
+    const name = n.callFrame.functionName || '(anonymous)';
+    const key = `${name}@${where}`;
+    const e = self.get(key) ?? { function: name, where, bytes: 0 };
+    e.bytes += n.selfSize;
+    self.set(key, e);
+  }
+  const lines = [...self.values()]
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, top)
+    .map((e) => ({ function: e.function, where: e.where, mbPerSecond: e.bytes / 1e6 / seconds, percent: total === 0 ? 0 : (e.bytes / total) * 100 }));
+  return { lines, totalMbPerSecond: total / 1e6 / seconds };
 }

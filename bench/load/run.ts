@@ -23,6 +23,7 @@
  *   --profile            V8 CPU profile of the gateway over the window: top functions printed,
  *                        the profile written beside --json (.cpuprofile) or into the scratch dir
  *   --no-floor           skip the C floor
+ *   --floor-only         only the three C floors (no gateway): what this machine can carry at all
  *   --keep               keep the scratch directory (data dir, scenarios, binaries)
  */
 import dgram from 'node:dgram';
@@ -41,8 +42,8 @@ import type { GatewayChild } from './gatewayChild.js';
 import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
-import { startProfile, summariseProfile } from './profile.js';
-import type { ProfileLine } from './profile.js';
+import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
+import type { AllocationLine, ProfileLine } from './profile.js';
 import { CALLEE_HZ, CALLER_HZ, sippCounts, startUac, startUas } from './sippLoad.js';
 
 const PACKETS_PER_CALL_SECOND = 100; // two legs x 50 packets/s (PCMU, 20 ms)
@@ -58,12 +59,13 @@ interface Args {
   json: string | null;
   profile: boolean;
   floor: boolean;
+  floorOnly: boolean;
   keep: boolean;
 }
 
 function usage(message: string): never {
   console.error(`bench:load: ${message}`);
-  console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--no-floor] [--keep]');
+  console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--no-floor] [--floor-only] [--keep]');
   process.exit(2);
 }
 
@@ -82,7 +84,7 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isFinite(n) || n < min || n > max) usage(`--${name} must be a number ${min}..${max}, got "${v}"`);
     return n;
   };
-  const known = new Set(['--calls', '--seconds', '--format', '--opus-complexity', '--rate', '--warmup', '--json', '--profile', '--no-floor', '--keep', '--help']);
+  const known = new Set(['--calls', '--seconds', '--format', '--opus-complexity', '--rate', '--warmup', '--json', '--profile', '--no-floor', '--floor-only', '--keep', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
   if (argv.includes('--help')) usage('see the options above');
   const opusComplexity = value('opus-complexity') === undefined ? null : Math.round(num('opus-complexity', 5, 0, 10));
@@ -101,6 +103,7 @@ function parseArgs(argv: string[]): Args {
     json: value('json') ?? null,
     profile: argv.includes('--profile'),
     floor: !argv.includes('--no-floor'),
+    floorOnly: argv.includes('--floor-only'),
     keep: argv.includes('--keep'),
   };
 }
@@ -185,6 +188,8 @@ interface GatewayResult {
   rssPerCallKiB: number;
   loopP99IdleMs: number;
   loopP99Ms: number;
+  loopP50IdleMs: number;
+  loopP50Ms: number;
   kernelDropsInWindow: number;
   gatewaySockets: number;
   lostInWindow: number;
@@ -208,6 +213,7 @@ interface GatewayResult {
   rampS: number;
   sipp: { uac: { code: number | null; successful: number; failed: number }; uas: { code: number | null; successful: number; failed: number } };
   profile: { lines: ProfileLine[]; idlePercent: number } | null;
+  allocations: { lines: AllocationLine[]; totalMbPerSecond: number } | null;
 }
 
 interface Result {
@@ -346,7 +352,9 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const drops1 = udpDrops(gw.pid);
     const callsUpAtEnd = (await gw.healthz()).activeCalls;
     let profile = null;
+    let allocations = null;
     if (profiler !== null) {
+      allocations = summariseAllocations(await profiler.stopAllocations(), repoRoot, (t1 - t0) / 1000);
       const raw = await profiler.stop();
       profiler.close();
       profile = summariseProfile(raw, repoRoot);
@@ -405,6 +413,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         rssPerCallKiB: (rssSteadyKiB - rssIdleKiB) / n,
         loopP99IdleMs: (idle.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
         loopP99Ms: (m1.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
+        loopP50IdleMs: (idle.recgate_event_loop_delay_p50_seconds ?? NaN) * 1000,
+        loopP50Ms: (m1.recgate_event_loop_delay_p50_seconds ?? NaN) * 1000,
         kernelDropsInWindow: drops1.drops - drops0.drops,
         gatewaySockets: drops1.sockets,
         lostInWindow: inWindow('recgate_rtp_packets_lost_total'),
@@ -427,6 +437,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         rampS,
         sipp: { uac: { code: uacCode, ...counts(uac) }, uas: { code: uasCode, ...counts(uas) } },
         profile,
+        allocations,
       },
     };
   } finally {
@@ -434,6 +445,24 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     if (uas !== null) await stopChild(uas, 'SIGKILL', 1000);
     await gw.stop();
   }
+}
+
+/** The floors alone: per packet, per core, and whether this machine kept up with the packet rate. */
+function printFloors(calls: number, floors: [string, FloorResult][]): void {
+  const expected = PACKETS_PER_CALL_SECOND * calls;
+  table(
+    `C floors alone: ${calls} two-leg calls, ${expected} packets/s offered by gen.c`,
+    floors.map(([what, f]) => ({
+      floor: what,
+      'µs/packet': f.usPerPacket,
+      'implied calls/core': Math.floor(1e6 / (f.usPerPacket * PACKETS_PER_CALL_SECOND)),
+      'rx pkt/s per call': f.packetsPerCallSecond,
+      'kept up': f.packetsPerCallSecond >= PACKETS_PER_CALL_SECOND * 0.99 && f.kernelDrops === 0 ? 'yes' : `no (${f.kernelDrops} kernel drops)`,
+      'floor % of a core': f.cpuPercent,
+      'gen.c % of a core': f.genCpuPercent,
+      'machine cores busy': f.machineBusyCores,
+    })),
+  );
 }
 
 async function main(): Promise<void> {
@@ -458,6 +487,16 @@ async function main(): Promise<void> {
     floor = await measureFloor(bin, a.calls, a.seconds, a.warmup);
     floorRelay = await measureFloor(bin, a.calls, a.seconds, a.warmup, true);
     floorRelayReader = await measureFloor(bin, a.calls, a.seconds, a.warmup, true, true);
+  }
+  if (a.floorOnly) {
+    if (floor === null || floorRelay === null || floorRelayReader === null) throw new Error('--floor-only and --no-floor exclude each other');
+    printFloors(a.calls, [
+      ['receive', floor],
+      ['receive + relay (one sendto per packet, peer never reads)', floorRelay],
+      ['receive + relay to a reading peer (as sipp reads)', floorRelayReader],
+    ]);
+    if (a.json !== null) fs.writeFileSync(a.json, JSON.stringify({ date: new Date().toISOString(), machine, options: a, floor, floorRelay, floorRelayReader }, null, 2));
+    return;
   }
   const { gw, checks, holdMs, recs } = await runGateway(a, dir);
 
@@ -513,7 +552,7 @@ async function main(): Promise<void> {
     'ratio to relay floor with reader': floorRelayReader === null ? 'n/a' : `${(gw.usPerPacket / floorRelayReader.usPerPacket).toFixed(1)}x`,
     'implied calls/core': String(Math.round(impliedCallsPerCore)),
     'RSS/call KiB': String(Math.round(gw.rssPerCallKiB)),
-    'loop delay p99 ms (idle)': `${gw.loopP99Ms.toFixed(1)} (${gw.loopP99IdleMs.toFixed(1)})`,
+    'loop delay p50 / p99 ms (idle)': `${gw.loopP50Ms.toFixed(1)} / ${gw.loopP99Ms.toFixed(1)} (${gw.loopP50IdleMs.toFixed(1)} / ${gw.loopP99IdleMs.toFixed(1)})`,
     'lost in gateway': `${lostInGateway} (${((Math.max(0, lostInGateway) / Math.max(1, gw.receivedTotal)) * 100).toFixed(1)} %)`,
     'recordings OK': `${ok} / ${a.calls}`,
   };
@@ -555,8 +594,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `- memory: RSS ${(gw.rssIdleKiB / 1024).toFixed(1)} MiB idle, ${(gw.rssSteadyKiB / 1024).toFixed(1)} MiB with ${a.calls} calls; ` +
-      `event-loop delay p99 ${gw.loopP99Ms.toFixed(1)} ms (idle ${gw.loopP99IdleMs.toFixed(1)} ms); the metric is Node's monitorEventLoopDelay at 10 ms ` +
-      `resolution, whose samples include the 10 ms interval itself (an idle loop reads ~10-13 ms); /metrics has no p50`,
+      `event-loop delay p50 ${gw.loopP50Ms.toFixed(1)} ms, p99 ${gw.loopP99Ms.toFixed(1)} ms (idle ${gw.loopP50IdleMs.toFixed(1)} / ${gw.loopP99IdleMs.toFixed(1)} ms); the metric is Node's monitorEventLoopDelay at 10 ms ` +
+      `resolution, whose samples include the 10 ms interval itself (an idle loop reads ~10-13 ms)`,
   );
   console.log(
     `- packets: the gateway received ${gw.receivedTotal} over the run; the recordings' durations x 50/s x 2 legs = ${durationPackets} ` +
@@ -593,6 +632,12 @@ async function main(): Promise<void> {
     console.log('| self % | function | where |');
     console.log('|---|---|---|');
     for (const l of gw.profile.lines) console.log(`| ${l.selfPercent.toFixed(1)} | ${l.function} | ${l.where} |`);
+  }
+  if (gw.allocations !== null) {
+    console.log(`\n### Gateway allocations over the window (V8 sampling heap profiler, garbage included: ${gw.allocations.totalMbPerSecond.toFixed(2)} MB/s in all)\n`);
+    console.log('| MB/s | % | function | where |');
+    console.log('|---|---|---|---|');
+    for (const l of gw.allocations.lines) console.log(`| ${l.mbPerSecond.toFixed(3)} | ${l.percent.toFixed(1)} | ${l.function} | ${l.where} |`);
   }
   if (a.json !== null) {
     fs.writeFileSync(a.json, `${JSON.stringify(result, null, 2)}\n`);
