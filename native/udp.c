@@ -1,7 +1,8 @@
 /*
  * recgate's batched UDP path for RTP (Linux, IPv4): the sockets of every RtpEndpoint in one
- * epoll set, drained with recvmmsg(2) when libuv reports it readable, and all packets of that
- * wake-up handed to JavaScript in ONE call; sends are one sendto(2) each, synchronous.
+ * epoll set, drained with recvmmsg(2) by a receive thread (or, with the thread off, on the event
+ * loop when libuv reports the set readable), and all packets of a wake-up handed to JavaScript
+ * in ONE call; sends go through a send thread (or one synchronous sendto(2) each).
  *
  * Why: through node:dgram every datagram costs a libuv callback, a new Buffer and a new rinfo
  * object with an address string (about 6 µs of a 20 µs packet budget under load), and every
@@ -12,7 +13,7 @@
  * reused: JavaScript swaps in a fresh one when it fills up).
  *
  * JavaScript API (rtp/nativeUdp.ts wraps it):
- *   start(meta: Int32Array, arena: Uint8Array, onBatch: (count, arenaFull) => void, sendThread: boolean)
+ *   start(meta: Int32Array, arena: Uint8Array, onBatch: (count, arenaFull) => void, sendThread: boolean, recvThread: boolean)
  *   setArena(arena: Uint8Array)                     a fresh arena; writing restarts at 0
  *   open(ip4: number, port: number, rcvbuf: number, id: number) -> fd >= 0 or -errno
  *   close(fd: number)
@@ -20,8 +21,11 @@
  *     send thread: queued, or -ENOBUFS when 8192 packets already wait)
  *   kick()                                          wakes the send thread for what send() queued
  *   poll()                                          reads the sockets now (onBatch runs inside)
+ *   testRecvDelay(us)                               tests only: the receive thread pauses between
+ *                                                   epoll_wait and its reads (widens a close race)
  *   stats() -> [wakeups, batches, packets, truncated, sendThread, threadSent, threadErrors, queueDrops,
- *               sendThreadKicks, sendThreadMissedKicks, polls]
+ *               sendThreadKicks, sendThreadMissedKicks, polls, recvThread, recvRounds, recvRingFullWaits,
+ *               pollTimeouts, recvRingHighWater]
  * meta holds, per packet k, META_FIELDS int32s at k * META_FIELDS: id, arena offset, length,
  * source IPv4 (host order, as int32), source port.
  */
@@ -39,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,6 +211,228 @@ static int sq_start(void) {
   return 0;
 }
 
+/*
+ * The receive thread. Reading the sockets on the event loop cost the media thread a recvmmsg(2)
+ * per ready socket per wake-up (about a fifth of its time at 600 calls), and packets waited in
+ * the kernel whenever JavaScript was busy (a frame tick, a collection, an API request). This
+ * thread reads every ready socket into a single-producer, single-consumer byte ring and wakes
+ * the loop (uv_async_send, which coalesces); the loop copies the records into the arena and
+ * meta array, exactly as the thread-less path does from recvmmsg, and hands them over in one
+ * call. Records: int32 id, int32 length, uint32 source IPv4 (host order), int32 source port,
+ * then the payload, each padded to 8 bytes; an id of RX_WRAP sends the reader to the ring's start.
+ *
+ * Batching: after a round over the ready sockets the thread lets about RX_ROUND_NS of traffic
+ * collect before the next one, so a round reads many packets at ~1,000 rounds/s at most, not
+ * one wake-up per packet. poll() (the media clock, before it mixes) asks for a round at once
+ * through an eventfd in the epoll set and waits for it, up to RX_POLL_WAIT_NS.
+ *
+ * Closing: close() takes `lock`, which the thread holds while it reads the sockets of one
+ * epoll_wait(2); a close in between bumps `closes`, and the thread drops that stale event list
+ * (a descriptor number may have been reused). Records carry the socket's id, never reused, so a
+ * record of a closed socket is counted stale by JavaScript, never given to another socket.
+ * When the ring is full the thread keeps what it read aside, waits for room, and leaves the rest
+ * in the kernel's socket buffers: nothing it read is dropped.
+ */
+#define RX_RING ((size_t)8 << 20) /* bytes: ~45,000 PCMU datagrams, 0.45 s at 1,000 calls */
+#define RX_HDR 16
+#define RX_WRAP (-2)
+#define RX_ROUND_NS 1000000L      /* 1 ms between rounds: batches of ~100 datagrams at 1,000 calls */
+#define RX_POLL_WAIT_NS 5000000L  /* poll() waits at most 5 ms for the thread's round */
+#define RX_ROOM_WAIT_NS 10000000L /* a full ring is checked again at least every 10 ms */
+
+static struct {
+  int on;
+  uint8_t *ring;
+  _Atomic uint64_t head; /* bytes written, by the thread (release) */
+  _Atomic uint64_t tail; /* bytes consumed, by the event loop (release) */
+  pthread_mutex_t lock;  /* the thread while it reads sockets; close() */
+  pthread_mutex_t mu;    /* for the two condition variables */
+  pthread_cond_t rx_cv;  /* the thread waits: room in the ring, the end of a gathering pause */
+  pthread_cond_t js_cv;  /* poll() waits: its round done */
+  _Atomic int waiting;   /* the thread waits for room */
+  _Atomic uint64_t poll_req, poll_done;
+  _Atomic unsigned closes;
+  uint64_t req_seen; /* the poll request the current round answers */
+  int efd;
+  uv_async_t async;
+  _Atomic uint64_t rounds, full_waits, high_water;
+  double poll_timeouts;
+  /* A batch read from a socket when the ring was full: pushed before anything else. */
+  int32_t pend_id;
+  int pend_from, pend_n;
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_in from[BATCH];
+  uint8_t scratch[BATCH][SLOT];
+  struct epoll_event events[MAX_EVENTS];
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .rx_cv = PTHREAD_COND_INITIALIZER, .js_cv = PTHREAD_COND_INITIALIZER};
+
+/* Tests only (testRecvDelay()): a pause between epoll_wait and reading the sockets it reported,
+ * to widen the window in which a close makes that list stale. */
+static _Atomic long rx_test_delay_ns = 0;
+
+static void deadline_in(struct timespec *t, long ns) {
+  clock_gettime(CLOCK_REALTIME, t);
+  t->tv_nsec += ns;
+  while (t->tv_nsec >= 1000000000L) {
+    t->tv_sec++;
+    t->tv_nsec -= 1000000000L;
+  }
+}
+
+/* Appends one datagram to the ring; 0 when there is no room. */
+static int rx_push(int32_t id, int i) {
+  size_t len = R.msgs[i].msg_len;
+  size_t need = RX_HDR + ((len + 7) & ~(size_t)7);
+  uint64_t h = atomic_load_explicit(&R.head, memory_order_relaxed);
+  uint64_t used = h - atomic_load_explicit(&R.tail, memory_order_acquire);
+  size_t pos = (size_t)(h & (RX_RING - 1));
+  size_t waste = pos + need > RX_RING ? RX_RING - pos : 0; /* a record never wraps: skip to the start */
+  if (RX_RING - used < waste + need) return 0;
+  if (waste > 0) {
+    *(int32_t *)(R.ring + pos) = RX_WRAP;
+    h += waste;
+    pos = 0;
+  }
+  int32_t *r = (int32_t *)(R.ring + pos);
+  r[0] = id;
+  r[1] = (int32_t)len;
+  r[2] = (int32_t)ntohl(R.from[i].sin_addr.s_addr);
+  r[3] = ntohs(R.from[i].sin_port);
+  if (R.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) S.truncated++; /* a double, read by stats() only: a torn read is harmless */
+  memcpy(R.ring + pos + RX_HDR, R.scratch[i], len);
+  atomic_store_explicit(&R.head, h + need, memory_order_release);
+  if (used + waste + need > atomic_load_explicit(&R.high_water, memory_order_relaxed)) atomic_store_explicit(&R.high_water, used + waste + need, memory_order_relaxed);
+  return 1;
+}
+
+/* Pushes what a full ring left aside; 0 while there is still no room. */
+static int rx_push_pending(void) {
+  for (; R.pend_from < R.pend_n; R.pend_from++)
+    if (!rx_push(R.pend_id, R.pend_from)) return 0;
+  R.pend_n = 0;
+  return 1;
+}
+
+/* Reads the sockets of one epoll_wait result. Returns 1 when all were read, 0 when the ring
+ * filled (the rest waits in the kernel), -1 when a close made the list stale. *pushed counts. */
+static int rx_read(int n, unsigned closes, size_t *pushed) {
+  pthread_mutex_lock(&R.lock);
+  if (atomic_load(&R.closes) != closes) {
+    pthread_mutex_unlock(&R.lock);
+    return -1;
+  }
+  for (int e = 0; e < n; e++) {
+    int fd = (int)(R.events[e].data.u64 >> 32);
+    int32_t id = (int32_t)(R.events[e].data.u64 & 0xffffffffu);
+    if (id == 0) { /* the eventfd: poll() asks for this round */
+      uint64_t v;
+      if (read(R.efd, &v, sizeof v) < 0) { /* EAGAIN: already read */ }
+      R.req_seen = atomic_load(&R.poll_req);
+      continue;
+    }
+    for (;;) {
+      for (int i = 0; i < BATCH; i++) R.msgs[i].msg_hdr.msg_namelen = sizeof R.from[i];
+      int got = recvmmsg(fd, R.msgs, BATCH, MSG_DONTWAIT, NULL);
+      if (got <= 0) break;
+      for (int i = 0; i < got; i++) {
+        if (!rx_push(id, i)) {
+          R.pend_id = id;
+          R.pend_from = i;
+          R.pend_n = got;
+          pthread_mutex_unlock(&R.lock);
+          return 0;
+        }
+        (*pushed)++;
+      }
+      if (got < BATCH) break;
+    }
+  }
+  pthread_mutex_unlock(&R.lock);
+  return 1;
+}
+
+static void *rx_thread(void *arg) {
+  (void)arg;
+  for (;;) {
+    while (!rx_push_pending()) {
+      atomic_fetch_add(&R.full_waits, 1);
+      uv_async_send(&R.async);
+      struct timespec until;
+      deadline_in(&until, RX_ROOM_WAIT_NS);
+      pthread_mutex_lock(&R.mu);
+      atomic_store(&R.waiting, 1);
+      pthread_cond_timedwait(&R.rx_cv, &R.mu, &until);
+      atomic_store(&R.waiting, 0);
+      pthread_mutex_unlock(&R.mu);
+    }
+    size_t pushed = 0;
+    int done = 0;
+    int timeout = -1; /* block until a socket is readable or poll() asks */
+    for (;;) {
+      unsigned closes = atomic_load(&R.closes);
+      int n = epoll_wait(S.epfd, R.events, MAX_EVENTS, timeout);
+      if (n < 0) break; /* EINTR */
+      long delay = atomic_load_explicit(&rx_test_delay_ns, memory_order_relaxed);
+      if (delay > 0 && n > 0) nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = delay}, NULL);
+      int rc = rx_read(n, closes, &pushed);
+      if (rc == 0) break; /* ring full */
+      timeout = 0;
+      if (rc == 1 && n < MAX_EVENTS) { /* every ready socket read */
+        done = 1;
+        break;
+      }
+    }
+    atomic_fetch_add(&R.rounds, 1);
+    if (pushed > 0) uv_async_send(&R.async);
+    pthread_mutex_lock(&R.mu);
+    if (done && R.req_seen > atomic_load(&R.poll_done)) {
+      atomic_store(&R.poll_done, R.req_seen);
+      pthread_cond_broadcast(&R.js_cv);
+    }
+    /* Gather: let about a millisecond of traffic collect, unless poll() waits for a round. */
+    if (done && pushed > 0 && atomic_load(&R.poll_req) == atomic_load(&R.poll_done)) {
+      struct timespec until;
+      deadline_in(&until, RX_ROUND_NS);
+      pthread_cond_timedwait(&R.rx_cv, &R.mu, &until);
+    }
+    pthread_mutex_unlock(&R.mu);
+  }
+  return NULL;
+}
+
+static void rx_on_async(uv_async_t *handle);
+
+static int rx_start(uv_loop_t *loop) {
+  R.ring = malloc(RX_RING);
+  R.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (R.ring == NULL || R.efd < 0) return -1;
+  for (int i = 0; i < BATCH; i++) {
+    R.iov[i].iov_base = R.scratch[i];
+    R.iov[i].iov_len = SLOT;
+    memset(&R.msgs[i].msg_hdr, 0, sizeof R.msgs[i].msg_hdr);
+    R.msgs[i].msg_hdr.msg_iov = &R.iov[i];
+    R.msgs[i].msg_hdr.msg_iovlen = 1;
+    R.msgs[i].msg_hdr.msg_name = &R.from[i];
+  }
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.u64 = (uint64_t)(uint32_t)R.efd << 32; /* id 0: no socket has it */
+  if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, R.efd, &ev) < 0) return -1;
+  if (uv_async_init(loop, &R.async, rx_on_async) != 0) return -1;
+  uv_unref((uv_handle_t *)&R.async);
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&t, &attr, rx_thread, NULL);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) return -1;
+  R.on = 1;
+  return 0;
+}
+
 #define CHECK(call)                                                   \
   do {                                                                \
     if ((call) != napi_ok) {                                          \
@@ -305,6 +532,61 @@ done:
   if (count > 0) flush(count, 0, sync);
 }
 
+/* With the receive thread: hands over what its ring holds, at most `cap` datagrams, as drain()
+ * does from the sockets (same arena, meta and flush). */
+static void drain_ring(size_t cap, int sync) {
+  size_t count = 0, total = 0;
+  uint64_t t = atomic_load_explicit(&R.tail, memory_order_relaxed);
+  uint64_t h = atomic_load_explicit(&R.head, memory_order_acquire);
+  while (t != h && total < cap) {
+    size_t pos = (size_t)(t & (RX_RING - 1));
+    const int32_t *r = (const int32_t *)(R.ring + pos);
+    if (r[0] == RX_WRAP) {
+      t += RX_RING - pos;
+      continue;
+    }
+    size_t len = (size_t)r[1];
+    if (count == S.meta_capacity || S.arena_pos + len > S.arena_len) {
+      int full = S.arena_pos + len > S.arena_len;
+      /* The records copied so far are free for the thread before JavaScript runs. */
+      atomic_store_explicit(&R.tail, t, memory_order_release);
+      int rc = flush(count, full, sync);
+      count = 0;
+      if (rc < 0) goto done;
+      if (S.arena_pos + len > S.arena_len) goto done; /* JavaScript gave no new arena */
+      h = atomic_load_explicit(&R.head, memory_order_acquire);
+    }
+    memcpy(S.arena + S.arena_pos, R.ring + pos + RX_HDR, len);
+    int32_t *m = S.meta + count * META_FIELDS;
+    m[0] = r[0];
+    m[1] = (int32_t)S.arena_pos;
+    m[2] = (int32_t)len;
+    m[3] = r[2];
+    m[4] = r[3];
+    S.arena_pos = (S.arena_pos + len + 7) & ~(size_t)7;
+    t += RX_HDR + ((len + 7) & ~(size_t)7);
+    count++;
+    total++;
+  }
+done:
+  atomic_store_explicit(&R.tail, t, memory_order_release);
+  if (atomic_load(&R.waiting)) {
+    pthread_mutex_lock(&R.mu);
+    pthread_cond_signal(&R.rx_cv);
+    pthread_mutex_unlock(&R.mu);
+  }
+  S.packets += (double)total;
+  if (count > 0) flush(count, 0, sync);
+  /* More than one wake-up's worth: the rest on the next turn of the loop, after the timers. */
+  if (!sync && atomic_load_explicit(&R.head, memory_order_acquire) != atomic_load_explicit(&R.tail, memory_order_relaxed)) uv_async_send(&R.async);
+}
+
+static void rx_on_async(uv_async_t *handle) {
+  (void)handle;
+  S.wakeups++;
+  drain_ring(MAX_PER_WAKE, 0);
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)handle;
   (void)events;
@@ -321,7 +603,27 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   (void)info;
   if (!S.started) return NULL;
   S.polls++;
-  drain(POLL_CAP, 1);
+  if (R.on) {
+    /* Ask the thread for a round over the sockets now and wait for it (bounded: a thread that
+     * does not get a CPU in time leaves its packets for the next tick). */
+    uint64_t req = atomic_fetch_add(&R.poll_req, 1) + 1;
+    uint64_t one = 1;
+    if (write(R.efd, &one, sizeof one) < 0) { /* EAGAIN: a request is already pending */ }
+    struct timespec until;
+    deadline_in(&until, RX_POLL_WAIT_NS);
+    pthread_mutex_lock(&R.mu);
+    pthread_cond_signal(&R.rx_cv);
+    while (atomic_load(&R.poll_done) < req) {
+      if (pthread_cond_timedwait(&R.js_cv, &R.mu, &until) == ETIMEDOUT) {
+        R.poll_timeouts++;
+        break;
+      }
+    }
+    pthread_mutex_unlock(&R.mu);
+    drain_ring(POLL_CAP, 1);
+  } else {
+    drain(POLL_CAP, 1);
+  }
   return NULL;
 }
 
@@ -340,8 +642,8 @@ static int set_arena(napi_env env, napi_value v) {
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (S.started) {
     napi_throw_error(env, "ERR_INVALID_STATE", "native UDP already started");
@@ -387,12 +689,21 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_IO", "cannot start the UDP send thread");
     return NULL;
   }
+  bool recv_thread_on = false;
+  if (argc >= 5) napi_get_value_bool(env, argv[4], &recv_thread_on);
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
-  uv_poll_init(loop, &S.poll, S.epfd);
-  uv_poll_start(&S.poll, UV_READABLE, on_readable);
-  /* Referenced only while a socket is open, as a node:dgram socket keeps the process alive. */
-  uv_unref((uv_handle_t *)&S.poll);
+  if (recv_thread_on) {
+    if (rx_start(loop) < 0) {
+      napi_throw_error(env, "ERR_IO", "cannot start the UDP receive thread");
+      return NULL;
+    }
+  } else {
+    uv_poll_init(loop, &S.poll, S.epfd);
+    uv_poll_start(&S.poll, UV_READABLE, on_readable);
+    /* Referenced only while a socket is open, as a node:dgram socket keeps the process alive. */
+    uv_unref((uv_handle_t *)&S.poll);
+  }
   S.started = 1;
   return NULL;
 }
@@ -457,7 +768,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return int_value(env, -err);
   }
-  if (S.open++ == 0) uv_ref((uv_handle_t *)&S.poll);
+  if (S.open++ == 0) uv_ref(R.on ? (uv_handle_t *)&R.async : (uv_handle_t *)&S.poll);
   return int_value(env, fd);
 }
 
@@ -476,8 +787,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   int fd = fd_argument(env, info, "close(fd)");
   if (fd < 0) return NULL;
   S.closes++;
+  /* Not while the receive thread reads the sockets of one epoll_wait: it may hold this fd. */
+  if (R.on) {
+    pthread_mutex_lock(&R.lock);
+    atomic_fetch_add(&R.closes, 1);
+  }
   epoll_ctl(S.epfd, EPOLL_CTL_DEL, fd, NULL);
-  if (S.open > 0 && --S.open == 0) uv_unref((uv_handle_t *)&S.poll);
+  if (S.open > 0 && --S.open == 0) uv_unref(R.on ? (uv_handle_t *)&R.async : (uv_handle_t *)&S.poll);
   if (Q.on) {
     /* The socket goes now (dup2 is atomic); the placeholder's close waits behind the socket's
      * packets, for room in the queue if need be (the send thread drains it). */
@@ -491,6 +807,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   } else {
     close(fd);
   }
+  if (R.on) pthread_mutex_unlock(&R.lock);
   return NULL;
 }
 
@@ -541,6 +858,17 @@ static napi_value js_kick(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_test_recv_delay(napi_env env, napi_callback_info info) {
+  int64_t a[1];
+  napi_value argv[1];
+  if (get_ints(env, info, 1, a, argv) < 0 || a[0] < 0 || a[0] > 100000) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "testRecvDelay(microseconds 0..100000)");
+    return NULL;
+  }
+  atomic_store(&rx_test_delay_ns, (long)a[0] * 1000L);
+  return NULL;
+}
+
 static napi_value js_local_port(napi_env env, napi_callback_info info) {
   int fd = fd_argument(env, info, "localPort(fd)");
   if (fd < 0) return NULL;
@@ -553,10 +881,11 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value arr, v;
-  napi_create_array_with_length(env, 11, &arr);
-  double s[11] = {S.wakeups, S.batches, S.packets, S.truncated, (double)Q.on, (double)atomic_load(&Q.sent), (double)atomic_load(&Q.errors),
-                  (double)atomic_load(&Q.dropped), (double)atomic_load(&Q.kicks), (double)atomic_load(&Q.missed), S.polls};
-  for (uint32_t i = 0; i < 11; i++) {
+  napi_create_array_with_length(env, 16, &arr);
+  double s[16] = {S.wakeups, S.batches, S.packets, S.truncated, (double)Q.on, (double)atomic_load(&Q.sent), (double)atomic_load(&Q.errors),
+                  (double)atomic_load(&Q.dropped), (double)atomic_load(&Q.kicks), (double)atomic_load(&Q.missed), S.polls, (double)R.on,
+                  (double)atomic_load(&R.rounds), (double)atomic_load(&R.full_waits), R.poll_timeouts, (double)atomic_load(&R.high_water)};
+  for (uint32_t i = 0; i < 16; i++) {
     napi_create_double(env, s[i], &v);
     napi_set_element(env, arr, i, v);
   }
@@ -574,6 +903,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"poll", NULL, js_poll, NULL, NULL, NULL, napi_default, NULL},
       {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"testRecvDelay", NULL, js_test_recv_delay, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

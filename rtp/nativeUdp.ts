@@ -1,7 +1,8 @@
 /**
- * The batched UDP path (native/udp.c): RTP sockets in one epoll set, drained with recvmmsg
- * and handed over one JavaScript call per wake-up; sends queued to the addon's send thread
- * (or a synchronous sendto with RECGATE_UDP_SEND_THREAD=0).
+ * The batched UDP path (native/udp.c): RTP sockets in one epoll set, drained with recvmmsg by
+ * the addon's receive thread (or on the event loop with RECGATE_UDP_RECV_THREAD=0) and handed
+ * over one JavaScript call per wake-up; sends queued to the addon's send thread (or a
+ * synchronous sendto with RECGATE_UDP_SEND_THREAD=0).
  *
  * Optional by construction: when the addon is not built, not on Linux, turned off with
  * RECGATE_NATIVE_UDP=0, or the bind address is not IPv4, RtpEndpoint uses node:dgram. Both
@@ -19,7 +20,7 @@ export interface NativeReceiver {
 }
 
 interface Addon {
-  start(meta: Int32Array, arena: Uint8Array, onBatch: (count: number, arenaFull: boolean) => void, sendThread: boolean): void;
+  start(meta: Int32Array, arena: Uint8Array, onBatch: (count: number, arenaFull: boolean) => void, sendThread: boolean, recvThread: boolean): void;
   setArena(arena: Uint8Array): void;
   open(ip4: number, port: number, rcvbuf: number, id: number): number;
   close(fd: number): void;
@@ -29,7 +30,8 @@ interface Addon {
   /** Reads the sockets now; onBatch runs inside. */
   poll(): void;
   localPort(fd: number): number;
-  stats(): [number, number, number, number, number, number, number, number, number, number, number];
+  stats(): number[];
+  testRecvDelay(us: number): void;
 }
 
 const META_FIELDS = 5;
@@ -92,11 +94,13 @@ function load(): Addon | null {
     const a = createRequire(import.meta.url)('../native/build/Release/recgate_udp.node') as Addon;
     meta = new Int32Array(META_PACKETS * META_FIELDS);
     arena = new Uint8Array(ARENA_BYTES);
-    // Sends on a thread of their own unless RECGATE_UDP_SEND_THREAD=0 (then sendto on this thread).
+    // Sends on a thread of their own unless RECGATE_UDP_SEND_THREAD=0 (then sendto on this
+    // thread), and reads on one unless RECGATE_UDP_RECV_THREAD=0 (then on the event loop).
     const sendThread = process.env.RECGATE_UDP_SEND_THREAD !== '0';
-    a.start(meta, arena, onBatch, sendThread);
+    const recvThread = process.env.RECGATE_UDP_RECV_THREAD !== '0';
+    a.start(meta, arena, onBatch, sendThread, recvThread);
     addon = a;
-    why = `native (epoll + recvmmsg${sendThread ? ', sends on a thread' : ''})`;
+    why = `native (epoll + recvmmsg${recvThread ? ' on a thread' : ''}${sendThread ? ', sends on a thread' : ''})`;
   } catch (err) {
     why = `node:dgram (native addon unavailable: ${(err as Error).message.split('\n')[0]})`;
   }
@@ -131,10 +135,34 @@ export function nativeUdpStats(): {
   sendThreadMissedKicks: number;
   /** pollNative() calls that reached the addon. */
   polls: number;
+  /** Reads on the receive thread: on, its rounds over the ready sockets, and how often its ring was full. */
+  recvThread: boolean;
+  recvRounds: number;
+  recvRingFullWaits: number;
+  /** pollNative() calls that did not get the thread's round within 5 ms (a CPU-starved thread). */
+  pollTimeouts: number;
+  /** Most bytes the receive ring held at once (of 8 MiB). */
+  recvRingHighWater: number;
 } {
   const a = load();
-  const [wakeups, batches, packets, truncated, on, threadSent, threadSendErrors, sendQueueDrops, sendThreadKicks, sendThreadMissedKicks, polls] =
-    a === null ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] : a.stats();
+  const [
+    wakeups = 0,
+    batches = 0,
+    packets = 0,
+    truncated = 0,
+    on = 0,
+    threadSent = 0,
+    threadSendErrors = 0,
+    sendQueueDrops = 0,
+    sendThreadKicks = 0,
+    sendThreadMissedKicks = 0,
+    polls = 0,
+    rxOn = 0,
+    recvRounds = 0,
+    recvRingFullWaits = 0,
+    pollTimeouts = 0,
+    recvRingHighWater = 0,
+  ] = a === null ? [] : a.stats();
   return {
     wakeups,
     batches,
@@ -149,6 +177,11 @@ export function nativeUdpStats(): {
     sendThreadKicks,
     sendThreadMissedKicks,
     polls,
+    recvThread: rxOn === 1,
+    recvRounds,
+    recvRingFullWaits,
+    pollTimeouts,
+    recvRingHighWater,
   };
 }
 
@@ -223,6 +256,14 @@ export function sendNative(s: NativeSocket, bytes: Uint8Array, offset: number, l
     process.nextTick(kick);
   }
   return r;
+}
+
+/**
+ * Tests only: the receive thread pauses `us` between learning which sockets are readable and
+ * reading them, so that a test can close sockets inside that window (0 turns it off).
+ */
+export function testRecvDelay(us: number): void {
+  load()?.testRecvDelay(us);
 }
 
 /** errno values the endpoint tells apart. */

@@ -6,9 +6,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { PortAllocator, RtpEndpoint, nativeUdpStats, pollNative, udpPath } from '../rtp/index.js';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { PortAllocator, RtpEndpoint, nativeUdpStats, pollNative, testRecvDelay, udpPath } from '../rtp/index.js';
 import type { RtpHeaderReader } from '../rtp/index.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
@@ -152,6 +155,172 @@ test('pollNative() reads what waits in the sockets inside the call, past the 204
     assert.is(after.wakeups - before.wakeups, 0, 'not through the event loop');
   } finally {
     for (const ep of endpoints) ep.close();
+  }
+});
+
+/** What the blocked child reported (test/helpers/blockedReceiver.ts). */
+interface BlockedReport {
+  received: number;
+  perEndpoint: number[];
+  stats: ReturnType<typeof nativeUdpStats>;
+}
+
+/**
+ * Runs blockedReceiver.ts with `env`, floods its endpoints with `perEndpoint` datagrams each
+ * while its JavaScript thread is blocked, and returns what it received.
+ */
+async function floodWhileBlocked(env: Record<string, string>, perEndpoint: number): Promise<BlockedReport & { path: string }> {
+  const [min] = randomPortRange();
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'blockedReceiver.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env, PORT_MIN: String(min) }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const sender = dgram.createSocket('udp4');
+  try {
+    const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const next = async (): Promise<string> => {
+      const r = await Promise.race([lines.next(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('child timed out')), 20_000))]);
+      if (r.done) throw new Error('child ended early');
+      return r.value as string;
+    };
+    const { ports, path: udp } = JSON.parse(await next()) as { ports: number[]; path: string };
+    await new Promise<void>((r) => sender.bind(0, '127.0.0.1', r));
+    child.stdin!.write('block\n');
+    assert.is(await next(), 'blocking');
+    // The flood, while the child's thread is busy: 10 datagrams per socket per ms (a burst the
+    // sockets' 32 KiB could not hold for 5 ms), 40 ms in all. Paced, so that the receive thread
+    // gets a CPU now and then on a 2-core machine whose other core spins in the child.
+    const PER_MS = 10;
+    for (let s = 0; s < perEndpoint; s += PER_MS) {
+      let left = PER_MS * ports.length;
+      await new Promise<void>((resolve) => {
+        for (let k = s; k < s + PER_MS; k++) {
+          for (let e = 0; e < ports.length; e++) {
+            sender.send(packet(e, k), ports[e]!, '127.0.0.1', () => {
+              if (--left === 0) resolve();
+            });
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return { ...(JSON.parse(await next()) as BlockedReport), path: udp };
+  } finally {
+    sender.close();
+    child.kill('SIGKILL');
+  }
+}
+
+test('receive thread: a flood that arrives while JavaScript is blocked for 600 ms is read, not dropped by the kernel', async () => {
+  if (!native) {
+    assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0', udpPath());
+    return;
+  }
+  // 10 sockets with ~32 KiB of buffer each (about 50 datagrams), 400 datagrams each.
+  const PER = 400;
+  const withThread = await floodWhileBlocked({ RECGATE_UDP_RECV_THREAD: '1' }, PER);
+  const onLoop = await floodWhileBlocked({ RECGATE_UDP_RECV_THREAD: '0' }, PER);
+  console.log(`  blocked 600 ms, 4000 datagrams: receive thread ${withThread.received} (ring high water ${withThread.stats.recvRingHighWater} bytes), event loop ${onLoop.received}`);
+  assert.is(withThread.path, 'native');
+  assert.ok(withThread.stats.recvThread, 'the thread is on');
+  assert.equal(withThread.perEndpoint, new Array<number>(10).fill(PER), 'every datagram, through the thread');
+  assert.is(withThread.stats.recvRingFullWaits, 0);
+  // The control: read on the event loop, the same flood overflows the socket buffers.
+  assert.not.ok(onLoop.stats.recvThread);
+  assert.ok(onLoop.received < 10 * PER / 2, `on the event loop the kernel drops most: ${onLoop.received} of ${10 * PER}`);
+});
+
+test('receive thread: sockets closed and reopened under traffic get their own datagrams, none missing', async () => {
+  if (!native) {
+    assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0', udpPath());
+    return;
+  }
+  const [min] = randomPortRange();
+  const ports = new PortAllocator(min, min + 190);
+  const sender = dgram.createSocket('udp4');
+  const live: RtpEndpoint[] = [];
+  /** Per endpoint opened: the sequence numbers it received, in order. */
+  const got: number[][] = [];
+  const nextSeq = new Map<RtpEndpoint, number>();
+  const serialOf = new Map<RtpEndpoint, number>();
+  let foreign = 0;
+  let earlierOwner = 0;
+  const open = async (): Promise<RtpEndpoint> => {
+    const ep = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, recvBufferBytes: 1 << 18 });
+    const port = ep.port;
+    const serial = got.length;
+    const seqs: number[] = [];
+    got.push(seqs);
+    ep.handler = {
+      // The datagram names the port it was sent to (payload bytes 0-1) and the endpoint it was
+      // meant for (2-3). Another port is a misdelivery. Another endpoint on this same port is
+      // one closed just before this one took its port, whose datagram was still on the way.
+      receive(bytes: Uint8Array, h: RtpHeaderReader) {
+        const o = h.payloadOffset;
+        if (((bytes[o]! << 8) | bytes[o + 1]!) !== port) foreign++;
+        else if (((bytes[o + 2]! << 8) | bytes[o + 3]!) !== serial) earlierOwner++;
+        else seqs.push(h.sequenceNumber);
+      },
+    };
+    nextSeq.set(ep, 0);
+    serialOf.set(ep, serial);
+    return ep;
+  };
+  try {
+    await new Promise<void>((r) => sender.bind(0, '127.0.0.1', r));
+    for (let i = 0; i < 20; i++) live.push(await open());
+    let sending = true;
+    // Steady traffic to every live endpoint, a round per ms, each endpoint its own sequence from 0.
+    const traffic = (async () => {
+      while (sending) {
+        for (const ep of live) {
+          const seq = nextSeq.get(ep)!;
+          nextSeq.set(ep, seq + 1);
+          // Its own bytes: dgram sends later and must not see them change.
+          const p = new Uint8Array(12 + 160);
+          p[0] = 0x80;
+          p[2] = seq >> 8;
+          p[3] = seq & 0xff;
+          p[12] = ep.port >> 8;
+          p[13] = ep.port & 0xff;
+          p[14] = serialOf.get(ep)! >> 8;
+          p[15] = serialOf.get(ep)! & 0xff;
+          sender.send(p, ep.port, '127.0.0.1');
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    // Close one endpoint and open another, 300 times and for 1 s at least: descriptor numbers
+    // are reused at once. The receive thread pauses 200 µs between epoll_wait and its reads, so
+    // closes land inside that window: the list it holds then names descriptors that another
+    // socket may have taken (it must drop the list, or read that socket's datagrams as the old one's).
+    testRecvDelay(200);
+    const before = nativeUdpStats();
+    const t0 = performance.now();
+    for (let k = 0; k < 300 || (performance.now() - t0 < 1000 && k < 60_000); k++) {
+      const i = k % live.length;
+      live[i]!.close();
+      live[i] = await open();
+      if (k % 10 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    sending = false;
+    await traffic;
+    testRecvDelay(0);
+    await new Promise((r) => setTimeout(r, 50));
+    const after = nativeUdpStats();
+    const delivered = got.reduce((n, l) => n + l.length, 0);
+    console.log(
+      `  ${got.length} endpoints opened, ${delivered} datagrams delivered, ${after.stale - before.stale} for closed sockets (counted stale), ` +
+        `${earlierOwner} for the port's previous owner, ${foreign} misdelivered`,
+    );
+    assert.ok(delivered > 2000, `traffic flowed: ${delivered}`);
+    assert.is(foreign, 0, 'no datagram reached an endpoint it was not sent to');
+    // Each endpoint got 0, 1, 2, ... with none missing: only the last few, in flight when it closed, may be.
+    for (const [k, seqs] of got.entries()) {
+      assert.equal(seqs, [...seqs.keys()], `endpoint ${k}: its datagrams from the first, none missing or out of order`);
+    }
+  } finally {
+    testRecvDelay(0);
+    for (const ep of live) ep.close();
+    sender.close();
   }
 });
 
