@@ -48,6 +48,9 @@ export class Metrics {
     gauge('recgate_udp_native', 'RTP sockets served by the native batched path (epoll + recvmmsg): 1, or node:dgram: 0', () => (gateway.udpPath().startsWith('native') ? 1 : 0));
     gauge('recgate_udp_wakeups_total', 'Wake-ups of the native UDP path since start (packets / wake-ups = batching)', () => gateway.udpStats().wakeups);
     gauge('recgate_udp_native_packets_total', 'Datagrams received through the native UDP path since start', () => gateway.udpStats().packets);
+    gauge('recgate_udp_recv_thread', 'RTP sockets read by the native receive thread: 1, or on the event loop: 0', () => (gateway.udpStats().recvThread ? 1 : 0));
+    gauge('recgate_udp_recv_rounds_total', 'Rounds of the UDP receive thread over the ready sockets since start (packets / rounds = batching)', () => gateway.udpStats().recvRounds);
+    gauge('recgate_udp_recv_ring_full_total', 'Times the UDP receive thread found its 8 MiB ring full (the media thread more than ~0.4 s behind at 1,000 calls) and left packets in the kernel, since start', () => gateway.udpStats().recvRingFullWaits);
     gauge('recgate_udp_send_thread', 'RTP sends made by the native send thread: 1, or on the media thread: 0', () => (gateway.udpStats().sendThread ? 1 : 0));
     gauge('recgate_udp_send_errors_total', 'RTP sends the kernel refused on the UDP send thread since start (per-endpoint counters hold the others)', () => gateway.udpStats().threadSendErrors);
     gauge('recgate_udp_send_thread_wakeups_total', 'Times the UDP send thread was woken, once per batch of sends (a mixer tick, a receive batch), since start', () => gateway.udpStats().sendThreadKicks);

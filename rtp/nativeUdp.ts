@@ -139,8 +139,6 @@ export function nativeUdpStats(): {
   recvThread: boolean;
   recvRounds: number;
   recvRingFullWaits: number;
-  /** pollNative() calls that did not get the thread's round within 5 ms (a CPU-starved thread). */
-  pollTimeouts: number;
   /** Most bytes the receive ring held at once (of 8 MiB). */
   recvRingHighWater: number;
 } {
@@ -160,7 +158,6 @@ export function nativeUdpStats(): {
     rxOn = 0,
     recvRounds = 0,
     recvRingFullWaits = 0,
-    pollTimeouts = 0,
     recvRingHighWater = 0,
   ] = a === null ? [] : a.stats();
   return {
@@ -180,7 +177,6 @@ export function nativeUdpStats(): {
     recvThread: rxOn === 1,
     recvRounds,
     recvRingFullWaits,
-    pollTimeouts,
     recvRingHighWater,
   };
 }

@@ -205,6 +205,10 @@ interface GatewayResult {
   relayedInWindow: number;
   udpNative: boolean;
   udpSendThread: boolean;
+  udpRecvThread: boolean;
+  /** Receive thread: datagrams per round and ring-full waits in the window. */
+  packetsPerRecvRound: number;
+  recvRingFullInWindow: number;
   packetsPerWake: number;
   receivedTotal: number;
   lostTotal: number;
@@ -428,6 +432,9 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         relayedInWindow: inWindow('recgate_rtp_packets_relayed_total'),
         udpNative: m1.recgate_udp_native === 1,
         udpSendThread: m1.recgate_udp_send_thread === 1,
+        udpRecvThread: m1.recgate_udp_recv_thread === 1,
+        packetsPerRecvRound: inWindow('recgate_udp_native_packets_total', NaN) / inWindow('recgate_udp_recv_rounds_total', NaN),
+        recvRingFullInWindow: inWindow('recgate_udp_recv_ring_full_total', NaN),
         // Datagrams per wake-up of the native path: how much each epoll/recvmmsg round batches.
         packetsPerWake: inWindow('recgate_udp_native_packets_total', NaN) / inWindow('recgate_udp_wakeups_total', NaN),
         receivedTotal: fin.recgate_rtp_packets_received_total ?? NaN,
@@ -586,7 +593,11 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `- UDP path: ${gw.udpNative ? `native (epoll + recvmmsg${gw.udpSendThread ? ', sends on the send thread' : ''}), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up` : 'node:dgram'}; ` +
+    `- UDP path: ${
+      gw.udpNative
+        ? `native (epoll + recvmmsg${gw.udpRecvThread ? ` on the receive thread, ${gw.packetsPerRecvRound.toFixed(1)} datagrams per round, ring full ${gw.recvRingFullInWindow}x` : ''}${gw.udpSendThread ? ', sends on the send thread' : ''}), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up of the media thread`
+        : 'node:dgram'
+    }; ` +
       `packets late for their playout time (dropped): ${gw.lateInWindow} in the window, ${gw.lateTotal} in all; ` +
       `relayed leg to leg as they arrived (same codec): ${((gw.relayedInWindow / Math.max(1, gw.packetsInWindow)) * 100).toFixed(1)} % of the packets received in the window; ` +
       `samples the drift controller inserted/dropped: ${gw.driftInsertedInWindow}/${gw.driftDroppedInWindow} in the window, ${gw.driftInsertedTotal}/${gw.driftDroppedTotal} in all ` +
