@@ -101,10 +101,12 @@ export class MediaLeg {
   #relayTo: AudioSender | null = null;
   #relayPt = -1;
   #relayFor: MediaLeg | null = null;
-  /** The transport's handler: relays the audio packets (when relaying), then records them. */
+  /** The sender forward()s each packet here (null: no relay, or the receive thread relays in C). */
+  #forwardTo: AudioSender | null = null;
+  /** The transport's handler: relays the audio packets (when relaying in JavaScript), then records them. */
   readonly #tap: RtpPacketHandler = {
     receive: (bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void => {
-      const to = this.#relayTo;
+      const to = this.#forwardTo;
       if (to !== null && h.payloadType === this.#relayPt) to.forward(bytes, h);
       this.receiver?.receive(bytes, h, nowMs);
     },
@@ -206,11 +208,20 @@ export class MediaLeg {
   /** The source leg stops relaying to this one. */
   #stopRelayFrom(): void {
     const src = this.#relayFrom;
-    if (src !== null && src.#relayFor === this) {
-      src.#relayTo = null;
-      src.#relayPt = -1;
-      src.#relayFor = null;
-    }
+    if (src !== null && src.#relayFor === this) src.#setRelay(null, -1, null);
+  }
+
+  /**
+   * As the source: relay packets of payload type `pt` to `sender` (the listener's), on the
+   * native receive thread when it can (no JavaScript on the way), else through forward() in
+   * #tap; null stops. The sender's relay state moves to the thread and back.
+   */
+  #setRelay(sender: AudioSender | null, pt: number, listener: MediaLeg | null): void {
+    this.#relayTo?.stopNativeRelay();
+    this.#relayTo = sender;
+    this.#relayPt = pt;
+    this.#relayFor = listener;
+    this.#forwardTo = sender !== null && !sender.relayNatively(this.endpoint, pt) ? sender : null;
   }
 
   /** What this leg hears (null before hear()). */
@@ -236,9 +247,7 @@ export class MediaLeg {
     this.#relayFrom = null;
     const listener = this.#relayFor;
     if (listener !== null) {
-      this.#relayTo = null;
-      this.#relayPt = -1;
-      this.#relayFor = null;
+      this.#setRelay(null, -1, null);
       // The listener hears this leg from the mixer again, if it still listens.
       listener.#connectSender(false);
     }
@@ -299,9 +308,7 @@ export class MediaLeg {
     const src = this.#relayFrom;
     // One listener per source: a source already relaying to another leg is mixed for this one.
     if (src !== null && src.media !== null && (src.#relayFor === null || src.#relayFor === this) && sameStream(src.media, media)) {
-      src.#relayTo = sender;
-      src.#relayPt = src.media.codec.payloadType;
-      src.#relayFor = this;
+      src.#setRelay(sender, src.media.codec.payloadType, this);
     } else {
       this.#stopRelayFrom();
       this.#senderOutput = this.mixer.addOutput(spec, sender as FrameConsumer);

@@ -195,17 +195,33 @@ static void sq_publish(void) {
   atomic_fetch_add(&Q.head, 1); /* seq_cst: see send_thread */
 }
 
-static int sq_start(void) {
-  Q.slots = calloc(SQ_SLOTS, sizeof(send_slot_t));
-  Q.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (Q.slots == NULL || Q.devnull < 0) return -1;
+/* Starts a detached thread running fn; 0 or -1. */
+static int start_detached(void *(*fn)(void *)) {
   pthread_t t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = pthread_create(&t, &attr, send_thread, NULL);
+  int rc = pthread_create(&t, &attr, fn, NULL);
   pthread_attr_destroy(&attr);
-  if (rc != 0) return -1;
+  return rc == 0 ? 0 : -1;
+}
+
+/* Points each of BATCH recvmmsg headers at its scratch slot and source address. */
+static void init_msgs(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_in *from, uint8_t (*scratch)[SLOT]) {
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = scratch[i];
+    iov[i].iov_len = SLOT;
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &from[i];
+  }
+}
+
+static int sq_start(void) {
+  Q.slots = calloc(SQ_SLOTS, sizeof(send_slot_t));
+  Q.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (Q.slots == NULL || Q.devnull < 0 || start_detached(send_thread) < 0) return -1;
   Q.on = 1;
   return 0;
 }
@@ -303,6 +319,136 @@ static int rx_push(int32_t id, int i) {
   return 1;
 }
 
+/*
+ * Relay on the receive thread (rtp/AudioSender.ts forward(), in C): when a bridged call's two
+ * legs share codec and ptime, the thread sends each audio packet of one leg to the other as it
+ * reads it, before JavaScript sees it (JavaScript still gets it, to record). Bridged audio then
+ * never waits for the event loop: a collection or a slow API request does not hold it up.
+ * JavaScript attaches a source socket with the sender's whole relay state and reads that state
+ * back when it detaches, so the stream carries on across a switch in either direction exactly
+ * as forward() would (see there for the rules). Entries live in a small open-addressing table
+ * keyed by the source socket's id, read and written under R.lock.
+ */
+#define RELAY_SLOTS 8192 /* relaying sources at once: two per bridged call */
+
+typedef struct {
+  int32_t src_id; /* 0: empty; -1: deleted */
+  int32_t dst_id;
+  int src_fd, dst_fd;
+  uint32_t src_ip, dst_ip; /* host order; 0 with port 0: not known yet */
+  uint16_t src_port, dst_port;
+  uint8_t match_pt, out_pt;
+  uint32_t ssrc, ts_per_packet;
+  /* forward()'s state */
+  int active, relaying, talkspurt, resume_seq;
+  uint16_t seq_off, next_seq, pk_seq;
+  uint32_t ts_off, next_ts, pk_ts;
+  uint64_t relayed, errors, foreign;
+} relay_t;
+
+static relay_t relays[RELAY_SLOTS];
+static unsigned relay_count;
+static uint8_t relay_buf[1500];
+
+static relay_t *relay_find(int32_t id) {
+  if (relay_count == 0) return NULL;
+  for (uint32_t k = 0, h = (uint32_t)id * 2654435761u; k < RELAY_SLOTS; k++) {
+    relay_t *r = &relays[(h + k) & (RELAY_SLOTS - 1)];
+    if (r->src_id == id) return r;
+    if (r->src_id == 0) return NULL;
+  }
+  return NULL;
+}
+
+static void relay_delete(relay_t *r) {
+  r->src_id = -1;
+  if (--relay_count == 0) memset(relays, 0, sizeof relays); /* no tombstones left behind */
+}
+
+static relay_t *relay_insert(int32_t id) {
+  for (uint32_t k = 0, h = (uint32_t)id * 2654435761u; k < RELAY_SLOTS; k++) {
+    relay_t *r = &relays[(h + k) & (RELAY_SLOTS - 1)];
+    if (r->src_id == 0 || r->src_id == -1) {
+      memset(r, 0, sizeof *r);
+      r->src_id = id;
+      relay_count++;
+      return r;
+    }
+  }
+  return NULL;
+}
+
+/* Relays one datagram if its socket relays and it is an audio packet from the learned source. */
+static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, uint16_t port) {
+  relay_t *r = relay_find(id);
+  if (r == NULL) return;
+  if (ip != r->src_ip || port != r->src_port) {
+    r->foreign++; /* JavaScript decides whether this source takes over (and tells us) */
+    return;
+  }
+  /* RFC 3550 §5.1, as RtpHeaderReader.parse: V=2, not RTCP, CSRCs, extension and padding within. */
+  if (len < 12 || (p[0] >> 6) != 2 || (p[1] >= 192 && p[1] <= 223) || (p[1] & 0x7f) != r->match_pt) return;
+  size_t pos = 12 + 4 * (size_t)(p[0] & 0x0f);
+  if (pos > len) return;
+  if (p[0] & 0x10) {
+    if (pos + 4 > len) return;
+    size_t words = ((size_t)p[pos + 2] << 8) | p[pos + 3];
+    pos += 4 + 4 * words;
+    if (pos > len) return;
+  }
+  size_t pad = 0;
+  if (p[0] & 0x20) {
+    pad = p[len - 1];
+    if (pad == 0 || pad > len - pos) return;
+  }
+  size_t plen = len - pos - pad;
+  if (!r->active) {
+    /* On hold nothing goes out; on resume the sequence numbers carry on without a gap. */
+    r->talkspurt = 1;
+    r->resume_seq = r->relaying;
+    return;
+  }
+  if (12 + plen > sizeof relay_buf) return;
+  uint16_t hseq = (uint16_t)((p[2] << 8) | p[3]);
+  uint32_t hts = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7];
+  if (!r->relaying) {
+    r->relaying = 1;
+    r->seq_off = (uint16_t)(r->pk_seq - hseq);
+    r->ts_off = r->pk_ts - hts;
+    r->next_seq = r->pk_seq;
+    r->next_ts = r->pk_ts;
+  } else if (r->resume_seq) {
+    r->seq_off = (uint16_t)(r->next_seq - hseq);
+  }
+  r->resume_seq = 0;
+  uint16_t seq = (uint16_t)(hseq + r->seq_off);
+  uint32_t ts = hts + r->ts_off;
+  uint8_t *o = relay_buf;
+  o[0] = 0x80;
+  o[1] = (uint8_t)(((r->talkspurt || (p[1] & 0x80)) ? 0x80 : 0) | r->out_pt);
+  o[2] = (uint8_t)(seq >> 8);
+  o[3] = (uint8_t)seq;
+  o[4] = (uint8_t)(ts >> 24);
+  o[5] = (uint8_t)(ts >> 16);
+  o[6] = (uint8_t)(ts >> 8);
+  o[7] = (uint8_t)ts;
+  o[8] = (uint8_t)(r->ssrc >> 24);
+  o[9] = (uint8_t)(r->ssrc >> 16);
+  o[10] = (uint8_t)(r->ssrc >> 8);
+  o[11] = (uint8_t)r->ssrc;
+  memcpy(o + 12, p + pos, plen);
+  r->talkspurt = 0;
+  /* The newest packet (in sequence order) sets where the stream continues after the relay. */
+  if ((((uint16_t)(seq - r->next_seq)) & 0x8000) == 0) {
+    r->next_seq = (uint16_t)(seq + 1);
+    r->next_ts = ts + r->ts_per_packet;
+  }
+  r->relayed++;
+  if (r->dst_port == 0) return; /* no remote yet: as RtpEndpoint.send, nothing goes out */
+  struct sockaddr_in to = ipv4_to(r->dst_ip, r->dst_port);
+  if (sendto(r->dst_fd, o, 12 + plen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) < 0) r->errors++;
+}
+
 /* Pushes what a full ring left aside; 0 while there is still no room. */
 static int rx_push_pending(void) {
   for (; R.pend_from < R.pend_n; R.pend_from++)
@@ -326,6 +472,8 @@ static int rx_read(int n, unsigned closes, size_t *pushed) {
       for (int i = 0; i < BATCH; i++) R.msgs[i].msg_hdr.msg_namelen = sizeof R.from[i];
       int got = recvmmsg(fd, R.msgs, BATCH, MSG_DONTWAIT, NULL);
       if (got <= 0) break;
+      if (relay_count > 0)
+        for (int i = 0; i < got; i++) relay_packet(id, R.scratch[i], R.msgs[i].msg_len, ntohl(R.from[i].sin_addr.s_addr), ntohs(R.from[i].sin_port));
       for (int i = 0; i < got; i++) {
         if (!rx_push(id, i)) {
           R.pend_id = id;
@@ -390,23 +538,10 @@ static void rx_on_async(uv_async_t *handle);
 static int rx_start(uv_loop_t *loop) {
   R.ring = malloc(RX_RING);
   if (R.ring == NULL) return -1;
-  for (int i = 0; i < BATCH; i++) {
-    R.iov[i].iov_base = R.scratch[i];
-    R.iov[i].iov_len = SLOT;
-    memset(&R.msgs[i].msg_hdr, 0, sizeof R.msgs[i].msg_hdr);
-    R.msgs[i].msg_hdr.msg_iov = &R.iov[i];
-    R.msgs[i].msg_hdr.msg_iovlen = 1;
-    R.msgs[i].msg_hdr.msg_name = &R.from[i];
-  }
+  init_msgs(R.msgs, R.iov, R.from, R.scratch);
   if (uv_async_init(loop, &R.async, rx_on_async) != 0) return -1;
   uv_unref((uv_handle_t *)&R.async);
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = pthread_create(&t, &attr, rx_thread, NULL);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) return -1;
+  if (start_detached(rx_thread) < 0) return -1;
   R.on = 1;
   return 0;
 }
@@ -633,14 +768,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_value name;
   CHECK(napi_create_string_utf8(env, "recgate.udp", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_async_init(env, NULL, name, &S.async));
-  for (int i = 0; i < BATCH; i++) {
-    S.iov[i].iov_base = S.scratch[i];
-    S.iov[i].iov_len = SLOT;
-    memset(&S.msgs[i].msg_hdr, 0, sizeof S.msgs[i].msg_hdr);
-    S.msgs[i].msg_hdr.msg_iov = &S.iov[i];
-    S.msgs[i].msg_hdr.msg_iovlen = 1;
-    S.msgs[i].msg_hdr.msg_name = &S.from[i];
-  }
+  init_msgs(S.msgs, S.iov, S.from, S.scratch);
   S.epfd = epoll_create1(EPOLL_CLOEXEC);
   if (S.epfd < 0) {
     napi_throw_error(env, "ERR_IO", strerror(errno));
@@ -756,6 +884,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     atomic_fetch_add(&R.closes, 1);
   }
   epoll_ctl(S.epfd, EPOLL_CTL_DEL, fd, NULL);
+  if (R.on && relay_count > 0)
+    for (unsigned i = 0; i < RELAY_SLOTS && relay_count > 0; i++)
+      if (relays[i].src_id > 0 && (relays[i].src_fd == fd || relays[i].dst_fd == fd)) relay_delete(&relays[i]);
   if (S.open > 0 && --S.open == 0) uv_unref(R.on ? (uv_handle_t *)&R.async : (uv_handle_t *)&S.poll);
   if (Q.on) {
     /* The socket goes now (dup2 is atomic); the placeholder's close waits behind the socket's
@@ -821,6 +952,155 @@ static napi_value js_kick(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * relayStart(srcId, srcFd, dstId, dstFd, matchPt, outPt, ssrc, tsPerPacket, state: Int32Array)
+ *   state (in): active, relaying, talkspurt, resumeSeq, seqOffset, tsOffset, nextSeq, nextTs,
+ *   packetizerSeq, packetizerTs, srcIp, srcPort, dstIp, dstPort (ips as int32)
+ *   -> 0, or -1 (no receive thread, or the table is full: JavaScript relays itself)
+ * relayStop(srcId, state: Int32Array) -> relayed count; state (out) as above, for forward()
+ * relaySetActive(srcId, active, markTalkspurt)
+ * relayRemote(id, ip, port): the socket's remote changed (a source's filter, a destination's address)
+ * relayCount(srcId) -> packets relayed so far (for counters while relaying)
+ */
+enum { RS_ACTIVE, RS_RELAYING, RS_TALKSPURT, RS_RESUME, RS_SEQ_OFF, RS_TS_OFF, RS_NEXT_SEQ, RS_NEXT_TS, RS_PK_SEQ, RS_PK_TS, RS_SRC_IP, RS_SRC_PORT, RS_DST_IP, RS_DST_PORT, RS_FIELDS };
+
+static int32_t *state_argument(napi_env env, napi_value v) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array || length < RS_FIELDS) return NULL;
+  return data;
+}
+
+static napi_value js_relay_start(napi_env env, napi_callback_info info) {
+  int64_t a[9];
+  napi_value argv[9];
+  int32_t *st;
+  if (get_ints(env, info, 9, a, argv) < 0 || (st = state_argument(env, argv[8])) == NULL || a[0] <= 0 || a[2] <= 0 || a[1] < 0 || a[3] < 0 ||
+      a[4] < 0 || a[4] > 127 || a[5] < 0 || a[5] > 127 || a[6] < 0 || a[6] > UINT32_MAX || a[7] <= 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayStart(srcId, srcFd, dstId, dstFd, matchPt, outPt, ssrc, tsPerPacket, state)");
+    return NULL;
+  }
+  if (!R.on) return int_value(env, -1);
+  pthread_mutex_lock(&R.lock);
+  relay_t *r = relay_find((int32_t)a[0]);
+  if (r == NULL) r = relay_insert((int32_t)a[0]);
+  if (r != NULL) {
+    r->src_fd = (int)a[1];
+    r->dst_id = (int32_t)a[2];
+    r->dst_fd = (int)a[3];
+    r->match_pt = (uint8_t)a[4];
+    r->out_pt = (uint8_t)a[5];
+    r->ssrc = (uint32_t)a[6];
+    r->ts_per_packet = (uint32_t)a[7];
+    r->active = st[RS_ACTIVE];
+    r->relaying = st[RS_RELAYING];
+    r->talkspurt = st[RS_TALKSPURT];
+    r->resume_seq = st[RS_RESUME];
+    r->seq_off = (uint16_t)st[RS_SEQ_OFF];
+    r->ts_off = (uint32_t)st[RS_TS_OFF];
+    r->next_seq = (uint16_t)st[RS_NEXT_SEQ];
+    r->next_ts = (uint32_t)st[RS_NEXT_TS];
+    r->pk_seq = (uint16_t)st[RS_PK_SEQ];
+    r->pk_ts = (uint32_t)st[RS_PK_TS];
+    r->src_ip = (uint32_t)st[RS_SRC_IP];
+    r->src_port = (uint16_t)st[RS_SRC_PORT];
+    r->dst_ip = (uint32_t)st[RS_DST_IP];
+    r->dst_port = (uint16_t)st[RS_DST_PORT];
+  }
+  pthread_mutex_unlock(&R.lock);
+  return int_value(env, r == NULL ? -1 : 0);
+}
+
+static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
+  int64_t a[2];
+  napi_value argv[2];
+  int32_t *st;
+  if (get_ints(env, info, 2, a, argv) < 0 || (st = state_argument(env, argv[1])) == NULL || a[0] <= 0 || a[0] > INT32_MAX) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayStop(srcId, state)");
+    return NULL;
+  }
+  double relayed = -1;
+  pthread_mutex_lock(&R.lock);
+  relay_t *r = relay_find((int32_t)a[0]);
+  if (r != NULL) {
+    st[RS_ACTIVE] = r->active;
+    st[RS_RELAYING] = r->relaying;
+    st[RS_TALKSPURT] = r->talkspurt;
+    st[RS_RESUME] = r->resume_seq;
+    st[RS_SEQ_OFF] = r->seq_off;
+    st[RS_TS_OFF] = (int32_t)r->ts_off;
+    st[RS_NEXT_SEQ] = r->next_seq;
+    st[RS_NEXT_TS] = (int32_t)r->next_ts;
+    relayed = (double)r->relayed;
+    relay_delete(r);
+  }
+  pthread_mutex_unlock(&R.lock);
+  napi_value out;
+  napi_create_double(env, relayed, &out);
+  return out;
+}
+
+static napi_value js_relay_set_active(napi_env env, napi_callback_info info) {
+  int64_t a[3];
+  napi_value argv[3];
+  if (get_ints(env, info, 3, a, argv) < 0 || a[0] <= 0 || a[0] > INT32_MAX) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relaySetActive(srcId, active, markTalkspurt)");
+    return NULL;
+  }
+  pthread_mutex_lock(&R.lock);
+  relay_t *r = relay_find((int32_t)a[0]);
+  if (r != NULL) {
+    r->active = a[1] != 0;
+    if (a[2] != 0) r->talkspurt = 1;
+  }
+  pthread_mutex_unlock(&R.lock);
+  return NULL;
+}
+
+static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
+  int64_t a[3];
+  napi_value argv[3];
+  if (get_ints(env, info, 3, a, argv) < 0 || a[0] <= 0 || a[0] > INT32_MAX || a[2] < 0 || a[2] > 65535) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayRemote(id, ip4, port)");
+    return NULL;
+  }
+  if (relay_count == 0) return NULL;
+  pthread_mutex_lock(&R.lock);
+  for (unsigned i = 0; i < RELAY_SLOTS; i++) {
+    relay_t *r = &relays[i];
+    if (r->src_id <= 0) continue;
+    if (r->src_id == (int32_t)a[0]) {
+      r->src_ip = (uint32_t)a[1];
+      r->src_port = (uint16_t)a[2];
+    }
+    if (r->dst_id == (int32_t)a[0]) {
+      r->dst_ip = (uint32_t)a[1];
+      r->dst_port = (uint16_t)a[2];
+    }
+  }
+  pthread_mutex_unlock(&R.lock);
+  return NULL;
+}
+
+static napi_value js_relay_count(napi_env env, napi_callback_info info) {
+  int64_t a[1];
+  napi_value argv[1];
+  if (get_ints(env, info, 1, a, argv) < 0 || a[0] <= 0 || a[0] > INT32_MAX) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayCount(srcId)");
+    return NULL;
+  }
+  double n = 0;
+  pthread_mutex_lock(&R.lock);
+  relay_t *r = relay_find((int32_t)a[0]);
+  if (r != NULL) n = (double)r->relayed;
+  pthread_mutex_unlock(&R.lock);
+  napi_value out;
+  napi_create_double(env, n, &out);
+  return out;
+}
+
 static napi_value js_test_recv_delay(napi_env env, napi_callback_info info) {
   int64_t a[1];
   napi_value argv[1];
@@ -867,6 +1147,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"testRecvDelay", NULL, js_test_recv_delay, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStart", NULL, js_relay_start, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStop", NULL, js_relay_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"relaySetActive", NULL, js_relay_set_active, NULL, NULL, NULL, napi_default, NULL},
+      {"relayRemote", NULL, js_relay_remote, NULL, NULL, NULL, napi_default, NULL},
+      {"relayCount", NULL, js_relay_count, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -20,6 +20,9 @@ import { RtpPacketizer } from './RtpPacketizer.js';
 import type { PayloadFormat } from './PayloadFormat.js';
 import { RTP_HEADER_LENGTH } from './RtpHeader.js';
 import type { RtpHeaderReader } from './RtpHeader.js';
+import { RtpEndpoint } from './RtpEndpoint.js';
+import { RELAY_STATE_FIELDS, RelayState, nativeRelayAvailable, relayCountNative, relaySetActiveNative, relayStartNative, relayStopNative } from './nativeUdp.js';
+import type { NativeSocket } from './nativeUdp.js';
 
 const { OpusEncoder } = opus;
 type OpusCodec = InstanceType<typeof OpusEncoder>;
@@ -45,11 +48,12 @@ export class AudioSender {
   readonly format: PayloadFormat;
   readonly ptimeMs: number;
   readonly packetizer: RtpPacketizer;
-  /** When false frames are consumed but nothing is sent (hold, inactive). */
-  active = true;
-  packetsSent = 0;
-  /** Of packetsSent, those relayed by forward(). */
-  packetsRelayed = 0;
+  #active = true;
+  #sent = 0;
+  #relayed = 0;
+  /** The source socket whose packets the native receive thread relays for us (relayNatively). */
+  #native: NativeSocket | null = null;
+  readonly #nativeState = new Int32Array(RELAY_STATE_FIELDS);
   readonly #sink: PacketSink;
   /** Samples per packet at the encoder's input rate. */
   readonly #frame: number;
@@ -106,8 +110,87 @@ export class AudioSender {
     this.#resampled = new Int16Array(4096);
   }
 
+  /** When false frames are consumed but nothing is sent (hold, inactive). */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  set active(on: boolean) {
+    this.#active = on;
+    if (this.#native !== null) relaySetActiveNative(this.#native, on, false);
+  }
+
+  /** Packets sent, relayed ones included. */
+  get packetsSent(): number {
+    return this.#sent + (this.#native !== null ? relayCountNative(this.#native) : 0);
+  }
+
+  /** Of packetsSent, those relayed (forward(), or the receive thread). */
+  get packetsRelayed(): number {
+    return this.#relayed + (this.#native !== null ? relayCountNative(this.#native) : 0);
+  }
+
+  /**
+   * Has the native receive thread relay `source`'s packets of payload type `pt` as forward()
+   * would, without JavaScript on the way (native/udp.c): when both ends are native sockets and
+   * the thread runs. The relay's state goes along and comes back with stopNativeRelay(), so the
+   * stream carries on either way. False: the caller calls forward() per packet.
+   */
+  relayNatively(source: unknown, pt: number): boolean {
+    this.stopNativeRelay();
+    const dst = this.#sink instanceof RtpEndpoint ? this.#sink : null;
+    const dstSocket = dst?.nativeSocket ?? null;
+    const src = source instanceof RtpEndpoint ? source : null;
+    const srcSocket = src?.nativeSocket ?? null;
+    if (dst === null || dstSocket === null || src === null || srcSocket === null || !nativeRelayAvailable()) return false;
+    const st = this.#nativeState;
+    st[RelayState.active] = this.#active ? 1 : 0;
+    st[RelayState.relaying] = this.#relaying ? 1 : 0;
+    st[RelayState.talkspurt] = this.#talkspurt ? 1 : 0;
+    st[RelayState.resumeSeq] = this.#resumeSeq ? 1 : 0;
+    st[RelayState.seqOffset] = this.#seqOffset;
+    st[RelayState.tsOffset] = this.#tsOffset;
+    st[RelayState.nextSeq] = this.#relayNextSeq;
+    st[RelayState.nextTs] = this.#relayNextTs;
+    st[RelayState.packetizerSeq] = this.packetizer.sequenceNumber;
+    st[RelayState.packetizerTs] = this.packetizer.timestamp;
+    st[RelayState.srcIp] = src.remoteIp4 < 0 ? 0 : src.remoteIp4;
+    st[RelayState.srcPort] = src.remoteIp4 < 0 ? 0 : src.remotePort;
+    st[RelayState.dstIp] = dst.remoteIp4 < 0 ? 0 : dst.remoteIp4;
+    st[RelayState.dstPort] = dst.remoteIp4 < 0 ? 0 : dst.remotePort;
+    if (!relayStartNative(srcSocket, dstSocket, pt, this.format.payloadType, this.packetizer.ssrc, this.#tsPerPacket, st)) return false;
+    this.#native = srcSocket;
+    return true;
+  }
+
+  /** Ends the receive thread's relay (if any) and takes its state back. */
+  stopNativeRelay(): void {
+    const src = this.#native;
+    if (src === null) return;
+    this.#native = null;
+    const st = this.#nativeState;
+    const n = relayStopNative(src, st);
+    if (n < 0) return; // its socket closed: the leg is going away
+    this.#relaying = st[RelayState.relaying] === 1;
+    this.#talkspurt = st[RelayState.talkspurt] === 1;
+    this.#resumeSeq = st[RelayState.resumeSeq] === 1;
+    this.#seqOffset = st[RelayState.seqOffset]! & 0xffff;
+    this.#tsOffset = st[RelayState.tsOffset]! >>> 0;
+    this.#relayNextSeq = st[RelayState.nextSeq]! & 0xffff;
+    this.#relayNextTs = st[RelayState.nextTs]! >>> 0;
+    this.#relayed += n;
+    this.#sent += n;
+    if (this.#sink instanceof RtpEndpoint) this.#sink.countSent(n);
+  }
+
+  /** Whether the receive thread relays for this sender now. */
+  get relayingNatively(): boolean {
+    return this.#native !== null;
+  }
+
   /** FrameConsumer: mono PCM at the mixer rate. */
   onFrame(pcm: Int16Array): void {
+    if (this.#native !== null) this.stopNativeRelay();
     if (this.#relaying) this.#endRelay();
     if (this.#resampler === null) {
       this.#append(pcm, pcm.length);
@@ -125,7 +208,7 @@ export class AudioSender {
    * While relaying, no frames come from the mixer (the caller removes that output).
    */
   forward(bytes: Uint8Array, h: RtpHeaderReader): void {
-    if (!this.active) {
+    if (!this.#active) {
       // On hold nothing goes out. On resume the timestamps keep their offset (they jump by the
       // time on hold, as the mixer path's do) and the sequence numbers carry on without a gap.
       this.#talkspurt = true;
@@ -156,13 +239,13 @@ export class AudioSender {
       this.#relayNextTs = (ts + this.#tsPerPacket) >>> 0;
     }
     this.#sink.send(packet, 0, RTP_HEADER_LENGTH + len);
-    this.packetsSent++;
-    this.packetsRelayed++;
+    this.#sent++;
+    this.#relayed++;
   }
 
-  /** Whether the last packet out was relayed (forward) rather than encoded from the mixer. */
+  /** Whether packets are relayed now (forward()'s last packet out, or the receive thread relays) rather than encoded from the mixer. */
   get relaying(): boolean {
-    return this.#relaying;
+    return this.#native !== null || this.#relaying;
   }
 
   /** Frames from the mixer again: the stream carries on after the last packet relayed. */
@@ -176,6 +259,7 @@ export class AudioSender {
   /** The next packet starts a talkspurt (marker bit), e.g. after hold. */
   markTalkspurt(): void {
     this.#talkspurt = true;
+    if (this.#native !== null) relaySetActiveNative(this.#native, this.#active, true);
   }
 
   #append(src: Int16Array, n: number): void {
@@ -193,7 +277,7 @@ export class AudioSender {
   }
 
   #emit(): void {
-    if (!this.active) {
+    if (!this.#active) {
       // Keep the RTP clock running so the peer sees a gap, not a jump backwards, on resume.
       this.packetizer.skip(this.#tsPerPacket);
       this.#talkspurt = true;
@@ -219,6 +303,6 @@ export class AudioSender {
       }
     }
     this.#sink.send(packet, 0, h + len);
-    this.packetsSent++;
+    this.#sent++;
   }
 }

@@ -19,7 +19,7 @@ import { isRtcp, CompoundPacket, SenderReportPacket } from 'rtp.js/packets';
 import { IoError, NoPortError, SafeEmitter, errnoCode, InvalidStateError } from '../common/index.js';
 import { PortAllocator } from './PortAllocator.js';
 import { RtpDrop, RtpHeaderReader } from './RtpHeader.js';
-import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, openNative, sendNative, systemError } from './nativeUdp.js';
+import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, openNative, relayRemoteNative, sendNative, systemError } from './nativeUdp.js';
 import type { NativeReceiver, NativeSocket } from './nativeUdp.js';
 
 /** Receives valid RTP packets: `h` holds the parsed header of bytes. */
@@ -256,6 +256,27 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
     this.#remoteAddress = address;
     this.#remotePort = port;
     this.#remoteIp4 = ip4ToInt(address);
+    // Relays on the receive thread filter by this source and send to this destination.
+    if (this.#native) relayRemoteNative(this.#native, this.#remoteIp4, port);
+  }
+
+  /** Packets the native receive thread sent for this endpoint (a relay), counted once it stopped. */
+  countSent(n: number): void {
+    this.sent += n;
+  }
+
+  /** The native socket (null on node:dgram): for relays on the receive thread. */
+  get nativeSocket(): NativeSocket | null {
+    return this.#native;
+  }
+
+  /** The remote as host-order IPv4 and port (-1 and 0 when not IPv4 or not known). */
+  get remoteIp4(): number {
+    return this.#remoteAddress === null ? -1 : this.#remoteIp4;
+  }
+
+  get remotePort(): number {
+    return this.#remoteAddress === null ? 0 : this.#remotePort;
   }
 
   get closed(): boolean {

@@ -32,6 +32,11 @@ interface Addon {
   localPort(fd: number): number;
   stats(): number[];
   testRecvDelay(us: number): void;
+  relayStart(srcId: number, srcFd: number, dstId: number, dstFd: number, matchPt: number, outPt: number, ssrc: number, tsPerPacket: number, state: Int32Array): number;
+  relayStop(srcId: number, state: Int32Array): number;
+  relaySetActive(srcId: number, active: number, markTalkspurt: number): void;
+  relayRemote(id: number, ip4: number, port: number): void;
+  relayCount(srcId: number): number;
 }
 
 const META_FIELDS = 5;
@@ -260,6 +265,71 @@ export function sendNative(s: NativeSocket, bytes: Uint8Array, offset: number, l
  */
 export function testRecvDelay(us: number): void {
   load()?.testRecvDelay(us);
+}
+
+/**
+ * Relay on the receive thread (native/udp.c; AudioSender.forward in C). `state` carries
+ * forward()'s state both ways, RELAY_STATE_FIELDS int32s in this order (see RelayState).
+ */
+export const RelayState = {
+  active: 0,
+  relaying: 1,
+  talkspurt: 2,
+  resumeSeq: 3,
+  seqOffset: 4,
+  tsOffset: 5,
+  nextSeq: 6,
+  nextTs: 7,
+  packetizerSeq: 8,
+  packetizerTs: 9,
+  srcIp: 10,
+  srcPort: 11,
+  dstIp: 12,
+  dstPort: 13,
+} as const;
+export const RELAY_STATE_FIELDS = 14;
+
+/** Whether the receive thread runs (and can relay). */
+export function nativeRelayAvailable(): boolean {
+  return nativeUdpStats().recvThread;
+}
+
+/**
+ * The receive thread relays `src`'s packets of payload type `matchPt` from its remote to `dst`'s
+ * remote, rewritten as the next packets of a stream (ssrc, outPt). False when it cannot (no
+ * receive thread, table full): the caller relays in JavaScript.
+ */
+export function relayStartNative(
+  src: NativeSocket,
+  dst: NativeSocket,
+  matchPt: number,
+  outPt: number,
+  ssrc: number,
+  tsPerPacket: number,
+  state: Int32Array,
+): boolean {
+  const a = load();
+  return a !== null && a.relayStart(src.id, src.fd, dst.id, dst.fd, matchPt, outPt, ssrc >>> 0, tsPerPacket, state) === 0;
+}
+
+/** Ends the relay of `src`; fills `state` with where it stopped and returns the packets it relayed (-1: none was running). */
+export function relayStopNative(src: NativeSocket, state: Int32Array): number {
+  return addon!.relayStop(src.id, state);
+}
+
+/** Hold (false) or send (true); `markTalkspurt`: the next packet out carries the marker bit. */
+export function relaySetActiveNative(src: NativeSocket, active: boolean, markTalkspurt: boolean): void {
+  addon!.relaySetActive(src.id, active ? 1 : 0, markTalkspurt ? 1 : 0);
+}
+
+/** Packets the receive thread relayed for `src` so far. */
+export function relayCountNative(src: NativeSocket): number {
+  return addon!.relayCount(src.id);
+}
+
+/** A socket's remote changed: relays from it (its source filter) and to it (their destination) follow. */
+export function relayRemoteNative(s: NativeSocket, ip4: number, port: number): void {
+  addon!.relayRemote(s.id, ip4 < 0 ? 0 : ip4, ip4 < 0 ? 0 : port);
 }
 
 /** errno values the endpoint tells apart. */
