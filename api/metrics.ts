@@ -51,6 +51,7 @@ export class Metrics {
     gauge('recgate_udp_recv_thread', 'RTP sockets read by the native receive thread: 1, or on the event loop: 0', () => (gateway.udpStats().recvThread ? 1 : 0));
     gauge('recgate_udp_recv_rounds_total', 'Rounds of the UDP receive thread over the ready sockets since start (packets / rounds = batching)', () => gateway.udpStats().recvRounds);
     gauge('recgate_udp_recv_ring_full_total', 'Times the UDP receive thread found its 8 MiB ring full (the media thread more than ~0.4 s behind at 1,000 calls) and left packets in the kernel, since start', () => gateway.udpStats().recvRingFullWaits);
+    gauge('recgate_udp_relayed_total', 'RTP packets the UDP receive thread relayed leg to leg itself, without JavaScript (part of recgate_rtp_packets_relayed_total), since start', () => gateway.udpStats().relayedOnRecvThread);
     gauge('recgate_udp_send_thread', 'RTP sends made by the native send thread: 1, or on the media thread: 0', () => (gateway.udpStats().sendThread ? 1 : 0));
     gauge('recgate_udp_send_errors_total', 'RTP sends the kernel refused on the UDP send thread since start (per-endpoint counters hold the others)', () => gateway.udpStats().threadSendErrors);
     gauge('recgate_udp_send_thread_wakeups_total', 'Times the UDP send thread was woken, once per batch of sends (a mixer tick, a receive batch), since start', () => gateway.udpStats().sendThreadKicks);

@@ -25,7 +25,7 @@
  *                                                   epoll_wait and its reads (widens a close race)
  *   stats() -> [wakeups, batches, packets, truncated, sendThread, threadSent, threadErrors, queueDrops,
  *               sendThreadKicks, sendThreadMissedKicks, polls, recvThread, recvRounds, recvRingFullWaits,
- *               recvRingHighWater]
+ *               recvRingHighWater, relayedOnRecvThread]
  * meta holds, per packet k, META_FIELDS int32s at k * META_FIELDS: id, arena offset, length,
  * source IPv4 (host order, as int32), source port.
  */
@@ -348,6 +348,7 @@ typedef struct {
 
 static relay_t relays[RELAY_SLOTS];
 static unsigned relay_count;
+static _Atomic uint64_t relay_total; /* packets relayed by the thread, all sockets, since start */
 static uint8_t relay_buf[1500];
 
 static relay_t *relay_find(int32_t id) {
@@ -444,6 +445,7 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
     r->next_ts = ts + r->ts_per_packet;
   }
   r->relayed++;
+  atomic_fetch_add_explicit(&relay_total, 1, memory_order_relaxed);
   if (r->dst_port == 0) return; /* no remote yet: as RtpEndpoint.send, nothing goes out */
   struct sockaddr_in to = ipv4_to(r->dst_ip, r->dst_port);
   if (sendto(r->dst_fd, o, 12 + plen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) < 0) r->errors++;
@@ -1124,11 +1126,11 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value arr, v;
-  napi_create_array_with_length(env, 15, &arr);
-  double s[15] = {S.wakeups, S.batches, S.packets, S.truncated, (double)Q.on, (double)atomic_load(&Q.sent), (double)atomic_load(&Q.errors),
+  napi_create_array_with_length(env, 16, &arr);
+  double s[16] = {S.wakeups, S.batches, S.packets, S.truncated, (double)Q.on, (double)atomic_load(&Q.sent), (double)atomic_load(&Q.errors),
                   (double)atomic_load(&Q.dropped), (double)atomic_load(&Q.kicks), (double)atomic_load(&Q.missed), S.polls, (double)R.on,
-                  (double)atomic_load(&R.rounds), (double)atomic_load(&R.full_waits), (double)atomic_load(&R.high_water)};
-  for (uint32_t i = 0; i < 15; i++) {
+                  (double)atomic_load(&R.rounds), (double)atomic_load(&R.full_waits), (double)atomic_load(&R.high_water), (double)atomic_load(&relay_total)};
+  for (uint32_t i = 0; i < 16; i++) {
     napi_create_double(env, s[i], &v);
     napi_set_element(env, arr, i, v);
   }

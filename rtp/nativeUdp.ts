@@ -146,6 +146,8 @@ export function nativeUdpStats(): {
   recvRingFullWaits: number;
   /** Most bytes the receive ring held at once (of 8 MiB). */
   recvRingHighWater: number;
+  /** Packets the receive thread relayed leg to leg (relayNatively), all sockets. */
+  relayedOnRecvThread: number;
 } {
   const a = load();
   const [
@@ -164,6 +166,7 @@ export function nativeUdpStats(): {
     recvRounds = 0,
     recvRingFullWaits = 0,
     recvRingHighWater = 0,
+    relayedOnRecvThread = 0,
   ] = a === null ? [] : a.stats();
   return {
     wakeups,
@@ -183,6 +186,7 @@ export function nativeUdpStats(): {
     recvRounds,
     recvRingFullWaits,
     recvRingHighWater,
+    relayedOnRecvThread,
   };
 }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toneFrames } from '../dsp/index.js';
-import { RtpDrop, RtpHeaderReader, decodePcma, decodePcmu } from '../rtp/index.js';
+import { RtpDrop, RtpHeaderReader, decodePcma, decodePcmu, nativeUdpStats } from '../rtp/index.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { startGateway } from './helpers/gateway.js';
 import { startCapture } from './helpers/pcap.js';
@@ -64,6 +64,7 @@ for (const callerLaw of ['ulaw', 'alaw'] as const) test(`stereo recording: calle
   const { min, max } = gw.config.rtpPorts;
   const capture = await startCapture(path.join(dir, 'rtp.pcap'), `udp and portrange ${min}-${max}`);
   try {
+    const relayedInC0 = nativeUdpStats().relayedOnRecvThread;
     const { uac, uas } = await bridgedCall(gw.sipPort, off, 'uac.xml', uacScenario({ toneFile: tone1k, holdMs: 4000, payloadType: pt }), '+15551234', tone15);
     assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
     const callee = await uas;
@@ -129,7 +130,11 @@ for (const callerLaw of ['ulaw', 'alaw'] as const) test(`stereo recording: calle
     const firstLoudOut = toCaller.find(loud)!;
     const delayMs = firstLoudOut.timeMs - inCallee.timeMs;
     const relayed = call.legs[0]!.sender!.packetsRelayed;
+    const inC = nativeUdpStats().relayedOnRecvThread - relayedInC0;
     if (callerLaw === 'ulaw') {
+      // With the native receive thread the relay runs there, in C (native/udp.c), and these
+      // on-the-wire checks hold for that implementation; else for forward() in JavaScript.
+      if (nativeUdpStats().recvThread) assert.ok(inC >= relayed, `relayed on the receive thread: ${inC} of ${relayed}`);
       assert.ok(delayMs >= 0 && delayMs < 15, `relayed: the tone out ${delayMs.toFixed(1)} ms after it came in`);
       assert.ok(relayed >= toCaller.length - 5, `${relayed} of ${toCaller.length} packets to the caller relayed`);
       // One stream: our SSRC throughout, sequence numbers without a gap.
@@ -139,6 +144,7 @@ for (const callerLaw of ['ulaw', 'alaw'] as const) test(`stereo recording: calle
     } else {
       assert.ok(delayMs >= 40, `mixed and re-encoded: the tone out ${delayMs.toFixed(1)} ms after it came in`);
       assert.is(relayed, 0);
+      assert.is(inC, 0);
     }
   } finally {
     await capture.stop().catch(() => undefined);
@@ -158,6 +164,7 @@ test('relayed call through hold and resume: nothing is sent to the caller on hol
   const { min, max } = gw.config.rtpPorts;
   const capture = await startCapture(path.join(dir, 'hold.pcap'), `udp and portrange ${min}-${max}`);
   try {
+    const relayedInC0 = nativeUdpStats().relayedOnRecvThread;
     const { uac, uas } = await bridgedCall(gw.sipPort, off, 'hold-uac.xml', holdResumeScenario(tone1k, 1500), '+15550001', tone15);
     assert.is(uac.code, 0, `caller: ${uac.stderr.slice(-800)}`);
     assert.is((await uas).code, 0);
@@ -173,6 +180,10 @@ test('relayed call through hold and resume: nothing is sent to the caller on hol
     const inCaller = packets.filter((p) => p.dstPort === callerPort).map((p) => p.timeMs - out[0]!.t);
     assert.ok(out.length >= 80, `${out.length} packets to the caller; callee sent from ${inCallee[0]} to ${inCallee[inCallee.length - 1]} ms, caller from ${inCaller[0]} to ${inCaller[inCaller.length - 1]} ms`);
     assert.ok(call.legs[0]!.sender!.packetsRelayed >= out.length - 5, `relayed ${call.legs[0]!.sender!.packetsRelayed} of ${out.length}`);
+    if (nativeUdpStats().recvThread) {
+      const inC = nativeUdpStats().relayedOnRecvThread - relayedInC0;
+      assert.ok(inC >= call.legs[0]!.sender!.packetsRelayed, `relayed on the receive thread: ${inC}`);
+    }
     // The hold: the one long silence towards the caller (about 1 s), and none other.
     let gap = 1;
     for (let i = 2; i < out.length; i++) if (out[i]!.t - out[i - 1]!.t > out[gap]!.t - out[gap - 1]!.t) gap = i;
