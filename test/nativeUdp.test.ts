@@ -11,8 +11,7 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { PortAllocator, RtpEndpoint, nativeUdpStats, pollNative, testRecvDelay, udpPath } from '../rtp/index.js';
-import type { RtpHeaderReader } from '../rtp/index.js';
+import { AudioSender, PortAllocator, RtpEndpoint, RtpHeaderReader, nativeUdpStats, pollNative, testRecvDelay, udpPath } from '../rtp/index.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
 const native = udpPath().startsWith('native');
@@ -321,6 +320,97 @@ test('receive thread: sockets closed and reopened under traffic get their own da
     testRecvDelay(0);
     for (const ep of live) ep.close();
     sender.close();
+  }
+});
+
+/**
+ * A peer in another process: sends 25 PCMU packets (seq seq0.., 20 ms apart) from
+ * port `from` to `to`, and notes when packets arrive on port `listen` (seq, ms after the first
+ * send, and the send time of the packet of the same index). Runs while this thread is blocked.
+ */
+function blockedPeer(from: number, to: number, listen: number, seq0: number): { arrivals: { seq: number; ssrc: number; ms: number }[]; sentMs: number[] } {
+  const script = `const d = require('dgram'); const tx = d.createSocket('udp4'), rx = d.createSocket('udp4');
+    const arrivals = [], sentMs = []; let t0 = 0;
+    rx.on('message', (m) => arrivals.push({ seq: m.readUInt16BE(2), ssrc: m.readUInt32BE(8), ms: performance.now() - t0 }));
+    rx.bind(${listen}, '127.0.0.1', () => tx.bind(${from}, '127.0.0.1', () => {
+      t0 = performance.now(); let i = 0;
+      const timer = setInterval(() => {
+        const p = Buffer.alloc(172, 0xff); p[0] = 0x80; p[1] = 0; p.writeUInt16BE(${seq0} + i, 2); p.writeUInt32BE(160 * (${seq0} + i), 4); p.writeUInt32BE(0xabcd, 8);
+        sentMs.push(performance.now() - t0); tx.send(p, ${to}, '127.0.0.1');
+        if (++i === 25) { clearInterval(timer); setTimeout(() => { console.log(JSON.stringify({ arrivals, sentMs })); process.exit(0); }, 200); }
+      }, 20);
+    }));`;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { arrivals: { seq: number; ssrc: number; ms: number }[]; sentMs: number[] };
+}
+
+test('relay on the receive thread: a bridged leg hears the other while JavaScript is blocked, and the stream carries on in JavaScript after', async () => {
+  if (!native || !nativeUdpStats().recvThread) {
+    assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0' || process.env.RECGATE_UDP_RECV_THREAD === '0', udpPath());
+    return;
+  }
+  const [min] = randomPortRange();
+  const ports = new PortAllocator(min, min + 40);
+  const peerTx = min + 150; // the talking party's port
+  const peerRx = min + 151; // the listening party's port
+  const a = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, remote: { address: '127.0.0.1', port: peerTx } });
+  const b = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, remote: { address: '127.0.0.1', port: peerRx } });
+  const listener = dgram.createSocket('udp4');
+  try {
+    const sender = new AudioSender({ format: { payloadType: 0, codec: 'PCMU', clockRate: 8000 }, mixerRate: 8000 }, b);
+    let recorded = 0;
+    const h0 = new RtpHeaderReader();
+    let viaJs = false;
+    a.handler = {
+      receive(bytes: Uint8Array, h: RtpHeaderReader) {
+        recorded++; // what a recording gets: every packet, relayed natively or not
+        if (viaJs) sender.forward(bytes, h);
+      },
+    };
+    // 1. Relayed by the receive thread while this thread is blocked in execFileSync.
+    assert.ok(sender.relayNatively(a, 0), 'the receive thread takes the relay');
+    const before = nativeUdpStats().relayedOnRecvThread;
+    const run1 = blockedPeer(peerTx, a.port, peerRx, 1000);
+    assert.is(run1.arrivals.length, 25, 'every packet reached the listener while JavaScript was blocked');
+    const lag = run1.arrivals.map((x, i) => x.ms - run1.sentMs[i]!);
+    console.log(`  relayed while blocked: 25 of 25, ${Math.min(...lag).toFixed(1)}-${Math.max(...lag).toFixed(1)} ms after each was sent`);
+    assert.ok(Math.max(...lag) < 15, `each within 15 ms of its send: ${lag.map((l) => l.toFixed(1)).join(' ')}`);
+    assert.is(new Set(run1.arrivals.map((x) => x.ssrc)).size, 1);
+    assert.is(run1.arrivals[0]!.ssrc, sender.packetizer.ssrc, 'our SSRC, not the talker\'s');
+    for (let i = 1; i < 25; i++) assert.is(run1.arrivals[i]!.seq, (run1.arrivals[0]!.seq + i) & 0xffff, `sequence at ${i}`);
+    assert.is(nativeUdpStats().relayedOnRecvThread - before, 25);
+    await new Promise((r) => setTimeout(r, 50));
+    pollNative();
+    assert.is(recorded, 25, 'JavaScript still got every packet, to record');
+    assert.is(sender.packetsRelayed, 25);
+
+    // 2. The control: relayed by forward() in JavaScript, the same blocked peer hears nothing in time.
+    sender.stopNativeRelay();
+    viaJs = true;
+    const run2 = blockedPeer(peerTx, a.port, peerRx, 1025); // the talker carries on
+    assert.is(run2.arrivals.length, 0, 'through JavaScript nothing arrives while it is blocked');
+    await new Promise((r) => setTimeout(r, 50));
+    pollNative();
+    assert.is(sender.packetsRelayed, 50, 'forward() relayed them late, after the block');
+
+    // 3. The handover: forward() numbered its packets after the thread's, so the stream is one.
+    await new Promise<void>((r) => listener.bind(peerRx, '127.0.0.1', r));
+    const seen: number[] = [];
+    listener.on('message', (m: Buffer) => seen.push((h0.parse(m, 0, m.length), h0.sequenceNumber)));
+    const talker = dgram.createSocket('udp4');
+    await new Promise<void>((r) => talker.bind(peerTx, '127.0.0.1', r));
+    const p = Buffer.alloc(172, 0xff);
+    p[0] = 0x80;
+    p[1] = 0;
+    p.writeUInt16BE(1050, 2);
+    p.writeUInt32BE(160 * 1050, 4);
+    await new Promise<void>((r) => talker.send(p, a.port, '127.0.0.1', () => r()));
+    for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    talker.close();
+    assert.equal(seen, [(run1.arrivals[24]!.seq + 26) & 0xffff], 'after 25 from the thread and 25 from forward(), the next number');
+  } finally {
+    listener.close();
+    a.close();
+    b.close();
   }
 });
 
