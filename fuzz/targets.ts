@@ -41,6 +41,7 @@ import {
   TelephoneEventReceiver,
   classifyPacket,
   eventToDigit,
+  nativeRtpPayload,
   parseTelephoneEvent,
   udpPath,
   writeTelephoneEvent,
@@ -721,6 +722,12 @@ function checkRtp(d: Datagram): boolean {
     assert.equal(cls === 'rtcp', isRtcp(view), 'classifyPacket vs rtp.js isRtcp');
   }
   if (d.wellFormed) assert.equal(drop, RtpDrop.None, 'a well-formed packet is read');
+  // The C parser the receive thread relays with (native/udp.c) reads the same spans.
+  const c = nativeRtpPayload(slab, offset, length);
+  if (c !== undefined) {
+    assert.equal(c === null, drop !== RtpDrop.None, `the C relay parser ${c === null ? 'refuses' : 'accepts'} what RtpHeaderReader ${drop === RtpDrop.None ? 'reads' : `drops (${drop})`}`);
+    if (c !== null) assert.deepEqual([offset + c[0], c[1]], [r.payloadOffset, r.payloadLength], 'the C relay parser finds the same payload');
+  }
 
   // rtp.js as the oracle.
   let p: RtpPacket | null = null;

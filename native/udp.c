@@ -379,6 +379,29 @@ static relay_t *relay_insert(int32_t id) {
   return NULL;
 }
 
+/* RFC 3550 §5.1, as RtpHeaderReader.parse: V=2, not RTCP (RFC 5761 §4), at least 12 bytes, CSRCs,
+ * extension and padding within. The payload's offset and length; -1 for anything else. The
+ * fuzz target rtp-header checks it against RtpHeaderReader (rtpPayload()). */
+static int rtp_payload(const uint8_t *p, size_t len, size_t *off, size_t *plen) {
+  if (len < 12 || (p[0] >> 6) != 2 || (p[1] >= 192 && p[1] <= 223)) return -1;
+  size_t pos = 12 + 4 * (size_t)(p[0] & 0x0f);
+  if (pos > len) return -1;
+  if (p[0] & 0x10) {
+    if (pos + 4 > len) return -1;
+    size_t words = ((size_t)p[pos + 2] << 8) | p[pos + 3];
+    pos += 4 + 4 * words;
+    if (pos > len) return -1;
+  }
+  size_t pad = 0;
+  if (p[0] & 0x20) {
+    pad = p[len - 1];
+    if (pad == 0 || pad > len - pos) return -1;
+  }
+  *off = pos;
+  *plen = len - pos - pad;
+  return 0;
+}
+
 /* Relays one datagram if its socket relays and it is an audio packet from the learned source. */
 static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, uint16_t port) {
   relay_t *r = relay_find(id);
@@ -387,22 +410,8 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
     r->foreign++; /* JavaScript decides whether this source takes over (and tells us) */
     return;
   }
-  /* RFC 3550 §5.1, as RtpHeaderReader.parse: V=2, not RTCP, CSRCs, extension and padding within. */
-  if (len < 12 || (p[0] >> 6) != 2 || (p[1] >= 192 && p[1] <= 223) || (p[1] & 0x7f) != r->match_pt) return;
-  size_t pos = 12 + 4 * (size_t)(p[0] & 0x0f);
-  if (pos > len) return;
-  if (p[0] & 0x10) {
-    if (pos + 4 > len) return;
-    size_t words = ((size_t)p[pos + 2] << 8) | p[pos + 3];
-    pos += 4 + 4 * words;
-    if (pos > len) return;
-  }
-  size_t pad = 0;
-  if (p[0] & 0x20) {
-    pad = p[len - 1];
-    if (pad == 0 || pad > len - pos) return;
-  }
-  size_t plen = len - pos - pad;
+  size_t pos, plen;
+  if (rtp_payload(p, len, &pos, &plen) < 0 || (p[1] & 0x7f) != r->match_pt) return;
   if (!r->active) {
     /* On hold nothing goes out; on resume the sequence numbers carry on without a gap. */
     r->talkspurt = 1;
@@ -1103,6 +1112,36 @@ static napi_value js_relay_count(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* rtpPayload(bytes, offset, length) -> [payloadOffset, payloadLength] (from offset) or null:
+ * rtp_payload() for the fuzz target; needs no start(). */
+static napi_value js_rtp_payload(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type type;
+  size_t len;
+  void *data;
+  napi_value ab;
+  size_t boff;
+  int32_t offset, length;
+  if (argc < 3 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, &ab, &boff) != napi_ok || type != napi_uint8_array ||
+      napi_get_value_int32(env, argv[1], &offset) != napi_ok || napi_get_value_int32(env, argv[2], &length) != napi_ok || offset < 0 || length < 0 ||
+      (size_t)offset + (size_t)length > len) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "rtpPayload(bytes, offset, length)");
+    return NULL;
+  }
+  size_t pos, plen;
+  napi_value out;
+  if (rtp_payload((const uint8_t *)data + offset, (size_t)length, &pos, &plen) < 0) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, int_value(env, (int32_t)pos));
+  napi_set_element(env, out, 1, int_value(env, (int32_t)plen));
+  return out;
+}
+
 static napi_value js_test_recv_delay(napi_env env, napi_callback_info info) {
   int64_t a[1];
   napi_value argv[1];
@@ -1154,6 +1193,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"relaySetActive", NULL, js_relay_set_active, NULL, NULL, NULL, napi_default, NULL},
       {"relayRemote", NULL, js_relay_remote, NULL, NULL, NULL, napi_default, NULL},
       {"relayCount", NULL, js_relay_count, NULL, NULL, NULL, napi_default, NULL},
+      {"rtpPayload", NULL, js_rtp_payload, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

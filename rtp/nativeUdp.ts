@@ -37,6 +37,7 @@ interface Addon {
   relaySetActive(srcId: number, active: number, markTalkspurt: number): void;
   relayRemote(id: number, ip4: number, port: number): void;
   relayCount(srcId: number): number;
+  rtpPayload(bytes: Uint8Array, offset: number, length: number): [number, number] | null;
 }
 
 const META_FIELDS = 5;
@@ -292,6 +293,25 @@ export const RelayState = {
   dstPort: 13,
 } as const;
 export const RELAY_STATE_FIELDS = 14;
+
+let parserModule: Pick<Addon, 'rtpPayload'> | null | undefined;
+
+/**
+ * The C RTP parser of the relay (native/udp.c rtp_payload): the payload's [offset, length] from
+ * `offset`, null when the datagram is not RTP it would relay; undefined when the addon is not
+ * built. For the fuzz target rtp-header, which checks it against RtpHeaderReader; it loads the
+ * addon without starting it (a worker thread may call it).
+ */
+export function nativeRtpPayload(bytes: Uint8Array, offset: number, length: number): [number, number] | null | undefined {
+  if (parserModule === undefined) {
+    try {
+      parserModule = process.platform === 'linux' ? (createRequire(import.meta.url)('../native/build/Release/recgate_udp.node') as Addon) : null;
+    } catch {
+      parserModule = null;
+    }
+  }
+  return parserModule === null ? undefined : parserModule.rtpPayload(bytes, offset, length);
+}
 
 /** Whether the receive thread runs (and can relay). */
 export function nativeRelayAvailable(): boolean {
