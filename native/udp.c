@@ -118,6 +118,11 @@ static struct {
    * kicks are missing (the test allows 2 in 20 batches; without kicks all 20 wait). */
   _Atomic uint64_t kicks, missed;
   int devnull; /* dup2()ed over a closed socket's descriptor until the send thread closes it */
+  /* A second ring, produced by the receive thread: its relayed packets (see relay_packet). The
+   * receive thread only copies them here, so a round over the sockets stays short and packets
+   * reach JavaScript (the recordings) without waiting behind loopback sends. */
+  send_slot_t *rslots;
+  _Atomic uint64_t rhead, rtail;
 } Q = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 /* The IPv4 destination of a send (host-order address and port). */
@@ -130,17 +135,36 @@ static struct sockaddr_in ipv4_to(uint32_t ip, uint16_t port) {
   return to;
 }
 
+/* One queued datagram out. */
+static void sq_send(const send_slot_t *s) {
+  struct sockaddr_in to = ipv4_to(s->ip, s->port);
+  if (sendto(s->fd, s->data, (size_t)s->length, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) >= 0) atomic_fetch_add(&Q.sent, 1);
+  else if (errno != ENOTSOCK) atomic_fetch_add(&Q.errors, 1); /* ENOTSOCK: its socket was closed after it was queued */
+}
+
+/* Sends what the receive thread queued, up to the head seen now; returns the new tail. */
+static uint64_t sq_drain_relays(uint64_t rt) {
+  uint64_t rh = atomic_load_explicit(&Q.rhead, memory_order_acquire);
+  for (; rt != rh; rt++) {
+    sq_send(&Q.rslots[rt & (SQ_SLOTS - 1)]);
+    atomic_store_explicit(&Q.rtail, rt + 1, memory_order_release);
+  }
+  return rt;
+}
+
 static void *send_thread(void *arg) {
   (void)arg;
   uint64_t t = atomic_load(&Q.tail);
+  uint64_t rt = atomic_load(&Q.rtail);
   for (;;) {
+    rt = sq_drain_relays(rt);
     uint64_t h = atomic_load_explicit(&Q.head, memory_order_acquire);
     if (t == h) {
       pthread_mutex_lock(&Q.lock);
       atomic_store(&Q.sleeping, 1);
       /* seq_cst store then load, against the producer's store of head then load of sleeping:
        * one of the two sees the other, so a packet never waits for the next one. */
-      while (atomic_load(&Q.head) == t) {
+      while (atomic_load(&Q.head) == t && atomic_load(&Q.rhead) == rt) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += SQ_SAFETY_NS;
@@ -148,7 +172,8 @@ static void *send_thread(void *arg) {
           until.tv_sec++;
           until.tv_nsec -= 1000000000L;
         }
-        if (pthread_cond_timedwait(&Q.wake, &Q.lock, &until) == ETIMEDOUT && atomic_load(&Q.head) != t) atomic_fetch_add(&Q.missed, 1);
+        if (pthread_cond_timedwait(&Q.wake, &Q.lock, &until) == ETIMEDOUT && (atomic_load(&Q.head) != t || atomic_load(&Q.rhead) != rt))
+          atomic_fetch_add(&Q.missed, 1);
       }
       atomic_store(&Q.sleeping, 0);
       pthread_mutex_unlock(&Q.lock);
@@ -157,12 +182,14 @@ static void *send_thread(void *arg) {
     for (; t != h; t++) {
       send_slot_t *s = &Q.slots[t & (SQ_SLOTS - 1)];
       if (s->length == SQ_CLOSE) {
+        /* Relays to this descriptor were queued before close() removed them (it holds the
+         * receive thread's lock): send those first, so none goes out of a socket that later
+         * takes the number. */
+        rt = sq_drain_relays(rt);
         close(s->fd);
         continue;
       }
-      struct sockaddr_in to = ipv4_to(s->ip, s->port);
-      if (sendto(s->fd, s->data, (size_t)s->length, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) >= 0) atomic_fetch_add(&Q.sent, 1);
-      else if (errno != ENOTSOCK) atomic_fetch_add(&Q.errors, 1); /* ENOTSOCK: its socket was closed after it was queued */
+      sq_send(s);
       atomic_store_explicit(&Q.tail, t + 1, memory_order_release);
     }
     atomic_store_explicit(&Q.tail, t, memory_order_release);
@@ -179,7 +206,7 @@ static send_slot_t *sq_claim(void) {
 
 /* Wakes the send thread if it sleeps with packets waiting. */
 static void sq_kick(void) {
-  if (atomic_load(&Q.sleeping) && atomic_load(&Q.head) != atomic_load(&Q.tail)) {
+  if (atomic_load(&Q.sleeping) && (atomic_load(&Q.head) != atomic_load(&Q.tail) || atomic_load(&Q.rhead) != atomic_load(&Q.rtail))) {
     atomic_fetch_add(&Q.kicks, 1);
     pthread_mutex_lock(&Q.lock);
     pthread_cond_signal(&Q.wake);
@@ -220,8 +247,9 @@ static void init_msgs(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_i
 
 static int sq_start(void) {
   Q.slots = calloc(SQ_SLOTS, sizeof(send_slot_t));
+  Q.rslots = calloc(SQ_SLOTS, sizeof(send_slot_t));
   Q.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (Q.slots == NULL || Q.devnull < 0 || start_detached(send_thread) < 0) return -1;
+  if (Q.slots == NULL || Q.rslots == NULL || Q.devnull < 0 || start_detached(send_thread) < 0) return -1;
   Q.on = 1;
   return 0;
 }
@@ -349,7 +377,7 @@ typedef struct {
 static relay_t relays[RELAY_SLOTS];
 static unsigned relay_count;
 static _Atomic uint64_t relay_total; /* packets relayed by the thread, all sockets, since start */
-static uint8_t relay_buf[1500];
+static uint8_t relay_buf[SQ_BYTES];
 
 static relay_t *relay_find(int32_t id) {
   if (relay_count == 0) return NULL;
@@ -418,7 +446,7 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
     r->resume_seq = r->relaying;
     return;
   }
-  if (12 + plen > sizeof relay_buf) return;
+  if (12 + plen > SQ_BYTES) return;
   uint16_t hseq = (uint16_t)((p[2] << 8) | p[3]);
   uint32_t hts = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7];
   if (!r->relaying) {
@@ -433,7 +461,17 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
   r->resume_seq = 0;
   uint16_t seq = (uint16_t)(hseq + r->seq_off);
   uint32_t ts = hts + r->ts_off;
-  uint8_t *o = relay_buf;
+  /* Into the send thread's relay ring when it runs, else a local buffer for a sendto here. */
+  send_slot_t *slot = NULL;
+  if (Q.on) {
+    uint64_t rh = atomic_load_explicit(&Q.rhead, memory_order_relaxed);
+    if (rh - atomic_load_explicit(&Q.rtail, memory_order_acquire) >= SQ_SLOTS) {
+      atomic_fetch_add(&Q.dropped, 1); /* the send thread is ~80 ms behind */
+      return;
+    }
+    slot = &Q.rslots[rh & (SQ_SLOTS - 1)];
+  }
+  uint8_t *o = slot != NULL ? slot->data : relay_buf;
   o[0] = 0x80;
   o[1] = (uint8_t)(((r->talkspurt || (p[1] & 0x80)) ? 0x80 : 0) | r->out_pt);
   o[2] = (uint8_t)(seq >> 8);
@@ -456,6 +494,14 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
   r->relayed++;
   atomic_fetch_add_explicit(&relay_total, 1, memory_order_relaxed);
   if (r->dst_port == 0) return; /* no remote yet: as RtpEndpoint.send, nothing goes out */
+  if (slot != NULL) {
+    slot->fd = r->dst_fd;
+    slot->length = (int32_t)(12 + plen);
+    slot->ip = r->dst_ip;
+    slot->port = r->dst_port;
+    atomic_fetch_add(&Q.rhead, 1); /* seq_cst: see send_thread; the round's end kicks */
+    return;
+  }
   struct sockaddr_in to = ipv4_to(r->dst_ip, r->dst_port);
   if (sendto(r->dst_fd, o, 12 + plen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) < 0) r->errors++;
 }
@@ -535,6 +581,7 @@ static void *rx_thread(void *arg) {
     }
     atomic_fetch_add(&R.rounds, 1);
     if (pushed > 0) uv_async_send(&R.async);
+    if (Q.on) sq_kick(); /* the round's relayed packets, one wake-up */
     /* Gather: let about a millisecond of traffic collect before the next round. */
     if (done && pushed > 0) {
       struct timespec pause = {.tv_sec = 0, .tv_nsec = RX_ROUND_NS};
