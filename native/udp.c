@@ -273,8 +273,8 @@ static int sq_start(void) {
  * clock, the event-loop delay p99 went from 75 to 750 ms and the drift controller worked 70x
  * harder; without it the media thread's CPU fell 22 % and the p99 to 50 ms.)
  *
- * Closing: close() takes `lock`, which the thread holds while it reads the sockets of one
- * epoll_wait(2); a close in between bumps `closes`, and the thread drops that stale event list
+ * Closing: close() takes `lock`, which the thread holds while it reads a socket of one
+ * epoll_wait(2) list; a close since that epoll_wait bumps `closes`, and the thread drops the rest of that stale list
  * (a descriptor number may have been reused). Records carry the socket's id, never reused, so a
  * record of a closed socket is counted stale by JavaScript, never given to another socket.
  * When the ring is full the thread keeps what it read aside, waits for room, and leaves the rest
@@ -371,7 +371,8 @@ typedef struct {
   int active, relaying, talkspurt, resume_seq;
   uint16_t seq_off, next_seq, pk_seq;
   uint32_t ts_off, next_ts, pk_ts;
-  uint64_t relayed, errors, foreign;
+  _Atomic uint64_t relayed; /* read by relayCount() without the lock */
+  uint64_t errors, foreign;
 } relay_t;
 
 static relay_t relays[RELAY_SLOTS];
@@ -491,7 +492,7 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
     r->next_seq = (uint16_t)(seq + 1);
     r->next_ts = ts + r->ts_per_packet;
   }
-  r->relayed++;
+  atomic_fetch_add_explicit(&r->relayed, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&relay_total, 1, memory_order_relaxed);
   if (r->dst_port == 0) return; /* no remote yet: as RtpEndpoint.send, nothing goes out */
   if (slot != NULL) {
@@ -517,14 +518,16 @@ static int rx_push_pending(void) {
 /* Reads the sockets of one epoll_wait result. Returns 1 when all were read, 0 when the ring
  * filled (the rest waits in the kernel), -1 when a close made the list stale. *pushed counts. */
 static int rx_read(int n, unsigned closes, size_t *pushed) {
-  pthread_mutex_lock(&R.lock);
-  if (atomic_load(&R.closes) != closes) {
-    pthread_mutex_unlock(&R.lock);
-    return -1;
-  }
   for (int e = 0; e < n; e++) {
     int fd = (int)(R.events[e].data.u64 >> 32);
     int32_t id = (int32_t)(R.events[e].data.u64 & 0xffffffffu);
+    /* The lock per socket, not per round: close() and the relay calls from JavaScript wait for
+     * one socket's reads at most (a round over 700 sockets takes milliseconds). */
+    pthread_mutex_lock(&R.lock);
+    if (atomic_load(&R.closes) != closes) {
+      pthread_mutex_unlock(&R.lock);
+      return -1;
+    }
     for (;;) {
       for (int i = 0; i < BATCH; i++) R.msgs[i].msg_hdr.msg_namelen = sizeof R.from[i];
       int got = recvmmsg(fd, R.msgs, BATCH, MSG_DONTWAIT, NULL);
@@ -543,8 +546,8 @@ static int rx_read(int n, unsigned closes, size_t *pushed) {
       }
       if (got < BATCH) break;
     }
+    pthread_mutex_unlock(&R.lock);
   }
-  pthread_mutex_unlock(&R.lock);
   return 1;
 }
 
@@ -1091,7 +1094,7 @@ static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
     st[RS_TS_OFF] = (int32_t)r->ts_off;
     st[RS_NEXT_SEQ] = r->next_seq;
     st[RS_NEXT_TS] = (int32_t)r->next_ts;
-    relayed = (double)r->relayed;
+    relayed = (double)atomic_load(&r->relayed);
     relay_delete(r);
   }
   pthread_mutex_unlock(&R.lock);
@@ -1149,11 +1152,12 @@ static napi_value js_relay_count(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayCount(srcId)");
     return NULL;
   }
+  /* No lock: only this (the JavaScript) thread changes the table, and the count is atomic. A
+   * /metrics scrape reads every leg's count, and waiting for the receive thread each time
+   * stalled the loop. */
   double n = 0;
-  pthread_mutex_lock(&R.lock);
   relay_t *r = relay_find((int32_t)a[0]);
-  if (r != NULL) n = (double)r->relayed;
-  pthread_mutex_unlock(&R.lock);
+  if (r != NULL) n = (double)atomic_load_explicit(&r->relayed, memory_order_relaxed);
   napi_value out;
   napi_create_double(env, n, &out);
   return out;
