@@ -1034,6 +1034,15 @@ static int32_t *state_argument(napi_env env, napi_value v) {
   return data;
 }
 
+/* `n` integer arguments whose first is a socket id (1..INT32_MAX); -1 with a TypeError thrown. */
+static int id_args(napi_env env, napi_callback_info info, size_t n, int64_t *a, napi_value *argv, const char *usage) {
+  if (get_ints(env, info, n, a, argv) < 0 || a[0] <= 0 || a[0] > INT32_MAX) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", usage);
+    return -1;
+  }
+  return 0;
+}
+
 static napi_value js_relay_start(napi_env env, napi_callback_info info) {
   int64_t a[9];
   napi_value argv[9];
@@ -1078,7 +1087,8 @@ static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
   int64_t a[2];
   napi_value argv[2];
   int32_t *st;
-  if (get_ints(env, info, 2, a, argv) < 0 || (st = state_argument(env, argv[1])) == NULL || a[0] <= 0 || a[0] > INT32_MAX) {
+  if (id_args(env, info, 2, a, argv, "relayStop(srcId, state)") < 0) return NULL;
+  if ((st = state_argument(env, argv[1])) == NULL) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayStop(srcId, state)");
     return NULL;
   }
@@ -1106,10 +1116,7 @@ static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
 static napi_value js_relay_set_active(napi_env env, napi_callback_info info) {
   int64_t a[3];
   napi_value argv[3];
-  if (get_ints(env, info, 3, a, argv) < 0 || a[0] <= 0 || a[0] > INT32_MAX) {
-    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relaySetActive(srcId, active, markTalkspurt)");
-    return NULL;
-  }
+  if (id_args(env, info, 3, a, argv, "relaySetActive(srcId, active, markTalkspurt)") < 0) return NULL;
   pthread_mutex_lock(&R.lock);
   relay_t *r = relay_find((int32_t)a[0]);
   if (r != NULL) {
@@ -1123,7 +1130,8 @@ static napi_value js_relay_set_active(napi_env env, napi_callback_info info) {
 static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
   int64_t a[3];
   napi_value argv[3];
-  if (get_ints(env, info, 3, a, argv) < 0 || a[0] <= 0 || a[0] > INT32_MAX || a[2] < 0 || a[2] > 65535) {
+  if (id_args(env, info, 3, a, argv, "relayRemote(id, ip4, port)") < 0) return NULL;
+  if (a[1] < 0 || a[1] > UINT32_MAX || a[2] < 0 || a[2] > 65535) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayRemote(id, ip4, port)");
     return NULL;
   }
@@ -1148,10 +1156,7 @@ static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
 static napi_value js_relay_count(napi_env env, napi_callback_info info) {
   int64_t a[1];
   napi_value argv[1];
-  if (get_ints(env, info, 1, a, argv) < 0 || a[0] <= 0 || a[0] > INT32_MAX) {
-    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayCount(srcId)");
-    return NULL;
-  }
+  if (id_args(env, info, 1, a, argv, "relayCount(srcId)") < 0) return NULL;
   /* No lock: only this (the JavaScript) thread changes the table, and the count is atomic. A
    * /metrics scrape reads every leg's count, and waiting for the receive thread each time
    * stalled the loop. */
