@@ -7,6 +7,7 @@ import { SafeEmitter } from '../common/index.js';
 import { Mixer } from '../mixer/index.js';
 import type { MixOutput, MixerInput, MixerRate, OutputSpec } from '../mixer/index.js';
 import { DtmfDetector } from '../dsp/index.js';
+import { pollNative } from '../rtp/index.js';
 import { RecordingOptionError, nowIso } from '../recorder/index.js';
 import type { CallRow, DtmfRecord, RecordingRow, RecordingService, RecordingSpec } from '../recorder/index.js';
 import { dtmfRelayBody } from './dtmf.js';
@@ -284,6 +285,9 @@ export class Call extends SafeEmitter<CallEvents> {
       this.emit('ended', this);
       return;
     }
+    // What arrived before the hang-up goes in: packets may still wait to be handed over (one
+    // wake-up hands over at most 2,048 after a stall, and the BYE can come first).
+    pollNative();
     this.mixer.drain();
     await this.service.stopAllFor(this.id, 'hangup').catch(() => undefined);
     this.mixer.close();

@@ -12,6 +12,7 @@ import { InvalidStateError, SafeEmitter } from '../common/index.js';
 import { Mixer } from '../mixer/index.js';
 import type { MixerRate } from '../mixer/index.js';
 import { nowIso } from '../recorder/index.js';
+import { pollNative } from '../rtp/index.js';
 import type { ConferenceRow, ParticipantRecord, RecordingRow, RecordingService, RecordingSpec, TrackRecord } from '../recorder/index.js';
 import type { Call } from './Call.js';
 
@@ -223,6 +224,7 @@ export class Conference extends SafeEmitter<ConferenceEvents> {
     this.status = 'ended';
     this.endReason ||= reason;
     this.tmEnd = new Date();
+    pollNative(); // what arrived before the end goes in (see Call)
     this.mixer.drain();
     for (const r of this.#recordings) {
       for (const callId of [...r.open.keys()]) await this.#closeTrack(r, callId, 'conference_ended').catch(() => undefined);

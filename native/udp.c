@@ -72,6 +72,9 @@ typedef struct {
   unsigned closes; /* sockets closed so far: a close during a batch ends that batch */
   unsigned open;   /* sockets open now */
   double wakeups, batches, packets, truncated, polls;
+  /* A drain is handing packets over: poll() from inside it (a handler, or a microtask after a
+   * batch) returns at once; a nested drain would move the ring's tail and the arena under it. */
+  int delivering;
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_in from[BATCH];
@@ -758,7 +761,9 @@ done:
 static void rx_on_async(uv_async_t *handle) {
   (void)handle;
   S.wakeups++;
+  S.delivering = 1;
   drain_ring(MAX_PER_WAKE, 0);
+  S.delivering = 0;
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -766,7 +771,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   if (status < 0) return;
   S.wakeups++;
+  S.delivering = 1;
   drain(MAX_PER_WAKE, 0);
+  S.delivering = 0;
 }
 
 /* poll(): hands over now, synchronously, what has arrived. The media clock calls it before it
@@ -776,13 +783,15 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 static napi_value js_poll(napi_env env, napi_callback_info info) {
   (void)env;
   (void)info;
-  if (!S.started) return NULL;
+  if (!S.started || S.delivering) return NULL;
   S.polls++;
+  S.delivering = 1;
   if (R.on) {
     drain_ring(POLL_CAP, 1);
   } else {
     drain(POLL_CAP, 1);
   }
+  S.delivering = 0;
   return NULL;
 }
 

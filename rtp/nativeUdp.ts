@@ -238,7 +238,8 @@ export function closeNative(s: NativeSocket): void {
  * receivers). The media clock calls this before it mixes: Node runs timers before it polls
  * sockets, and one poll phase reads at most 2048 datagrams, so after a stall a frame could
  * otherwise be mixed while its packet still waited in a socket, and the packet would then be
- * dropped as late. A no-op when no native socket is open (or the path is off).
+ * dropped as late. A no-op when no native socket is open (or the path is off), and when called
+ * while packets are being handed over (from a receiver, or a microtask after a batch).
  */
 export function pollNative(): void {
   if (openSockets > 0) addon!.poll();

@@ -414,4 +414,42 @@ test('relay on the receive thread: a bridged leg hears the other while JavaScrip
   }
 });
 
+test('pollNative() from a receiver, while packets are being handed over, does nothing: no packet twice, none out of order', async () => {
+  if (!native) {
+    assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0', udpPath());
+    return;
+  }
+  const [min] = randomPortRange();
+  const ports = new PortAllocator(min, min + 60);
+  const endpoints: RtpEndpoint[] = [];
+  const seqs: number[][] = [];
+  try {
+    for (let e = 0; e < 20; e++) {
+      const ep = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, recvBufferBytes: 1 << 20 });
+      const mine: number[] = [];
+      seqs.push(mine);
+      // As Call ends itself from a packet's handler (a flow's hang-up on a digit) and takes
+      // what has arrived first.
+      ep.handler = {
+        receive(_bytes: Uint8Array, h: RtpHeaderReader) {
+          mine.push(h.sequenceNumber);
+          pollNative();
+        },
+      };
+      endpoints.push(ep);
+    }
+    const before = nativeUdpStats();
+    const script = `const s = require('dgram').createSocket('udp4'); const ports = ${JSON.stringify(endpoints.map((e) => e.port))};
+      let left = 150 * ports.length;
+      for (let i = 0; i < 150; i++) for (const port of ports) { const p = Buffer.alloc(172); p[0] = 0x80; p[3] = i; s.send(p, port, '127.0.0.1', () => { if (--left === 0) s.close(); }); }`;
+    execFileSync(process.execPath, ['-e', script]);
+    const deadline = Date.now() + 5000;
+    while (seqs.some((l) => l.length < 150) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const [e, l] of seqs.entries()) assert.equal(l, [...Array(150).keys()], `endpoint ${e}: each datagram once, in order`);
+    assert.is(nativeUdpStats().polls - before.polls, 0, 'the nested polls returned at once');
+  } finally {
+    for (const ep of endpoints) ep.close();
+  }
+});
+
 test.run();
