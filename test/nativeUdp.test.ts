@@ -122,29 +122,41 @@ test('native path: a burst to 100 endpoints arrives whole, in order, and kept pa
   assert.is(nativeUdpStats().open, 0, 'closed endpoints release their native sockets');
 });
 
+/** `n` native endpoints on fresh ports, each with the handler `handlerFor(index)` gives it. */
+async function openEndpoints(n: number, handlerFor: (index: number) => RtpEndpoint['handler']): Promise<RtpEndpoint[]> {
+  const [min] = randomPortRange();
+  const ports = new PortAllocator(min, min + 3 * n);
+  const endpoints: RtpEndpoint[] = [];
+  for (let e = 0; e < n; e++) {
+    const ep = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, recvBufferBytes: 1 << 20 });
+    ep.handler = handlerFor(e);
+    endpoints.push(ep);
+  }
+  return endpoints;
+}
+
+/**
+ * Another process sends `per` packets (sequence numbers 0..per-1) to each endpoint while this
+ * thread is blocked in execFileSync: the event loop reads none of them meanwhile.
+ */
+function floodWhileThisThreadWaits(endpoints: RtpEndpoint[], per: number): void {
+  const script = `const s = require('dgram').createSocket('udp4'); const ports = ${JSON.stringify(endpoints.map((e) => e.port))};
+    let left = ${per} * ports.length;
+    for (let i = 0; i < ${per}; i++) for (const port of ports) { const p = Buffer.alloc(172); p[0] = 0x80; p[3] = i; s.send(p, port, '127.0.0.1', () => { if (--left === 0) s.close(); }); }`;
+  execFileSync(process.execPath, ['-e', script]);
+}
+
 test('pollNative() reads what waits in the sockets inside the call, past the 2048 datagrams of one loop wake-up', async () => {
   if (!native) {
     assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0', udpPath());
     return;
   }
-  const [min] = randomPortRange();
-  const ports = new PortAllocator(min, min + 60);
-  const endpoints: RtpEndpoint[] = [];
   const count = new Array<number>(20).fill(0);
+  const endpoints = await openEndpoints(20, (index) => ({ receive: () => void count[index]!++ }));
   try {
-    for (let e = 0; e < 20; e++) {
-      const ep = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, recvBufferBytes: 1 << 20 });
-      const index = e;
-      ep.handler = { receive: () => void count[index]!++ };
-      endpoints.push(ep);
-    }
     const before = nativeUdpStats();
-    // Another process sends 150 packets to each of the 20 sockets (3000 in all) while this
-    // thread is blocked in execFileSync: the event loop reads none of them meanwhile.
-    const script = `const s = require('dgram').createSocket('udp4'); const ports = ${JSON.stringify(endpoints.map((e) => e.port))};
-      const p = Buffer.alloc(172); p[0] = 0x80; let left = 150 * ports.length;
-      for (let i = 0; i < 150; i++) for (const port of ports) { p[3] = i; s.send(p, port, '127.0.0.1', () => { if (--left === 0) s.close(); }); }`;
-    execFileSync(process.execPath, ['-e', script]);
+    // 150 packets to each of the 20 sockets (3000 in all) while this thread is blocked.
+    floodWhileThisThreadWaits(endpoints, 150);
     assert.equal(count.reduce((a, b) => a + b, 0), 0, 'nothing read while blocked');
     pollNative();
     // Read and delivered inside the call: no turn of the event loop in between.
@@ -419,30 +431,18 @@ test('pollNative() from a receiver, while packets are being handed over, does no
     assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0', udpPath());
     return;
   }
-  const [min] = randomPortRange();
-  const ports = new PortAllocator(min, min + 60);
-  const endpoints: RtpEndpoint[] = [];
-  const seqs: number[][] = [];
+  const seqs: number[][] = Array.from({ length: 20 }, () => []);
+  // As Call ends itself from a packet's handler (a flow's hang-up on a digit) and takes what
+  // has arrived first.
+  const endpoints = await openEndpoints(20, (index) => ({
+    receive(_bytes: Uint8Array, h: RtpHeaderReader) {
+      seqs[index]!.push(h.sequenceNumber);
+      pollNative();
+    },
+  }));
   try {
-    for (let e = 0; e < 20; e++) {
-      const ep = await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, recvBufferBytes: 1 << 20 });
-      const mine: number[] = [];
-      seqs.push(mine);
-      // As Call ends itself from a packet's handler (a flow's hang-up on a digit) and takes
-      // what has arrived first.
-      ep.handler = {
-        receive(_bytes: Uint8Array, h: RtpHeaderReader) {
-          mine.push(h.sequenceNumber);
-          pollNative();
-        },
-      };
-      endpoints.push(ep);
-    }
     const before = nativeUdpStats();
-    const script = `const s = require('dgram').createSocket('udp4'); const ports = ${JSON.stringify(endpoints.map((e) => e.port))};
-      let left = 150 * ports.length;
-      for (let i = 0; i < 150; i++) for (const port of ports) { const p = Buffer.alloc(172); p[0] = 0x80; p[3] = i; s.send(p, port, '127.0.0.1', () => { if (--left === 0) s.close(); }); }`;
-    execFileSync(process.execPath, ['-e', script]);
+    floodWhileThisThreadWaits(endpoints, 150);
     const deadline = Date.now() + 5000;
     while (seqs.some((l) => l.length < 150) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const [e, l] of seqs.entries()) assert.equal(l, [...Array(150).keys()], `endpoint ${e}: each datagram once, in order`);
