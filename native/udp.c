@@ -375,7 +375,6 @@ typedef struct {
   uint16_t seq_off, next_seq, pk_seq;
   uint32_t ts_off, next_ts, pk_ts;
   _Atomic uint64_t relayed; /* read by relayCount() without the lock */
-  uint64_t errors, foreign;
 } relay_t;
 
 static relay_t relays[RELAY_SLOTS];
@@ -438,10 +437,8 @@ static int rtp_payload(const uint8_t *p, size_t len, size_t *off, size_t *plen) 
 static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, uint16_t port) {
   relay_t *r = relay_find(id);
   if (r == NULL) return;
-  if (ip != r->src_ip || port != r->src_port) {
-    r->foreign++; /* JavaScript decides whether this source takes over (and tells us) */
-    return;
-  }
+  /* Another source: JavaScript decides whether it takes over (symmetric RTP) and tells us. */
+  if (ip != r->src_ip || port != r->src_port) return;
   size_t pos, plen;
   if (rtp_payload(p, len, &pos, &plen) < 0 || (p[1] & 0x7f) != r->match_pt) return;
   if (!r->active) {
@@ -507,7 +504,8 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
     return;
   }
   struct sockaddr_in to = ipv4_to(r->dst_ip, r->dst_port);
-  if (sendto(r->dst_fd, o, 12 + plen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) < 0) r->errors++;
+  /* Without the send thread (RECGATE_UDP_SEND_THREAD=0) only: a refused send is dropped, as a full socket buffer would. */
+  (void)sendto(r->dst_fd, o, 12 + plen, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
 }
 
 /* Pushes what a full ring left aside; 0 while there is still no room. */
@@ -658,6 +656,29 @@ static int flush(size_t count, int arena_full, int sync) {
   return rc;
 }
 
+/* Copies one datagram into the arena and its record into meta, handing the batch so far to
+ * JavaScript first when either is full. 0, or -1 to stop (the callback threw, or JavaScript
+ * gave no new arena). `before_flush` runs before a hand-over (the ring frees what was copied). */
+static int stage(int32_t id, const uint8_t *data, size_t len, int32_t ip, int32_t port, size_t *count, int sync, void (*before_flush)(void)) {
+  if (*count == S.meta_capacity || S.arena_pos + len > S.arena_len) {
+    int full = S.arena_pos + len > S.arena_len;
+    if (before_flush != NULL) before_flush();
+    int rc = flush(*count, full, sync);
+    *count = 0;
+    if (rc < 0 || S.arena_pos + len > S.arena_len) return -1;
+  }
+  memcpy(S.arena + S.arena_pos, data, len);
+  int32_t *m = S.meta + *count * META_FIELDS;
+  m[0] = id;
+  m[1] = (int32_t)S.arena_pos;
+  m[2] = (int32_t)len;
+  m[3] = ip;
+  m[4] = port;
+  S.arena_pos = (S.arena_pos + len + 7) & ~(size_t)7; /* 8-byte aligned: DataView reads stay cheap */
+  (*count)++;
+  return 0;
+}
+
 /* Reads every ready socket, at most `cap` datagrams, handing them to JavaScript in batches. */
 static void drain(size_t cap, int sync) {
   size_t count = 0, total = 0;
@@ -676,24 +697,8 @@ static void drain(size_t cap, int sync) {
         int got = recvmmsg(fd, S.msgs, BATCH, MSG_DONTWAIT, NULL);
         if (got <= 0) break; /* EAGAIN: drained */
         for (int i = 0; i < got; i++) {
-          size_t len = S.msgs[i].msg_len;
           if (S.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) S.truncated++;
-          if (count == S.meta_capacity || S.arena_pos + len > S.arena_len) {
-            int full = S.arena_pos + len > S.arena_len;
-            int rc = flush(count, full, sync);
-            count = 0;
-            if (rc < 0) goto done;
-            if (S.arena_pos + len > S.arena_len) goto done; /* JavaScript gave no new arena */
-          }
-          memcpy(S.arena + S.arena_pos, S.scratch[i], len);
-          int32_t *m = S.meta + count * META_FIELDS;
-          m[0] = id;
-          m[1] = (int32_t)S.arena_pos;
-          m[2] = (int32_t)len;
-          m[3] = (int32_t)ntohl(S.from[i].sin_addr.s_addr);
-          m[4] = ntohs(S.from[i].sin_port);
-          S.arena_pos = (S.arena_pos + len + 7) & ~(size_t)7; /* 8-byte aligned: DataView reads stay cheap */
-          count++;
+          if (stage(id, S.scratch[i], S.msgs[i].msg_len, (int32_t)ntohl(S.from[i].sin_addr.s_addr), ntohs(S.from[i].sin_port), &count, sync, NULL) < 0) goto done;
           total++;
         }
         /* A socket closed by JavaScript during a flush may have had its descriptor number reused:
@@ -711,6 +716,12 @@ done:
 
 /* With the receive thread: hands over what its ring holds, at most `cap` datagrams, as drain()
  * does from the sockets (same arena, meta and flush). */
+/* The ring's records staged so far are free for the thread before JavaScript runs. */
+static uint64_t ring_read_pos;
+static void ring_free_staged(void) {
+  atomic_store_explicit(&R.tail, ring_read_pos, memory_order_release);
+}
+
 static void drain_ring(size_t cap, int sync) {
   size_t count = 0, total = 0;
   uint64_t t = atomic_load_explicit(&R.tail, memory_order_relaxed);
@@ -723,27 +734,11 @@ static void drain_ring(size_t cap, int sync) {
       continue;
     }
     size_t len = (size_t)r[1];
-    if (count == S.meta_capacity || S.arena_pos + len > S.arena_len) {
-      int full = S.arena_pos + len > S.arena_len;
-      /* The records copied so far are free for the thread before JavaScript runs. */
-      atomic_store_explicit(&R.tail, t, memory_order_release);
-      int rc = flush(count, full, sync);
-      count = 0;
-      if (rc < 0) goto done;
-      if (S.arena_pos + len > S.arena_len) goto done; /* JavaScript gave no new arena */
-      h = atomic_load_explicit(&R.head, memory_order_acquire);
-    }
-    memcpy(S.arena + S.arena_pos, R.ring + pos + RX_HDR, len);
-    int32_t *m = S.meta + count * META_FIELDS;
-    m[0] = r[0];
-    m[1] = (int32_t)S.arena_pos;
-    m[2] = (int32_t)len;
-    m[3] = r[2];
-    m[4] = r[3];
-    S.arena_pos = (S.arena_pos + len + 7) & ~(size_t)7;
+    ring_read_pos = t;
+    if (stage(r[0], R.ring + pos + RX_HDR, len, r[2], r[3], &count, sync, ring_free_staged) < 0) goto done;
     t += RX_HDR + ((len + 7) & ~(size_t)7);
-    count++;
     total++;
+    if (count == 1) h = atomic_load_explicit(&R.head, memory_order_acquire); /* after a hand-over: what arrived meanwhile */
   }
 done:
   atomic_store_explicit(&R.tail, t, memory_order_release);

@@ -53,7 +53,14 @@ export class AudioSender {
   #relayed = 0;
   /** The source socket whose packets the native receive thread relays for us (relayNatively). */
   #native: NativeSocket | null = null;
-  readonly #nativeState = new Int32Array(RELAY_STATE_FIELDS);
+  /**
+   * forward()'s state, in the layout the receive thread takes and gives back (RelayState):
+   * whether relaying, the offsets from the relayed stream's sequence numbers and timestamps to
+   * ours, where our stream continues (the packet after the newest one relayed), and whether the
+   * next relayed packet takes the next sequence number (resuming after hold). Timestamps are
+   * stored as int32 and read with >>> 0.
+   */
+  readonly #relay = new Int32Array(RELAY_STATE_FIELDS);
   readonly #sink: PacketSink;
   /** Samples per packet at the encoder's input rate. */
   readonly #frame: number;
@@ -67,15 +74,6 @@ export class AudioSender {
   readonly #opus: OpusCodec | null;
   readonly #opusInput: Buffer | null;
   #talkspurt = true;
-  // Relay state: offsets from the relayed stream's sequence numbers and timestamps to ours, and
-  // where our stream continues (the packet after the newest one relayed).
-  #relaying = false;
-  #seqOffset = 0;
-  #tsOffset = 0;
-  #relayNextSeq = 0;
-  #relayNextTs = 0;
-  /** Resuming after hold: the next relayed packet takes the next sequence number. */
-  #resumeSeq = false;
 
   constructor(options: AudioSenderOptions, sink: PacketSink) {
     const ptime = options.ptimeMs ?? 20;
@@ -143,15 +141,9 @@ export class AudioSender {
     const src = source instanceof RtpEndpoint ? source : null;
     const srcSocket = src?.nativeSocket ?? null;
     if (dst === null || dstSocket === null || src === null || srcSocket === null || !nativeRelayAvailable()) return false;
-    const st = this.#nativeState;
+    const st = this.#relay;
     st[RelayState.active] = this.#active ? 1 : 0;
-    st[RelayState.relaying] = this.#relaying ? 1 : 0;
     st[RelayState.talkspurt] = this.#talkspurt ? 1 : 0;
-    st[RelayState.resumeSeq] = this.#resumeSeq ? 1 : 0;
-    st[RelayState.seqOffset] = this.#seqOffset;
-    st[RelayState.tsOffset] = this.#tsOffset;
-    st[RelayState.nextSeq] = this.#relayNextSeq;
-    st[RelayState.nextTs] = this.#relayNextTs;
     st[RelayState.packetizerSeq] = this.packetizer.sequenceNumber;
     st[RelayState.packetizerTs] = this.packetizer.timestamp;
     st[RelayState.srcIp] = src.remoteIp4 < 0 ? 0 : src.remoteIp4;
@@ -168,30 +160,18 @@ export class AudioSender {
     const src = this.#native;
     if (src === null) return;
     this.#native = null;
-    const st = this.#nativeState;
-    const n = relayStopNative(src, st);
+    const n = relayStopNative(src, this.#relay); // the thread's state comes back into #relay
     if (n < 0) return; // its socket closed: the leg is going away
-    this.#relaying = st[RelayState.relaying] === 1;
-    this.#talkspurt = st[RelayState.talkspurt] === 1;
-    this.#resumeSeq = st[RelayState.resumeSeq] === 1;
-    this.#seqOffset = st[RelayState.seqOffset]! & 0xffff;
-    this.#tsOffset = st[RelayState.tsOffset]! >>> 0;
-    this.#relayNextSeq = st[RelayState.nextSeq]! & 0xffff;
-    this.#relayNextTs = st[RelayState.nextTs]! >>> 0;
+    this.#talkspurt = this.#relay[RelayState.talkspurt] === 1;
     this.#relayed += n;
     this.#sent += n;
     if (this.#sink instanceof RtpEndpoint) this.#sink.countSent(n);
   }
 
-  /** Whether the receive thread relays for this sender now. */
-  get relayingNatively(): boolean {
-    return this.#native !== null;
-  }
-
   /** FrameConsumer: mono PCM at the mixer rate. */
   onFrame(pcm: Int16Array): void {
     if (this.#native !== null) this.stopNativeRelay();
-    if (this.#relaying) this.#endRelay();
+    if (this.#relay[RelayState.relaying] === 1) this.#endRelay();
     if (this.#resampler === null) {
       this.#append(pcm, pcm.length);
     } else {
@@ -208,51 +188,48 @@ export class AudioSender {
    * While relaying, no frames come from the mixer (the caller removes that output).
    */
   forward(bytes: Uint8Array, h: RtpHeaderReader): void {
+    const st = this.#relay;
     if (!this.#active) {
       // On hold nothing goes out. On resume the timestamps keep their offset (they jump by the
       // time on hold, as the mixer path's do) and the sequence numbers carry on without a gap.
       this.#talkspurt = true;
-      this.#resumeSeq = this.#relaying;
+      st[RelayState.resumeSeq] = st[RelayState.relaying]!;
       return;
     }
     const len = h.payloadLength;
     const packet = this.#packet;
     if (RTP_HEADER_LENGTH + len > packet.length) return;
-    if (!this.#relaying) {
-      this.#relaying = true;
-      this.#seqOffset = (this.packetizer.sequenceNumber - h.sequenceNumber) & 0xffff;
-      this.#tsOffset = (this.packetizer.timestamp - h.timestamp) >>> 0;
-      this.#relayNextSeq = this.packetizer.sequenceNumber;
-      this.#relayNextTs = this.packetizer.timestamp;
-    } else if (this.#resumeSeq) {
-      this.#seqOffset = (this.#relayNextSeq - h.sequenceNumber) & 0xffff;
+    if (st[RelayState.relaying] === 0) {
+      st[RelayState.relaying] = 1;
+      st[RelayState.seqOffset] = (this.packetizer.sequenceNumber - h.sequenceNumber) & 0xffff;
+      st[RelayState.tsOffset] = this.packetizer.timestamp - h.timestamp;
+      st[RelayState.nextSeq] = this.packetizer.sequenceNumber;
+      st[RelayState.nextTs] = this.packetizer.timestamp;
+    } else if (st[RelayState.resumeSeq] === 1) {
+      st[RelayState.seqOffset] = (st[RelayState.nextSeq]! - h.sequenceNumber) & 0xffff;
     }
-    this.#resumeSeq = false;
-    const seq = (h.sequenceNumber + this.#seqOffset) & 0xffff;
-    const ts = (h.timestamp + this.#tsOffset) >>> 0;
+    st[RelayState.resumeSeq] = 0;
+    const seq = (h.sequenceNumber + st[RelayState.seqOffset]!) & 0xffff;
+    const ts = (h.timestamp + st[RelayState.tsOffset]!) >>> 0;
     this.packetizer.writeHeaderAt(packet, 0, seq, ts, this.#talkspurt || h.marker);
     for (let k = 0, from = h.payloadOffset; k < len; k++) packet[RTP_HEADER_LENGTH + k] = bytes[from + k]!;
     this.#talkspurt = false;
     // The newest packet (in sequence order) sets where the stream continues after the relay.
-    if (((seq - this.#relayNextSeq) & 0x8000) === 0) {
-      this.#relayNextSeq = (seq + 1) & 0xffff;
-      this.#relayNextTs = (ts + this.#tsPerPacket) >>> 0;
+    if (((seq - st[RelayState.nextSeq]!) & 0x8000) === 0) {
+      st[RelayState.nextSeq] = (seq + 1) & 0xffff;
+      st[RelayState.nextTs] = ts + this.#tsPerPacket;
     }
     this.#sink.send(packet, 0, RTP_HEADER_LENGTH + len);
     this.#sent++;
     this.#relayed++;
   }
 
-  /** Whether packets are relayed now (forward()'s last packet out, or the receive thread relays) rather than encoded from the mixer. */
-  get relaying(): boolean {
-    return this.#native !== null || this.#relaying;
-  }
-
   /** Frames from the mixer again: the stream carries on after the last packet relayed. */
   #endRelay(): void {
-    this.#relaying = false;
-    this.#resumeSeq = false;
-    this.packetizer.continueAt(this.#relayNextSeq, this.#relayNextTs);
+    const st = this.#relay;
+    st[RelayState.relaying] = 0;
+    st[RelayState.resumeSeq] = 0;
+    this.packetizer.continueAt(st[RelayState.nextSeq]! & 0xffff, st[RelayState.nextTs]! >>> 0);
     this.#talkspurt = true;
   }
 

@@ -60,6 +60,8 @@ let arena: Uint8Array;
 /** Datagrams for a socket closed while its batch was being delivered. */
 let stale = 0;
 let openSockets = 0;
+/** The addon started its receive thread (which relays: relayStartNative). */
+let recvThreadOn = false;
 
 function onBatch(count: number, arenaFull: boolean): void {
   const m = meta;
@@ -106,6 +108,7 @@ function load(): Addon | null {
     const recvThread = process.env.RECGATE_UDP_RECV_THREAD !== '0';
     a.start(meta, arena, onBatch, sendThread, recvThread);
     addon = a;
+    recvThreadOn = recvThread;
     why = `native (epoll + recvmmsg${recvThread ? ' on a thread' : ''}${sendThread ? ', sends on a thread' : ''})`;
   } catch (err) {
     why = `node:dgram (native addon unavailable: ${(err as Error).message.split('\n')[0]})`;
@@ -316,7 +319,8 @@ export function nativeRtpPayload(bytes: Uint8Array, offset: number, length: numb
 
 /** Whether the receive thread runs (and can relay). */
 export function nativeRelayAvailable(): boolean {
-  return nativeUdpStats().recvThread;
+  load();
+  return recvThreadOn;
 }
 
 /**
