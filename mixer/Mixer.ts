@@ -8,9 +8,10 @@
  * what that participant hears in a conference). Output buffers are preallocated; a tick
  * allocates nothing.
  *
- * Clock: the mixer is idle until its first input anchors. The first sample of the first
- * stream is position 0 and is read `delayMs` later; tick k reads [(k-1)F, kF) at
- * startTime + k * frameMs on the monotonic clock. `service(now)` runs the ticks that are due,
+ * Clock: the mixer is idle until its first input anchors or start() is called (a recording
+ * does, so that it holds silence until the first packet). The first sample of the first
+ * stream (or the live edge at start()) is position 0 and is read `delayMs` later; tick k
+ * reads [(k-1)F, kF) at startTime + k * frameMs on the monotonic clock. `service(now)` runs the ticks that are due,
  * one by one, so after an event-loop stall the mixer catches up without skipping samples and
  * every input stays at the same position.
  */
@@ -229,11 +230,24 @@ export class Mixer implements InputClock {
    */
   livePosition(): number {
     const now = this.#now();
-    if (!this.#started) {
-      this.#started = true;
-      this.#startTime = now + (this.delaySamples * 1000) / this.sampleRate;
-    }
+    this.#startAt(now);
     return ((now - this.#startTime) * this.sampleRate) / 1000;
+  }
+
+  /**
+   * Starts the clock now if it is idle, as if a stream began now: audio that arrives later is
+   * placed at its own time, after silence. A recording started before any packet calls this
+   * so that its file runs from its start, not from the first packet (under load that packet
+   * can come hundreds of ms after the answer). Idempotent.
+   */
+  start(): void {
+    this.#startAt(this.#now());
+  }
+
+  #startAt(now: number): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#startTime = now + (this.delaySamples * 1000) / this.sampleRate;
   }
 
   /**

@@ -151,6 +151,9 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
       await rec.stop();
       throw new InvalidArgumentError(`channels ${options.channels} does not match a ${spec.kind} output`);
     }
+    // The file's timeline is the call's from now: if no packet has come yet (the answer just
+    // started this recording), the clock runs from here and the file opens with silence.
+    options.mixer.start();
     rec.#output = options.mixer.addOutput(spec, rec);
     try {
       await opened;

@@ -12,7 +12,7 @@ import { Mixer, FrameScheduler } from '../mixer/index.js';
 import { AudioReceiver, AudioSender, PortAllocator, RtpEndpoint, PCMU, RtpHeaderReader, RtpDrop, decodePcmu } from '../rtp/index.js';
 import { Recording } from '../recorder/index.js';
 import type { RecordingResult } from '../recorder/index.js';
-import { toneFrames } from '../dsp/index.js';
+import { rms, toneFrames } from '../dsp/index.js';
 import { decodeFile, probeFile } from './helpers/ffmpeg.js';
 import { UdpPeer, randomPortRange } from './helpers/udpPeer.js';
 import { ToneStream } from './helpers/rtpStream.js';
@@ -24,10 +24,16 @@ interface Call {
   callerPeer: UdpPeer;
   receivers: AudioReceiver[];
   sentMs: number;
+  /** From the recordings' start to the first packet sent, in ms: the files open with this much silence. */
+  leadMs: number;
 }
 
-/** Runs a two-leg call for `packets` x 20 ms and records it in every format. */
-async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false): Promise<Call> {
+/**
+ * Runs a two-leg call for `packets` x 20 ms and records it in every format. The recordings
+ * start together, `lateMs` before the first packet (as when the answer starts a recording and
+ * a loaded peer's RTP comes later).
+ */
+async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false, lateMs = 0): Promise<Call> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-pipeline-'));
   const [min, max] = randomPortRange();
   const ports = new PortAllocator(min, max);
@@ -47,7 +53,9 @@ async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false): Promise<
       return r;
     });
     if (relay) {
-      // The caller hears the callee through the gateway (B2BUA media path).
+      // The caller hears the callee through the gateway (B2BUA media path), at the address its
+      // SDP would give: what the gateway sends before the caller's first packet reaches it too.
+      legA.setRemote({ address: '127.0.0.1', port: callerPeer.port });
       mixer.addOutput({ kind: 'track', input: calleeIn }, new AudioSender({ format: PCMU, mixerRate: 8000 }, legA));
     }
     scheduler.add(mixer);
@@ -60,13 +68,18 @@ async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false): Promise<
         channels: 1,
         ...o,
       });
-    const recs = {
-      stereo: await rec('stereo.wav', { channels: 2, output: { kind: 'stereo', left: [callerIn], right: [calleeIn] } }),
-      mono: await rec('mono.wav', {}),
-      mp3: await rec('stereo.mp3', { format: 'mp3', channels: 2, output: { kind: 'stereo', left: [callerIn], right: [calleeIn] } }),
-      opus: await rec('mono.ogg', { format: 'opus', sampleRate: 48000 }),
-      wav16k: await rec('mono16k.wav', { sampleRate: 16000 }),
-    };
+    // Each attaches to the mixer synchronously, so all five start at this instant.
+    const tRec = performance.now();
+    const [stereo, mono, mp3, opus, wav16k] = await Promise.all([
+      rec('stereo.wav', { channels: 2, output: { kind: 'stereo', left: [callerIn], right: [calleeIn] } }),
+      rec('mono.wav', {}),
+      rec('stereo.mp3', { format: 'mp3', channels: 2, output: { kind: 'stereo', left: [callerIn], right: [calleeIn] } }),
+      rec('mono.ogg', { format: 'opus', sampleRate: 48000 }),
+      rec('mono16k.wav', { sampleRate: 16000 }),
+    ]);
+    const recs = { stereo, mono, mp3, opus, wav16k };
+    const wait = lateMs - (performance.now() - tRec);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t0 = performance.now();
     await Promise.all([
       callerPeer.sendTone(legA.port, { freq: 1000, ssrc: 0xa }, { ...plan, seed: 1 }),
@@ -78,7 +91,7 @@ async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false): Promise<
     mixer.drain();
     const results: Record<string, RecordingResult> = {};
     for (const [k, r] of Object.entries(recs)) results[k] = await r.stop('hangup');
-    return { dir, results, callerPeer, receivers, sentMs };
+    return { dir, results, callerPeer, receivers, sentMs, leadMs: t0 - tRec };
   } finally {
     scheduler.close();
     mixer.close();
@@ -90,10 +103,14 @@ async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false): Promise<
 }
 
 const SENT_MS = 2000;
+/** The first packet comes this long after the recordings started. */
+const LATE_MS = 200;
 let clean: Call;
+/** Frames to leave out of a tone check: the leading silence and then `ms` (playout, codec delay). */
+const skip = (ms: number): number => clean.leadMs + ms;
 
 test.before(async () => {
-  clean = await recordCall({ packets: SENT_MS / 20 }, true);
+  clean = await recordCall({ packets: SENT_MS / 20 }, true, LATE_MS);
 });
 
 test.after(() => {
@@ -103,25 +120,28 @@ test.after(() => {
 test('stereo WAV: 1000 Hz only on the left, 1500 Hz only on the right', async () => {
   const a = await decodeFile(clean.results.stereo!.path);
   assert.is(a.channels, 2);
-  const opt = (channel: number) => ({ channels: 2, channel, skipMs: 20 });
+  const opt = (channel: number) => ({ channels: 2, channel, skipMs: skip(20) });
   assert.ok(toneFrames(a.pcm, 8000, 1000, opt(0)).ratio >= 0.95);
   assert.ok(toneFrames(a.pcm, 8000, 1500, opt(1)).ratio >= 0.95);
   assert.is(toneFrames(a.pcm, 8000, 1500, opt(0)).toneFrames, 0);
   assert.is(toneFrames(a.pcm, 8000, 1000, opt(1)).toneFrames, 0);
 });
 
-test('mono WAV holds both tones; every file lasts what was sent within 20 ms', async () => {
+test('mono WAV holds both tones after the silence before the first packet; every file lasts from its start to the end within 20 ms', async () => {
   const a = await decodeFile(clean.results.mono!.path);
+  assert.ok(clean.leadMs >= LATE_MS - 2, `the first packet ${clean.leadMs} ms after the start`);
+  assert.is(rms(a.pcm, 0, Math.floor(clean.leadMs - 20) * 8), 0, 'silent before the first packet');
   // Each tone is half the energy of the mix: look for >= 40% at each.
-  const both = { skipMs: 20, minFraction: 0.4 };
+  const both = { skipMs: skip(20), minFraction: 0.4 };
   assert.ok(toneFrames(a.pcm, 8000, 1000, both).ratio >= 0.95);
   assert.ok(toneFrames(a.pcm, 8000, 1500, both).ratio >= 0.95);
+  const expected = clean.leadMs + SENT_MS;
   for (const r of Object.values(clean.results)) {
-    assert.ok(Math.abs(r.durationMs - SENT_MS) <= 20, `${r.path}: ${r.durationMs} ms`);
+    assert.ok(Math.abs(r.durationMs - expected) <= 20, `${r.path}: ${r.durationMs} ms, expected ${expected.toFixed(1)}`);
     // What a player plays: ffmpeg's decoded length (it trims the MP3 delay from our LAME tag
     // and the Opus pre-skip and end granule).
     const decoded = await decodeFile(r.path);
-    assert.ok(Math.abs(decoded.durationMs - SENT_MS) <= 20, `${r.path}: decodes to ${decoded.durationMs} ms`);
+    assert.ok(Math.abs(decoded.durationMs - expected) <= 20, `${r.path}: decodes to ${decoded.durationMs} ms, expected ${expected.toFixed(1)}`);
     assert.is(r.state, 'ended');
     assert.is(r.fileSize, fs.statSync(r.path).size);
     assert.match(r.sha256, /^[0-9a-f]{64}$/);
@@ -135,13 +155,13 @@ test('mono WAV holds both tones; every file lasts what was sent within 20 ms', a
 test('MP3 (stereo) and Opus (mono, 48 kHz) decode with ffmpeg and keep the tones', async () => {
   const mp3 = await decodeFile(clean.results.mp3!.path);
   assert.is((await probeFile(clean.results.mp3!.path)).codec, 'mp3');
-  assert.ok(toneFrames(mp3.pcm, mp3.rate, 1000, { channels: 2, channel: 0, skipMs: 100 }).ratio >= 0.95);
-  assert.ok(toneFrames(mp3.pcm, mp3.rate, 1500, { channels: 2, channel: 1, skipMs: 100 }).ratio >= 0.95);
+  assert.ok(toneFrames(mp3.pcm, mp3.rate, 1000, { channels: 2, channel: 0, skipMs: skip(100) }).ratio >= 0.95);
+  assert.ok(toneFrames(mp3.pcm, mp3.rate, 1500, { channels: 2, channel: 1, skipMs: skip(100) }).ratio >= 0.95);
   const ogg = await decodeFile(clean.results.opus!.path);
   const probe = await probeFile(clean.results.opus!.path);
   assert.is(probe.codec, 'opus');
   assert.is(ogg.rate, 48000);
-  const both = { skipMs: 100, minFraction: 0.4 };
+  const both = { skipMs: skip(100), minFraction: 0.4 };
   assert.ok(toneFrames(ogg.pcm, 48000, 1000, both).ratio >= 0.95);
   assert.ok(toneFrames(ogg.pcm, 48000, 1500, both).ratio >= 0.95);
   const w16 = await decodeFile(clean.results.wav16k!.path);
@@ -163,7 +183,7 @@ test('send direction: the caller receives the callee\'s 1500 Hz, re-encoded by t
   }
   assert.is(marker, 1);
   assert.ok(clean.callerPeer.received.length >= 95, `received ${clean.callerPeer.received.length}`);
-  assert.ok(toneFrames(pcm, 8000, 1500, { skipMs: 20 }).ratio >= 0.95);
+  assert.ok(toneFrames(pcm, 8000, 1500, { skipMs: skip(20) }).ratio >= 0.95);
 });
 
 test('relay: forwarded packets keep their payload and join one stream with the mixed frames (SSRC, sequence, timestamps), across hold and back', () => {
@@ -223,7 +243,7 @@ test('5% loss and reordering: the tones are still in >= 95% of frames', async ()
   const lossy = await recordCall({ packets: 100, loss: 0.05, reorder: 0.1 });
   try {
     const a = await decodeFile(lossy.results.stereo!.path);
-    const opt = (channel: number) => ({ channels: 2, channel, skipMs: 20 });
+    const opt = (channel: number) => ({ channels: 2, channel, skipMs: lossy.leadMs + 20 });
     const left = toneFrames(a.pcm, 8000, 1000, opt(0)).ratio;
     const right = toneFrames(a.pcm, 8000, 1500, opt(1)).ratio;
     assert.ok(left >= 0.95 && right >= 0.95, `left ${left}, right ${right}`);

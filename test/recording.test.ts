@@ -75,6 +75,34 @@ test('a recording takes the audio from when it is started, while its file is sti
   assert.is(mixer.stats().outputs, 0, 'the failed start left no output on the mixer');
 });
 
+test('a recording started before the first packet keeps the call\'s timeline: silence, then the audio', async () => {
+  // Under load a party's first RTP packet comes a few hundred ms after the answer that started
+  // the recording. The file must still run from the start to the hangup (its offsets are call
+  // time), not from the first packet.
+  let t = 0;
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 20, now: () => t });
+  const leg = mixer.createInput('caller');
+  const rec = await Recording.start({ mixer, path: path.join(dir, 'late-media.wav'), format: 'wav', sampleRate: 8000, channels: 1 });
+  assert.ok(mixer.started, 'the recording started the idle clock');
+  const gen = new ToneGenerator(1000, 8000, 12000);
+  const buf = new Int16Array(160);
+  for (; t < 1000; ) {
+    if (t >= 300) {
+      if (!leg.anchored) leg.anchor();
+      gen.fill(buf, 0, 160);
+      leg.write(buf, 0, 160);
+    }
+    t += 20;
+    mixer.service(t, 10);
+  }
+  mixer.drain();
+  const r = await rec.stop();
+  assert.is(r.durationMs, 1000, 'from the start to the hangup');
+  const a = await decodeFile(r.path);
+  assert.is(rms(a.pcm, 0, 300 * 8), 0, 'silent before the first packet');
+  assert.ok(toneFrames(a.pcm.subarray(300 * 8), 8000, 1000).ratio > 0.99, 'the tone from 300 ms on, in place');
+});
+
 for (const behavior of ['skip', 'silence'] as const) {
   test(`pause with ${behavior}: the paused span is ${behavior === 'skip' ? 'absent' : 'silent'} and listed`, async () => {
     const { mixer, advance } = toneCall();
