@@ -152,6 +152,7 @@ export class AudioSender {
     st[RelayState.dstPort] = dst.remoteIp4 < 0 ? 0 : dst.remotePort;
     if (!relayStartNative(srcSocket, dstSocket, pt, this.format.payloadType, this.packetizer.ssrc, this.#tsPerPacket, st)) return false;
     this.#native = srcSocket;
+    dst.relayStarted(srcSocket);
     return true;
   }
 
@@ -161,11 +162,11 @@ export class AudioSender {
     if (src === null) return;
     this.#native = null;
     const n = relayStopNative(src, this.#relay); // the thread's state comes back into #relay
+    if (this.#sink instanceof RtpEndpoint) this.#sink.relayEnded(n);
     if (n < 0) return; // its socket closed: the leg is going away
     this.#talkspurt = this.#relay[RelayState.talkspurt] === 1;
     this.#relayed += n;
     this.#sent += n;
-    if (this.#sink instanceof RtpEndpoint) this.#sink.countSent(n);
   }
 
   /** FrameConsumer: mono PCM at the mixer rate. */

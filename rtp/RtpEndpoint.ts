@@ -19,7 +19,7 @@ import { isRtcp, CompoundPacket, SenderReportPacket } from 'rtp.js/packets';
 import { IoError, NoPortError, SafeEmitter, errnoCode, InvalidStateError } from '../common/index.js';
 import { PortAllocator } from './PortAllocator.js';
 import { RtpDrop, RtpHeaderReader } from './RtpHeader.js';
-import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, openNative, relayRemoteNative, sendNative, systemError } from './nativeUdp.js';
+import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, openNative, relayCountNative, relayRemoteNative, sendNative, systemError } from './nativeUdp.js';
 import type { NativeReceiver, NativeSocket } from './nativeUdp.js';
 
 /** Receives valid RTP packets: `h` holds the parsed header of bytes. */
@@ -122,7 +122,9 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   rtcpMalformed = 0;
   wrongSource = 0;
   relearned = 0;
-  sent = 0;
+  #sent = 0;
+  /** The source socket of a relay the receive thread runs out of this endpoint (its count is live). */
+  #relayFrom: NativeSocket | null = null;
   sendNoRemote = 0;
   sendErrors = 0;
   lastPacketMs = -1;
@@ -260,9 +262,23 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
     if (this.#native) relayRemoteNative(this.#native, this.#remoteIp4, port);
   }
 
-  /** Packets the native receive thread sent for this endpoint (a relay), counted once it stopped. */
-  countSent(n: number): void {
-    this.sent += n;
+  /** Packets sent, the receive thread's relays out of this endpoint included, as they go. */
+  get sent(): number {
+    return this.#sent + (this.#relayFrom !== null ? relayCountNative(this.#relayFrom) : 0);
+  }
+
+  /**
+   * The receive thread relays `src`'s packets out of this endpoint from now (AudioSender
+   * relayNatively()); `sent` reads its count live until relayEnded().
+   */
+  relayStarted(src: NativeSocket): void {
+    this.#relayFrom = src;
+  }
+
+  /** That relay stopped after sending `n` packets: they stay counted. */
+  relayEnded(n: number): void {
+    this.#relayFrom = null;
+    if (n > 0) this.#sent += n;
   }
 
   /** The native socket (null on node:dgram): for relays on the receive thread. */
@@ -299,7 +315,7 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
     } else {
       this.#socket!.send(bytes, offset, length, this.#remotePort, this.#remoteAddress, this.#onSendDone);
     }
-    this.sent++;
+    this.#sent++;
   }
 
   /** Closes the sockets and gives the port back. Idempotent. */

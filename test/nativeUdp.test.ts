@@ -394,6 +394,7 @@ test('relay on the receive thread: a bridged leg hears the other while JavaScrip
     pollNative();
     assert.is(recorded, 25, 'JavaScript still got every packet, to record');
     assert.is(sender.packetsRelayed, 25);
+    assert.is(b.stats().sent, 25, 'the sending endpoint counts the thread\'s relays while they run');
 
     // 2. The control: relayed by forward() in JavaScript, the same blocked peer hears nothing in time.
     sender.stopNativeRelay();
@@ -403,6 +404,7 @@ test('relay on the receive thread: a bridged leg hears the other while JavaScrip
     await new Promise((r) => setTimeout(r, 50));
     pollNative();
     assert.is(sender.packetsRelayed, 50, 'forward() relayed them late, after the block');
+    assert.is(b.stats().sent, 50, 'the thread\'s 25 kept after its relay stopped, and forward()\'s 25');
 
     // 3. The handover: forward() numbered its packets after the thread's, so the stream is one.
     await new Promise<void>((r) => listener.bind(peerRx, '127.0.0.1', r));
