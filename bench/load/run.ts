@@ -251,6 +251,8 @@ interface Result {
     durationMs: { min: number; max: number };
     /** From each recording's start to its call's BYE (sipp's hold plus its latency). */
     startToByeMs: { min: number; max: number };
+    /** Each recording's duration minus its start to BYE (0: the file holds exactly the call's time). */
+    offByMs: { min: number; max: number };
     failures: { id: string; why: string }[];
   };
   /**
@@ -541,6 +543,7 @@ async function main(): Promise<void> {
       failedChecks: checks.flatMap((c) => c.failed).reduce<Record<string, number>>((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {}),
       durationMs: { min: Math.min(...checks.map((c) => c.durationMs)), max: Math.max(...checks.map((c) => c.durationMs)) },
       startToByeMs: { min: Math.min(...checks.map((c) => c.startToByeMs)), max: Math.max(...checks.map((c) => c.startToByeMs)) },
+      offByMs: { min: Math.min(...checks.map((c) => c.durationMs - c.startToByeMs)), max: Math.max(...checks.map((c) => c.durationMs - c.startToByeMs)) },
       failures: checks.filter((c) => !c.ok).slice(0, 20).map((c) => ({ id: c.id, why: c.why })),
     },
     lostInGateway,
@@ -637,7 +640,8 @@ async function main(): Promise<void> {
   );
   const fc = Object.entries(result.recordings.failedChecks);
   console.log(
-    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms; start to BYE ${result.recordings.startToByeMs.min}-${result.recordings.startToByeMs.max} ms` +
+    `  durations ${result.recordings.durationMs.min}-${result.recordings.durationMs.max} ms; start to BYE ${result.recordings.startToByeMs.min}-${result.recordings.startToByeMs.max} ms; ` +
+      `duration minus start to BYE ${result.recordings.offByMs.min} to ${result.recordings.offByMs.max} ms` +
       (fc.length > 0 ? `; failed checks: ${fc.map(([k, v]) => `${k} ${v}`).join(', ')}; for example:` : ''),
   );
   for (const f of result.recordings.failures.slice(0, 5)) console.log(`  - ${f.id}: ${f.why}`);
