@@ -43,6 +43,8 @@ import type {
 } from '../sip/index.js';
 import { Registrar, userTarget } from './Registrar.js';
 import { Call } from './Call.js';
+import { Admission } from './Admission.js';
+import type { AdmissionStats } from './Admission.js';
 import { loadAudioFile, resolveMediaPath, synthesize } from './audioSource.js';
 import { ConferenceManager } from './Conferences.js';
 import { FlowRunner } from './FlowRunner.js';
@@ -85,6 +87,8 @@ export interface GatewayStats {
   sip: ReturnType<SipTransport['stats']>;
   transactions: ReturnType<TransactionLayer['stats']>;
   rtpPortsInUse: number;
+  /** Admission control: the call cap and the overload guard. */
+  admission: AdmissionStats;
 }
 
 const CAPS: LocalCapabilities = { codecs: LOCAL_CODECS.map((c) => ({ ...c })), ptime: 20 };
@@ -110,8 +114,12 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
   readonly #inviteLimit: KeyedRateLimiter;
   #monitor: NodeJS.Timeout | null = null;
   #closing = false;
+  /** INVITEs admitted whose call is not in `calls` yet. */
+  #settingUp = 0;
   callsTotal = 0;
   readonly rejected: Record<string, number> = {};
+  /** Whether a new call is taken now: the call cap and the media thread's overload guard. */
+  readonly admission: Admission;
   /** RTP counters of calls that ended (live calls are added when asked). */
   readonly #rtpEnded: RtpTotals = emptyRtpTotals();
   /** Where log lines go (one JSON object each); tests may capture them. */
@@ -127,6 +135,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     this.store = services.store ?? SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
     this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity, encoderThreads: config.encoderThreads });
     this.ports = new PortAllocator(config.rtpPorts.min, config.rtpPorts.max);
+    this.admission = new Admission({ maxCalls: config.maxCalls, overloadDelayMs: config.overloadDelayMs });
     this.transport = new SipTransport({
       port: config.sipPort,
       bindAddress: config.bindAddress,
@@ -184,6 +193,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     await this.transport.listen();
     this.#monitor = setInterval(() => this.#checkCalls(), 1000);
     this.#monitor.unref();
+    this.admission.start();
   }
 
   /** Graceful stop: new calls get 503, every call gets BYE, recordings are finalised. */
@@ -191,6 +201,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     if (this.#closing) return;
     this.#closing = true;
     if (this.#monitor) clearInterval(this.#monitor);
+    this.admission.close();
     const ending: Promise<void>[] = [];
     for (const call of this.calls.values()) {
       this.#hangup(call, 'shutdown');
@@ -292,6 +303,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       sip: this.transport.stats(),
       transactions: this.transactions.stats(),
       rtpPortsInUse: this.ports.used,
+      admission: this.admission.stats(),
     };
   }
 
@@ -325,6 +337,11 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     const facts = { user: uri?.user ?? '', from: fromNa ? formatUri(fromNa.uri) : '', source };
     if (this.#closing) return this.#reject(session, 503, 'shutting_down', [['Retry-After', '30']]);
     if (!sourceAllowed(this.routes.trunks, source)) return this.#reject(session, 403, 'source_not_allowed');
+    // Past the cap, or while the media thread cannot keep its clock, a new call would take audio
+    // from every call up: it is refused, and a trunk tries its next gateway. Calls still being
+    // set up (binding ports, before they are in `calls`) count, or a burst would pass the cap.
+    const refusal = this.admission.check(this.calls.size + this.#settingUp);
+    if (refusal !== null) return this.#reject(session, 503, refusal, [['Retry-After', String(this.admission.retryAfterSec(refusal))]]);
     // A softphone (over WebSocket) calls as one of our users: it authenticates like its REGISTER.
     let account: string | null = null;
     if (session.source.protocol === 'ws' || session.source.protocol === 'wss') {
@@ -336,7 +353,8 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     if (route === null) return this.#reject(session, 404, 'no_route');
     if (route.requireAuth && account === null && !this.#authorized(session)) return;
     if (route.action === 'reject') return this.#reject(session, route.status ?? 403, 'route_reject', [], route.reason);
-    void this.#answer(session, route, facts, account).catch((err: unknown) => {
+    this.#settingUp++;
+    void this.#answer(session, route, facts, account).finally(() => this.#settingUp--).catch((err: unknown) => {
       // Whatever failed (a recording file that cannot be created, ...), the caller gets an
       // answer and every resource the call took is released.
       const full = err instanceof NoSpaceError;

@@ -25,6 +25,10 @@ export interface GatewayConfig {
   jitterMs: number;
   /** New INVITEs per second per source address (burst: twice that); 0 for no limit. */
   inviteRate: number;
+  /** Calls (up or being set up) beyond which new ones get 503; 0 for no cap. */
+  maxCalls: number;
+  /** Event-loop delay p99 (ms, per second) at which new calls get 503 for a few seconds; 0: no guard. */
+  overloadDelayMs: number;
   /** MiB the recordings' disk keeps free: below it new recordings are refused (HTTP 507, SIP 503). */
   minFreeMb: number;
   /** Worker threads that encode MP3 and Opus recordings (0: on the media thread). */
@@ -69,6 +73,13 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   maxCallSec: { env: 'RECGATE_MAX_CALL_DURATION', flag: '--max-call-duration', help: 'longest call in seconds (0: no limit)', default: '14400' },
   jitterMs: { env: 'RECGATE_JITTER_MS', flag: '--jitter-ms', help: 'jitter buffer (playout) delay in ms', default: '60' },
   inviteRate: { env: 'RECGATE_INVITE_RATE', flag: '--invite-rate', help: 'new INVITEs per second per source address before 503 (burst twice that); 0 = no limit', default: '200' },
+  maxCalls: { env: 'RECGATE_MAX_CALLS', flag: '--max-calls', help: 'calls at once; past it new calls get 503 with Retry-After (0: no cap; bench:load measures what the machine carries)', default: '0' },
+  overloadDelayMs: {
+    env: 'RECGATE_OVERLOAD_DELAY_MS',
+    flag: '--overload-delay-ms',
+    help: 'event-loop delay p99 in ms (per second) at which the media thread counts as overloaded: new calls get 503 until 5 s after it eases (0: off)',
+    default: '300',
+  },
   minFreeMb: { env: 'RECGATE_MIN_FREE_MB', flag: '--min-free-mb', help: 'MiB to keep free on the recordings disk; below it new recordings are refused', default: '16' },
   encoderThreads: {
     env: 'RECGATE_ENCODER_THREADS',
@@ -160,6 +171,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     relayMedia: int('relayMedia', 0, 1) === 1,
     encoderThreads: int('encoderThreads', 0, 64),
     inviteRate: int('inviteRate', 0, 1_000_000),
+    maxCalls: int('maxCalls', 0, 1_000_000),
+    overloadDelayMs: int('overloadDelayMs', 0, 60_000),
     tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key, httpsPort: int('httpsPort', 0, 65535) },
     log,
     apiToken: get('apiToken'),

@@ -2,6 +2,8 @@
 export { Gateway, CallStateError } from './Gateway.js';
 export type { GatewayEvents, GatewayStats, GatewayServices } from './Gateway.js';
 export { Call } from './Call.js';
+export { Admission } from './Admission.js';
+export type { AdmissionOptions, AdmissionStats, Refusal } from './Admission.js';
 export type { CallStatus, CallRecordingInfo, CallEvents } from './Call.js';
 export { MediaLeg, LOCAL_CODECS, payloadFormat } from './MediaLeg.js';
 export { loadConfig, helpText, defaultPublicAddress, parseIceServers, SETTINGS } from './config.js';

@@ -26,10 +26,10 @@ let port = 27000 + 2 * Math.floor(Math.random() * 3000);
 const tone = path.join(dir, 'tone.ul');
 writeToneFile(tone, 1000, 30);
 
-function caller(api: { sipPort: number }, user: string, holdMs: number, expect = 200) {
+function caller(api: { sipPort: number }, user: string, holdMs: number, expect = 200, retryAfter = false) {
   port += 10;
   return runSipp(
-    ['-sf', writeScenario(dir, `c${port}.xml`, uacScenario({ toneFile: tone, holdMs, expect })), '-s', user, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(port), '-mp', String(port + 2), `127.0.0.1:${api.sipPort}`],
+    ['-sf', writeScenario(dir, `c${port}.xml`, uacScenario({ toneFile: tone, holdMs, expect, retryAfter })), '-s', user, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', '1', '-p', String(port), '-mp', String(port + 2), `127.0.0.1:${api.sipPort}`],
     holdMs + 20_000,
   );
 }
@@ -147,6 +147,76 @@ test('RTP port range exhausted: the next call gets 503 with Retry-After, the cal
       assert.ok(toneFrames(audio.pcm, audio.rate, 1000, { skipMs: 200 }).ratio > 0.9, 'audio intact');
     }
     assert.is(api.gateway.stats().rtpPortsInUse, 0);
+  } finally {
+    await api.stop();
+  }
+});
+
+const RECORD_ALL = { routes: [{ match: { user: '*' }, action: 'record', recording: { format: 'wav' } }] };
+
+/** A call's recording, once final: ended, and its audio. */
+async function recordingOf(api: Awaited<ReturnType<typeof startApi>>, call: { recordings: { id: string }[] }) {
+  const row = await waitFor(() => {
+    const r = api.gateway.store.getRecording(call.recordings[0]!.id);
+    return r?.status === 'ended' ? r : null;
+  }, 5000, 'recording');
+  return { row, audio: await decodeFile(api.gateway.recordings.fileOf(row)) };
+}
+
+test('call cap (RECGATE_MAX_CALLS): past it a new call gets 503 with Retry-After, the calls up keep their audio, and calls are taken again below it', async () => {
+  const api = await startApi({ config: { maxCalls: 2 }, routes: RECORD_ALL });
+  try {
+    const ends = [api.nextEnded()];
+    const a = caller(api, 'a', 3000);
+    await waitFor(() => api.gateway.calls.size === 1, 5000, 'first call');
+    ends.push(api.nextEnded());
+    const b = caller(api, 'b', 2500);
+    await waitFor(() => api.gateway.calls.size === 2, 5000, 'second call');
+    assert.is((await caller(api, 'c', 0, 503, true)).code, 0, 'third call refused with 503 and a Retry-After');
+    assert.is(api.gateway.stats().rejected.max_calls, 1);
+    assert.is((await a).code, 0);
+    assert.is((await b).code, 0);
+    for (const ended of ends) {
+      const { audio } = await recordingOf(api, await ended);
+      assert.ok(toneFrames(audio.pcm, audio.rate, 1000, { skipMs: 200 }).ratio > 0.9, 'audio intact');
+    }
+    assert.is((await caller(api, 'd', 500)).code, 0, 'below the cap again: taken');
+    assert.is(api.gateway.stats().rejected.max_calls, 1);
+  } finally {
+    await api.stop();
+  }
+});
+
+test('overload guard: while the media thread cannot keep its clock new calls get 503 with Retry-After, the call up keeps its audio, and calls are taken again once it eases', async () => {
+  const api = await startApi({ config: { overloadDelayMs: 200 }, routes: RECORD_ALL });
+  try {
+    const HOLD = 9000;
+    const a = caller(api, 'a', HOLD);
+    const callA = await waitFor(() => [...api.gateway.calls.values()].find((c) => c.recordings.length > 0) ?? null, 5000, 'first call recording');
+    // What a saturated media thread looks like from its timers: the event loop 450 ms late,
+    // again and again (this test shares the gateway's loop). The receive thread keeps reading.
+    const block = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // busy
+      }
+    };
+    for (let i = 0; i < 10 && !api.gateway.admission.overloaded; i++) {
+      block(450);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(api.gateway.admission.overloaded, JSON.stringify(api.gateway.admission.stats()));
+    const metrics = (await api.request('GET', '/metrics')).bytes.toString();
+    assert.match(metrics, /^recgate_overloaded 1$/m);
+    assert.is((await caller(api, 'b', 0, 503, true)).code, 0, 'refused with 503 and a Retry-After while overloaded');
+    assert.is(api.gateway.stats().rejected.overload, 1);
+    assert.match((await api.request('GET', '/metrics')).bytes.toString(), /^recgate_calls_refused_overload_total 1$/m);
+    await waitFor(() => !api.gateway.admission.overloaded, 8000, 'the guard eases');
+    assert.is((await caller(api, 'c', 300)).code, 0, 'taken again once the loop keeps time');
+    assert.is((await a).code, 0, 'the call up went on');
+    const { row, audio } = await recordingOf(api, callA);
+    assert.ok(toneFrames(audio.pcm, audio.rate, 1000, { skipMs: 200 }).ratio > 0.9, 'its audio whole through the stalls');
+    assert.ok(Math.abs(row.duration_ms - HOLD) < 500, `recorded ${row.duration_ms} ms of a ${HOLD} ms call`);
   } finally {
     await api.stop();
   }

@@ -46,6 +46,10 @@ export async function startGateway(
     relayMedia: true,
     encoderThreads: 1,
     inviteRate: 200,
+    maxCalls: 0,
+    // Off: tests here share the gateway's event loop and some block it on purpose (the tests of
+    // the guard turn it on).
+    overloadDelayMs: 0,
     log: 'off',
     apiToken: '',
     publicUrl: '',

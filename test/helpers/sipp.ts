@@ -49,6 +49,8 @@ export interface UacScenarioOptions {
   holdMs: number;
   /** Expected final response (default 200). */
   expect?: number;
+  /** The final response must carry a Retry-After with a number of seconds (sipp fails the call without it). */
+  retryAfter?: boolean;
   /** Extra SDP lines / codecs. */
   codecs?: string;
 }
@@ -93,7 +95,9 @@ a=fmtp:101 0-15`;
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="${expect}" rtd="true"${dialog ? ' rrs="true"' : ''}/>
+  <recv response="${expect}" rtd="true"${dialog ? ' rrs="true"' : ''}${o.retryAfter ? `>
+    <action><ereg regexp="[0-9]+" search_in="hdr" header="Retry-After:" check_it="true" assign_to="retry"/></action>
+  </recv>` : '/>'}
   <send>
     <![CDATA[
       ACK ${dialog ? '[next_url]' : 'sip:[service]@[remote_ip]:[remote_port]'} SIP/2.0
@@ -102,7 +106,7 @@ a=fmtp:101 0-15`;
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
       CSeq: 1 ACK
-      Max-Forwards: 70
+      Max-Forwards: 70${o.retryAfter ? '\n      X-Retry-After: [$retry]' : ''}
       Content-Length: 0
 
     ]]>

@@ -1,0 +1,135 @@
+/**
+ * Admission control: whether the gateway takes a new call now.
+ *
+ * Past its capacity a media gateway does not fail one call, it fails all of them: at 900
+ * calls on a machine that carries 800 every recording lost audio (README, "Where it stands").
+ * So new calls are refused with 503 and Retry-After (a trunk then tries its next gateway)
+ * while the calls already up keep what they need:
+ *
+ * - a fixed cap (`maxCalls`), the capacity an operator measured with bench:load;
+ * - an overload guard on the media thread: the event loop mixes and records every call, and
+ *   when its delay (p99 over a period of `periodMs`) reaches `overloadDelayMs` in
+ *   `sustainedPeriods` periods in a row it is not keeping its 20 ms clock. New calls are
+ *   refused from then until `holdMs` after the last such period. One stall (a collection, a
+ *   large API answer) does not count: overload lasts. It watches the gateway's own delay, not
+ *   late packets, which a bad network causes too.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { IntervalHistogram } from 'node:perf_hooks';
+
+export type Refusal = 'max_calls' | 'overload';
+
+export interface AdmissionOptions {
+  /** Calls (up or being set up) beyond which new ones are refused; 0: no cap. */
+  maxCalls: number;
+  /** Event-loop delay p99 in ms that marks the media thread overloaded; 0: no guard. */
+  overloadDelayMs: number;
+  /** Sampling period in ms; default 1000. */
+  periodMs?: number;
+  /** Periods in a row over the delay before new calls are refused; default 2. */
+  sustainedPeriods?: number;
+  /** How long new calls stay refused after the last overloaded period, in ms; default 5000 (the Retry-After). */
+  holdMs?: number;
+  /** Monotonic clock in ms; default performance.now. */
+  now?: () => number;
+}
+
+export interface AdmissionStats {
+  maxCalls: number;
+  overloadDelayMs: number;
+  /** New calls are refused for overload now. */
+  overloaded: boolean;
+  /** Event-loop delay p99 of the last period, in ms. */
+  delayP99Ms: number;
+  /** Periods found overloaded since start. */
+  overloadedPeriods: number;
+}
+
+export class Admission {
+  readonly maxCalls: number;
+  readonly overloadDelayMs: number;
+  readonly periodMs: number;
+  readonly holdMs: number;
+  readonly sustainedPeriods: number;
+  readonly #now: () => number;
+  #histogram: IntervalHistogram | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  /** Monotonic ms until which new calls are refused for overload. */
+  #until = -Infinity;
+  #delayP99Ms = 0;
+  #overloadedPeriods = 0;
+  /** Periods in a row over the delay, up to now. */
+  #run = 0;
+
+  constructor(options: AdmissionOptions) {
+    this.maxCalls = options.maxCalls;
+    this.overloadDelayMs = options.overloadDelayMs;
+    this.periodMs = options.periodMs ?? 1000;
+    this.holdMs = options.holdMs ?? 5000;
+    this.sustainedPeriods = Math.max(1, options.sustainedPeriods ?? 2);
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** Starts watching the event loop (when the guard is on). Idempotent. */
+  start(): void {
+    if (this.overloadDelayMs <= 0 || this.#timer !== null) return;
+    // 10 ms resolution: what the media clock's own timer runs at.
+    this.#histogram = monitorEventLoopDelay({ resolution: 10 });
+    this.#histogram.enable();
+    this.#timer = setInterval(() => this.#sample(), this.periodMs);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#histogram?.disable();
+    this.#histogram = null;
+  }
+
+  /** One period's delay, in ms (p99): from the histogram, or given (tests drive it directly). */
+  observe(delayP99Ms: number): void {
+    this.#delayP99Ms = delayP99Ms;
+    if (this.overloadDelayMs <= 0 || delayP99Ms < this.overloadDelayMs) {
+      this.#run = 0;
+      return;
+    }
+    this.#overloadedPeriods++;
+    if (++this.#run >= this.sustainedPeriods) this.#until = this.#now() + this.holdMs;
+  }
+
+  #sample(): void {
+    const h = this.#histogram;
+    if (h === null) return;
+    // An idle loop has no samples in a period only if it was blocked for all of it.
+    const p99 = h.count > 0 ? h.percentile(99) / 1e6 : this.periodMs;
+    h.reset();
+    this.observe(p99);
+  }
+
+  get overloaded(): boolean {
+    return this.#now() < this.#until;
+  }
+
+  /** Why a new call is refused now, given the calls up or being set up, or null to take it. */
+  check(activeCalls: number): Refusal | null {
+    if (this.maxCalls > 0 && activeCalls >= this.maxCalls) return 'max_calls';
+    if (this.overloaded) return 'overload';
+    return null;
+  }
+
+  /** Seconds a refused caller should wait (the Retry-After). */
+  retryAfterSec(why: Refusal): number {
+    return why === 'overload' ? Math.ceil(Math.max(0, this.#until - this.#now()) / 1000) || 1 : 5;
+  }
+
+  stats(): AdmissionStats {
+    return {
+      maxCalls: this.maxCalls,
+      overloadDelayMs: this.overloadDelayMs,
+      overloaded: this.overloaded,
+      delayP99Ms: this.#delayP99Ms,
+      overloadedPeriods: this.#overloadedPeriods,
+    };
+  }
+}
