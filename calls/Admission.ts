@@ -8,11 +8,16 @@
  *
  * - a fixed cap (`maxCalls`), the capacity an operator measured with bench:load;
  * - an overload guard on the media thread: the event loop mixes and records every call, and
- *   when its delay (p99 over a period of `periodMs`) reaches `overloadDelayMs` in
- *   `sustainedPeriods` periods in a row it is not keeping its 20 ms clock. New calls are
- *   refused from then until `holdMs` after the last such period. One stall (a collection, a
- *   large API answer) does not count: overload lasts. It watches the gateway's own delay, not
- *   late packets, which a bad network causes too.
+ *   when its median delay over a period of `periodMs` reaches `overloadDelayMs` in
+ *   `sustainedPeriods` periods in a row, it is not keeping its 20 ms clock. New calls are
+ *   refused from then until `holdMs` after the last such period.
+ *
+ * Why the median: stalls (a collection, a large API answer, a burst of call set-ups) move the
+ * p99 but not the median, and a gateway past its capacity is late all the time. On the 2-core
+ * bench machine the median (at 10 ms resolution, so an idle loop reads ~10 ms) was 10-12 ms
+ * at 700-800 calls and 60-180 ms at 900, where every recording lost audio; the p99 was up to
+ * 110 ms at 800 and, at 900, spikes more than a second apart that two periods in a row never
+ * caught. It watches the gateway's own delay, not late packets, which a bad network causes too.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';
@@ -22,7 +27,7 @@ export type Refusal = 'max_calls' | 'overload';
 export interface AdmissionOptions {
   /** Calls (up or being set up) beyond which new ones are refused; 0: no cap. */
   maxCalls: number;
-  /** Event-loop delay p99 in ms that marks the media thread overloaded; 0: no guard. */
+  /** Event-loop median delay in ms over a period that marks the media thread overloaded; 0: no guard. */
   overloadDelayMs: number;
   /** Sampling period in ms; default 1000. */
   periodMs?: number;
@@ -39,8 +44,8 @@ export interface AdmissionStats {
   overloadDelayMs: number;
   /** New calls are refused for overload now. */
   overloaded: boolean;
-  /** Event-loop delay p99 of the last period, in ms. */
-  delayP99Ms: number;
+  /** Event-loop median delay of the last period, in ms. */
+  delayP50Ms: number;
   /** Periods found overloaded since start. */
   overloadedPeriods: number;
 }
@@ -56,7 +61,7 @@ export class Admission {
   #timer: NodeJS.Timeout | null = null;
   /** Monotonic ms until which new calls are refused for overload. */
   #until = -Infinity;
-  #delayP99Ms = 0;
+  #delayP50Ms = 0;
   #overloadedPeriods = 0;
   /** Periods in a row over the delay, up to now. */
   #run = 0;
@@ -87,10 +92,10 @@ export class Admission {
     this.#histogram = null;
   }
 
-  /** One period's delay, in ms (p99): from the histogram, or given (tests drive it directly). */
-  observe(delayP99Ms: number): void {
-    this.#delayP99Ms = delayP99Ms;
-    if (this.overloadDelayMs <= 0 || delayP99Ms < this.overloadDelayMs) {
+  /** One period's median delay, in ms: from the histogram, or given (tests drive it directly). */
+  observe(delayP50Ms: number): void {
+    this.#delayP50Ms = delayP50Ms;
+    if (this.overloadDelayMs <= 0 || delayP50Ms < this.overloadDelayMs) {
       this.#run = 0;
       return;
     }
@@ -102,9 +107,9 @@ export class Admission {
     const h = this.#histogram;
     if (h === null) return;
     // An idle loop has no samples in a period only if it was blocked for all of it.
-    const p99 = h.count > 0 ? h.percentile(99) / 1e6 : this.periodMs;
+    const p50 = h.count > 0 ? h.percentile(50) / 1e6 : this.periodMs;
     h.reset();
-    this.observe(p99);
+    this.observe(p50);
   }
 
   get overloaded(): boolean {
@@ -128,7 +133,7 @@ export class Admission {
       maxCalls: this.maxCalls,
       overloadDelayMs: this.overloadDelayMs,
       overloaded: this.overloaded,
-      delayP99Ms: this.#delayP99Ms,
+      delayP50Ms: this.#delayP50Ms,
       overloadedPeriods: this.#overloadedPeriods,
     };
   }

@@ -27,7 +27,7 @@ export interface GatewayConfig {
   inviteRate: number;
   /** Calls (up or being set up) beyond which new ones get 503; 0 for no cap. */
   maxCalls: number;
-  /** Event-loop delay p99 (ms, per second) at which new calls get 503 for a few seconds; 0: no guard. */
+  /** Event-loop median delay (ms, per second) at which new calls get 503 for a few seconds; 0: no guard. */
   overloadDelayMs: number;
   /** MiB the recordings' disk keeps free: below it new recordings are refused (HTTP 507, SIP 503). */
   minFreeMb: number;
@@ -77,8 +77,8 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   overloadDelayMs: {
     env: 'RECGATE_OVERLOAD_DELAY_MS',
     flag: '--overload-delay-ms',
-    help: 'event-loop delay p99 in ms (per second) at which the media thread counts as overloaded: new calls get 503 until 5 s after it eases (0: off)',
-    default: '300',
+    help: 'event-loop median delay in ms (per second, two in a row; an idle loop reads ~10) at which the media thread counts as overloaded: new calls get 503 until 5 s after it eases (0: off)',
+    default: '40',
   },
   minFreeMb: { env: 'RECGATE_MIN_FREE_MB', flag: '--min-free-mb', help: 'MiB to keep free on the recordings disk; below it new recordings are refused', default: '16' },
   encoderThreads: {

@@ -188,22 +188,24 @@ test('call cap (RECGATE_MAX_CALLS): past it a new call gets 503 with Retry-After
 });
 
 test('overload guard: while the media thread cannot keep its clock new calls get 503 with Retry-After, the call up keeps its audio, and calls are taken again once it eases', async () => {
-  const api = await startApi({ config: { overloadDelayMs: 200 }, routes: RECORD_ALL });
+  const api = await startApi({ config: { overloadDelayMs: 40 }, routes: RECORD_ALL });
   try {
     const HOLD = 9000;
     const a = caller(api, 'a', HOLD);
     const callA = await waitFor(() => [...api.gateway.calls.values()].find((c) => c.recordings.length > 0) ?? null, 5000, 'first call recording');
-    // What a saturated media thread looks like from its timers: the event loop 450 ms late,
-    // again and again (this test shares the gateway's loop). The receive thread keeps reading.
+    // What a saturated media thread looks like from its timers: 100 ms of work per loop turn,
+    // so every timer is late (this test shares the gateway's loop; SIP and RTP are let through
+    // between turns). The receive thread keeps reading the sockets.
     const block = (ms: number): void => {
       const end = performance.now() + ms;
       while (performance.now() < end) {
         // busy
       }
     };
-    for (let i = 0; i < 10 && !api.gateway.admission.overloaded; i++) {
-      block(450);
-      await new Promise((r) => setTimeout(r, 20));
+    const until = performance.now() + 5000;
+    while (performance.now() < until && !api.gateway.admission.overloaded) {
+      block(100);
+      await new Promise((r) => setImmediate(r));
     }
     assert.ok(api.gateway.admission.overloaded, JSON.stringify(api.gateway.admission.stats()));
     const metrics = (await api.request('GET', '/metrics')).bytes.toString();

@@ -29,7 +29,7 @@ export interface GatewayChild {
   api<T>(pathAndQuery: string): Promise<T>;
   /** /metrics as name -> value (unlabelled samples only). Scraping resets the loop-delay p99. */
   metrics(): Promise<Record<string, number>>;
-  healthz(): Promise<{ activeCalls: number; callsTotal: number; rtpPortsInUse: number; sip: Record<string, unknown> }>;
+  healthz(): Promise<{ activeCalls: number; callsTotal: number; rtpPortsInUse: number; sip: Record<string, unknown>; rejected: Record<string, number> }>;
   /** SIGTERM (calls get BYE, recordings are finalised, a --cpu-prof profile is written). */
   stop(): Promise<void>;
 }

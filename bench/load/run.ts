@@ -44,7 +44,7 @@ import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
 import type { AllocationLine, ProfileLine } from './profile.js';
-import { CALLEE_HZ, CALLER_HZ, sippCounts, startUac, startUas } from './sippLoad.js';
+import { CALLEE_HZ, CALLER_HZ, sippCounts, sippErrors, startUac, startUas } from './sippLoad.js';
 
 const PACKETS_PER_CALL_SECOND = 100; // two legs x 50 packets/s (PCMU, 20 ms)
 
@@ -215,7 +215,10 @@ interface GatewayResult {
   concealedTotal: number;
   recordingFailures: number;
   rampS: number;
-  sipp: { uac: { code: number | null; successful: number; failed: number }; uas: { code: number | null; successful: number; failed: number } };
+  /** New calls the gateway refused with 503 (admission control: RECGATE_OVERLOAD_DELAY_MS, RECGATE_MAX_CALLS). */
+  refused: { overload: number; maxCalls: number };
+  /** sipp's exit codes, call counts, and its commonest error lines (-trace_err). */
+  sipp: { uac: { code: number | null; successful: number; failed: number; errors: string[] }; uas: { code: number | null; successful: number; failed: number; errors: string[] } };
   profile: { lines: ProfileLine[]; idlePercent: number } | null;
   allocations: { lines: AllocationLine[]; totalMbPerSecond: number } | null;
 }
@@ -318,9 +321,13 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const upBy = Date.now() + (rampS + 60) * 1000;
     let uacGone = false;
     void uac.exited.then(() => (uacGone = true));
+    // Calls the gateway refused (admission control) are not coming up: they count as settled.
+    const refusedOf = (h: { rejected: Record<string, number> }): number => (h.rejected.overload ?? 0) + (h.rejected.max_calls ?? 0);
+    let refusedAtUp = 0;
     for (;;) {
       const h = await gw.healthz();
-      if (h.activeCalls >= n) break;
+      refusedAtUp = refusedOf(h);
+      if (h.activeCalls + refusedAtUp >= n) break;
       if (uacGone) throw new Error(`sipp UAC exited before all calls were up: ${uac.stderr.slice(-800)}\n${uac.stdout.slice(-1500)}`);
       if (Date.now() > upBy) throw new Error(`only ${h.activeCalls}/${n} calls up after ${rampS + 60} s`);
       await sleep(250);
@@ -369,7 +376,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       fs.writeFileSync(file, JSON.stringify(raw));
       console.error(`bench:load: CPU profile of the window written to ${file}`);
     }
-    if (callsUpAtStart < n || callsUpAtEnd < n) console.error(`bench:load: warning: only ${Math.min(callsUpAtStart, callsUpAtEnd)}/${n} calls up during the window`);
+    if (refusedAtUp > 0) console.error(`bench:load: the gateway refused ${refusedAtUp} of ${n} calls with 503 (admission control)`);
+    if (callsUpAtStart < n - refusedAtUp || callsUpAtEnd < n - refusedAtUp) console.error(`bench:load: warning: only ${Math.min(callsUpAtStart, callsUpAtEnd)}/${n - refusedAtUp} calls up during the window`);
 
     // Let the calls end (sipp hangs up after holdMs), then collect.
     const [uacCode, uasCode] = await Promise.all([uac.exited, uas.exited]);
@@ -411,12 +419,12 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         machineBusyCores: busyCores(mc0, mc1, windowS),
         windowS,
         packetsInWindow,
-        packetsPerCallSecond: packetsInWindow / windowS / n,
+        packetsPerCallSecond: packetsInWindow / windowS / Math.max(1, callsUpAtStart),
         callsUpAtStart,
         callsUpAtEnd,
         rssIdleKiB,
         rssSteadyKiB,
-        rssPerCallKiB: (rssSteadyKiB - rssIdleKiB) / n,
+        rssPerCallKiB: (rssSteadyKiB - rssIdleKiB) / Math.max(1, callsUpAtStart),
         loopP99IdleMs: (idle.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
         loopP99Ms: (m1.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
         loopP50IdleMs: (idle.recgate_event_loop_delay_p50_seconds ?? NaN) * 1000,
@@ -444,7 +452,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         concealedTotal: fin.recgate_rtp_packets_concealed_total ?? NaN,
         recordingFailures: fin.recgate_recording_failures_total ?? NaN,
         rampS,
-        sipp: { uac: { code: uacCode, ...counts(uac) }, uas: { code: uasCode, ...counts(uas) } },
+        refused: { overload: fin.recgate_calls_refused_overload_total ?? 0, maxCalls: fin.recgate_calls_refused_max_calls_total ?? 0 },
+        sipp: { uac: { code: uacCode, ...counts(uac), errors: sippErrors(dir, 'uac') }, uas: { code: uasCode, ...counts(uas), errors: sippErrors(dir, 'uas') } },
         profile,
         allocations,
       },
@@ -567,7 +576,7 @@ async function main(): Promise<void> {
     // partial (packets land at their arrival time, not on the frame grid); nothing was lost.
     'lost in gateway':
       lostInGateway < 0 ? `0 (${-lostInGateway} more frames than packets: the edges)` : `${lostInGateway} (${((lostInGateway / Math.max(1, gw.receivedTotal)) * 100).toFixed(1)} %)`,
-    'recordings OK': `${ok} / ${a.calls}`,
+    'recordings OK': `${ok} / ${a.calls}${gw.refused.overload + gw.refused.maxCalls > 0 ? ` (${gw.refused.overload + gw.refused.maxCalls} refused: 503)` : ''}`,
   };
   table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.opusComplexity !== null ? ` (opus complexity ${a.opusComplexity})` : ''}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
   console.log('');
@@ -622,15 +631,22 @@ async function main(): Promise<void> {
       `kernel drops at the gateway's ${gw.gatewaySockets} sockets in the window: ${gw.kernelDropsInWindow}; ` +
       `gateway counters over the run: lost ${gw.lostTotal}, concealed ${gw.concealedTotal} (in the window: ${gw.lostInWindow}, ${gw.concealedInWindow}); recording failures ${gw.recordingFailures}`,
   );
-  const expected = a.calls * (holdMs / 1000) * PACKETS_PER_CALL_SECOND;
+  const refused = gw.refused.overload + gw.refused.maxCalls;
+  const accepted = a.calls - refused;
+  const expected = accepted * (holdMs / 1000) * PACKETS_PER_CALL_SECOND;
   console.log(
     `- generator check: the gateway received ${gw.receivedTotal} packets over the run, ${((gw.receivedTotal / expected) * 100).toFixed(1)} % of ` +
-      `${expected} (${a.calls} calls x ${holdMs / 1000} s x ${PACKETS_PER_CALL_SECOND}/s: sipp's rtp_stream kept up when this is ~100 %)`,
+      `${expected} (${accepted} calls x ${holdMs / 1000} s x ${PACKETS_PER_CALL_SECOND}/s: sipp's rtp_stream kept up when this is ~100 %)`,
+  );
+  console.log(
+    `- admission: ${refused === 0 ? 'every call taken' : `${refused} of ${a.calls} calls refused with 503 (${gw.refused.overload} for overload, ${gw.refused.maxCalls} at RECGATE_MAX_CALLS)`}` +
+      ` (overload guard at RECGATE_OVERLOAD_DELAY_MS=${process.env.RECGATE_OVERLOAD_DELAY_MS || 'its default'}, cap RECGATE_MAX_CALLS=${process.env.RECGATE_MAX_CALLS || 'none'})`,
   );
   console.log(
     `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
       `(${gw.sipp.uas.successful} ok, ${gw.sipp.uas.failed} failed); ramp ${gw.rampS} s at ${a.rate} calls/s, each call held ${holdMs / 1000} s`,
   );
+  for (const who of ['uac', 'uas'] as const) for (const e of gw.sipp[who].errors) console.log(`  - sipp ${who.toUpperCase()}: ${e}`);
   if (recs.length !== a.calls) console.log(`- ${recs.length} recordings for ${a.calls} calls`);
   console.log(
     `- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, each in >= ${MIN_TONE_RATIO * 100} % of its 20 ms frames ` +

@@ -4,6 +4,7 @@
  * with rtp_stream (PCMU, 20 ms) for `holdMs` and hangs up, and a UAS the gateway's `connect`
  * route calls, which answers and streams its own tone until the BYE.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { uacScenario, writeScenario, writeToneFile } from '../../test/helpers/sipp.js';
 import { uasToneScenario } from '../../test/helpers/sippScenarios.js';
@@ -43,6 +44,7 @@ export function startUas(o: SippLoadOptions): Child {
     '-p', String(p.sip), '-mp', String(p.media), '-cp', String(p.control),
     '-m', String(o.calls),
     '-timeout', `${Math.ceil(o.holdMs / 1000) + 120}s`,
+    '-trace_err', '-error_file', errorFile(o.dir, 'uas'),
   ]);
 }
 
@@ -57,8 +59,38 @@ export function startUac(o: SippLoadOptions): Child {
     '-p', String(p.sip), '-mp', String(p.media), '-cp', String(p.control),
     '-l', String(o.calls), '-m', String(o.calls), '-r', String(o.rate),
     '-timeout', `${Math.ceil(o.holdMs / 1000) + 120}s`,
+    '-trace_err', '-error_file', errorFile(o.dir, 'uac'),
     `127.0.0.1:${o.gatewaySipPort}`,
   ]);
+}
+
+/** Where sipp writes why its calls failed (-trace_err). */
+export function errorFile(dir: string, who: 'uac' | 'uas'): string {
+  return path.join(dir, `${who}-errors.log`);
+}
+
+/**
+ * The first lines of what sipp said about its failed calls (unexpected messages, timeouts),
+ * without its timestamps, counted: why sipp's calls failed, when they did.
+ */
+export function sippErrors(dir: string, who: 'uac' | 'uas', max = 4): string[] {
+  let text = '';
+  try {
+    text = fs.readFileSync(errorFile(dir, who), 'utf8');
+  } catch {
+    return [];
+  }
+  const counts = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    // An entry starts "2026-12-07\t09:00:46.681276\t1796634046.681276: <message>"; the SIP
+    // message it quotes follows on lines of its own, which are left out.
+    const m = /^\S+\t\S+\t[\d.]+: (.*)$/.exec(line);
+    const msg = m?.[1]?.trim() ?? '';
+    if (msg === '') continue;
+    const key = msg.replace(/\d+/g, 'N').slice(0, 160);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((x, y) => y[1] - x[1]).slice(0, max).map(([m, n]) => `${n}x ${m}`);
 }
 
 /** sipp's last "Successful call" / "Failed call" counters from its screen output. */
