@@ -289,8 +289,10 @@ export class Call extends SafeEmitter<CallEvents> {
     // wake-up hands over at most 2,048 after a stall, and the BYE can come first).
     pollNative();
     this.mixer.drain();
-    await this.service.stopAllFor(this.id, 'hangup').catch(() => undefined);
+    // The clock stops with the drain: the files end at the hang-up and the parties get nothing
+    // more, however long the files take to close (fsync, hash).
     this.mixer.close();
+    await this.service.stopAllFor(this.id, 'hangup').catch(() => undefined);
     for (const leg of this.legs) leg.close();
     this.emit('ended', this);
   }

@@ -226,11 +226,11 @@ export class Conference extends SafeEmitter<ConferenceEvents> {
     this.tmEnd = new Date();
     pollNative(); // what arrived before the end goes in (see Call)
     this.mixer.drain();
+    this.mixer.close(); // the clock stops with the drain (see Call): every track ends here
     for (const r of this.#recordings) {
       for (const callId of [...r.open.keys()]) await this.#closeTrack(r, callId, 'conference_ended').catch(() => undefined);
     }
     await this.service.stopAllFor(this.id, 'conference_ended').catch(() => undefined);
-    this.mixer.close();
     this.emit('ended', this);
   }
 

@@ -7,7 +7,6 @@
  * keeps the call's timeline). The recording stops on stop(), on its time limit, or when its
  * file fails (disk full, queue full), and then knows its duration, size and SHA-256.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { InvalidArgumentError, InvalidStateError, IoError, SafeEmitter, errnoCode } from '../common/index.js';
 import type { RecgateError } from '../common/index.js';
@@ -15,6 +14,7 @@ import { OffloadEncoder, createEncoder } from '../encoders/index.js';
 import type { AudioFormat, ChannelCount, Encoder, EncoderPool, SampleRate } from '../encoders/index.js';
 import type { FrameConsumer, Mixer, MixOutput, OutputSpec } from '../mixer/index.js';
 import { FileSink } from './FileSink.js';
+import { hashFile } from './fileHash.js';
 import type { FileSinkOptions } from './FileSink.js';
 
 export type PauseBehavior = 'skip' | 'silence';
@@ -315,17 +315,3 @@ function validate(o: RecordingStartOptions): void {
   }
 }
 
-/** SHA-256 of the first `size` bytes of a file (all of it by default), streamed. */
-export function hashFile(path: string, size = Infinity): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    if (size <= 0) {
-      resolve(hash.digest('hex'));
-      return;
-    }
-    fs.createReadStream(path, Number.isFinite(size) ? { end: size - 1 } : {})
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}

@@ -23,7 +23,8 @@ import { channelCount } from './options.js';
 import { LocalStorage } from './storage.js';
 import type { RecordingStorage } from './storage.js';
 import type { RecordingSpec } from './options.js';
-import { Recording, hashFile } from './Recording.js';
+import { Recording } from './Recording.js';
+import { hashFile } from './fileHash.js';
 import type { StopReason } from './Recording.js';
 
 export type RecordingEventType =

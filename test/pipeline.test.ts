@@ -89,8 +89,12 @@ async function recordCall(plan: Omit<SendPlan, 'seed'>, relay = false, lateMs = 
     // The call ends: play out what is buffered, then stop every recording.
     await new Promise((r) => setTimeout(r, 30));
     mixer.drain();
+    mixer.close(); // as a call's end does: the clock stops with the drain
     const results: Record<string, RecordingResult> = {};
-    for (const [k, r] of Object.entries(recs)) results[k] = await r.stop('hangup');
+    // All at once, as a call's end does (RecordingService.stopAllFor): the mixer's clock still
+    // runs, and a recording stopped after another's await would take frames past the drain.
+    const stopped = await Promise.all(Object.values(recs).map((r) => r.stop('hangup')));
+    Object.keys(recs).forEach((k, i) => (results[k] = stopped[i]!));
     return { dir, results, callerPeer, receivers, sentMs, leadMs: t0 - tRec };
   } finally {
     scheduler.close();

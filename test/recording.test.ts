@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Mixer } from '../mixer/index.js';
-import { FileSink, Recording, hashFile } from '../recorder/index.js';
+import { createHash } from 'node:crypto';
+import { FileSink, Recording, fileHashStats, hashFile } from '../recorder/index.js';
 import { ToneGenerator, toneFrames, rms } from '../dsp/index.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 
@@ -48,8 +49,29 @@ test('time limit: the recording stops itself at time_limit and says so', async (
   assert.is(r.state, 'ended');
   const a = await decodeFile(r.path);
   assert.is(a.frames, 4000);
-  assert.is(r.sha256, await hashFile(r.path));
+  // Hashed on the hash worker, not the event loop; checked against a hash of the bytes here.
+  assert.is(r.sha256, createHash('sha256').update(fs.readFileSync(r.path)).digest('hex'));
+  assert.ok(fileHashStats().lastThreadId > 0, `hashed on thread ${fileHashStats().lastThreadId} (0 is the event loop)`);
   assert.is(r.fileSize, 44 + 8000);
+});
+
+test('hashFile: a prefix, a whole file larger than its 1 MiB pieces, and a missing file rejected with its errno code', async () => {
+  const file = path.join(dir, 'hash.bin');
+  const bytes = Buffer.alloc(3 * 1024 * 1024 + 123);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+  fs.writeFileSync(file, bytes);
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  assert.is(await hashFile(file), sha(bytes));
+  assert.is(await hashFile(file, 1000), sha(bytes.subarray(0, 1000)));
+  assert.is(await hashFile(file, 0), sha(Buffer.alloc(0)));
+  const missing = await hashFile(path.join(dir, 'nope.bin')).then(
+    () => 'resolved',
+    (e: NodeJS.ErrnoException) => e.code,
+  );
+  assert.is(missing, 'ENOENT');
+  // Jobs at once are answered each with its own file's hash.
+  const many = await Promise.all([1, 2, 3, 4].map((k) => hashFile(file, k * 100000)));
+  assert.equal(many, [1, 2, 3, 4].map((k) => sha(bytes.subarray(0, k * 100000))));
 });
 
 test('a recording takes the audio from when it is started, while its file is still being created', async () => {
@@ -101,6 +123,30 @@ test('a recording started before the first packet keeps the call\'s timeline: si
   const a = await decodeFile(r.path);
   assert.is(rms(a.pcm, 0, 300 * 8), 0, 'silent before the first packet');
   assert.ok(toneFrames(a.pcm.subarray(300 * 8), 8000, 1000).ratio > 0.99, 'the tone from 300 ms on, in place');
+});
+
+test('a call that ends while a busy event loop left the mixer behind: the recording still lasts until the hangup', async () => {
+  let t = 0;
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 20, now: () => t });
+  const leg = mixer.createInput('caller');
+  const rec = await Recording.start({ mixer, path: path.join(dir, 'behind.wav'), format: 'wav', sampleRate: 8000, channels: 1 });
+  const gen = new ToneGenerator(1000, 8000, 12000);
+  const buf = new Int16Array(160);
+  for (; t < 600; ) {
+    if (!leg.anchored) leg.anchor();
+    gen.fill(buf, 0, 160);
+    leg.write(buf, 0, 160);
+    t += 20;
+    mixer.service(t, 10);
+  }
+  // The caller hung up at 600 ms; the loop handles the BYE at 1000 ms, its clock not run since.
+  t = 1000;
+  mixer.drain();
+  const r = await rec.stop();
+  assert.is(r.durationMs, 1000, 'from the start to the hangup');
+  const a = await decodeFile(r.path);
+  assert.ok(toneFrames(a.pcm.subarray(0, 600 * 8), 8000, 1000).ratio > 0.99, 'the audio');
+  assert.is(rms(a.pcm, 620 * 8, 380 * 8), 0, 'then silence until the hangup');
 });
 
 for (const behavior of ['skip', 'silence'] as const) {

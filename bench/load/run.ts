@@ -327,7 +327,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     for (;;) {
       const h = await gw.healthz();
       refusedAtUp = refusedOf(h);
-      if (h.activeCalls + refusedAtUp >= n) break;
+      // Every call arrived (up, or refused): with refusals the accepted ones need not all be up at once.
+      if (h.activeCalls + refusedAtUp >= n || (refusedAtUp > 0 && h.callsTotal + refusedAtUp >= n)) break;
       if (uacGone) throw new Error(`sipp UAC exited before all calls were up: ${uac.stderr.slice(-800)}\n${uac.stdout.slice(-1500)}`);
       if (Date.now() > upBy) throw new Error(`only ${h.activeCalls}/${n} calls up after ${rampS + 60} s`);
       await sleep(250);
