@@ -303,15 +303,16 @@ export class Mixer implements InputClock {
 
   /**
    * Plays out everything buffered: producers decode what they hold, then ticks run without
-   * waiting for the clock until every input's buffered audio has been mixed, and at least up
-   * to now. Used when a call ends so the recording keeps the last `delayMs` of audio, and
-   * lasts until the hangup even when a busy event loop left the clock behind (it would have
-   * ticked the silence since the last packet by then).
+   * waiting for the clock until every input's buffered audio has been mixed and, unless
+   * `toNow` is false, at least up to now. Used when a call ends so the recording keeps the
+   * last `delayMs` of audio, and lasts until the hang-up even when a busy event loop left the
+   * clock behind (it would have ticked the silence since the last packet by then). With
+   * `toNow` false it stops at the last buffered sample (media time, not wall time).
    */
-  drain(): void {
+  drain(options: { toNow?: boolean } = {}): void {
     if (!this.#started) return;
     // What arrives now is placed at the live edge plus the delay (MixerInput.anchorPosition).
-    let end = Math.max(this.#position, Math.floor(this.livePosition()) + this.delaySamples);
+    let end = options.toNow === false ? this.#position : Math.max(this.#position, Math.floor(this.livePosition()) + this.delaySamples);
     for (let i = 0; i < this.#inputs.length; i++) {
       const input = this.#inputs[i]!;
       if (input.feeder !== null) input.feeder.drain(input);

@@ -263,7 +263,9 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
       error = err as RecgateError;
     }
     const stat = await fs.promises.stat(this.options.path);
-    const sha256 = await hashFile(this.options.path, stat.size);
+    // A file that cannot be read back (out of descriptors, say) still ends its recording: the
+    // checksum is left empty rather than the recording left stopping forever.
+    const sha256 = await hashFile(this.options.path, stat.size).catch(() => '');
     const state = error === null ? 'ended' : 'failed';
     this.#setState(state);
     return {

@@ -4,9 +4,17 @@
  * second end, and hashing them on the event loop took 13 % of the media thread while the calls
  * still up needed it (bench:load, perf). One worker serves every recording; it is referenced
  * only while it has work, so it never keeps the process alive.
+ *
+ * A recording must never wait forever for its hash: when the worker cannot start or dies (out
+ * of file descriptors, say: a thread needs some), its jobs and the next ones for a while are
+ * hashed on this thread instead, as before the worker.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { IoError } from '../common/index.js';
+
+/** After a worker failure, hash on this thread for this long before trying a worker again, in ms. */
+const RETRY_WORKER_MS = 10_000;
 
 export interface HashJob {
   id: number;
@@ -18,8 +26,25 @@ export interface HashJob {
 export type HashReply = { id: number; hex: string; threadId: number } | { id: number; error: string; code: string; threadId: number };
 
 interface Pending {
+  path: string;
+  size: number;
   resolve: (hex: string) => void;
   reject: (err: Error) => void;
+}
+
+/** The hash streamed on this thread (the fallback). */
+function hashHere(path: string, size: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    if (size <= 0) {
+      resolve(hash.digest('hex'));
+      return;
+    }
+    fs.createReadStream(path, Number.isFinite(size) ? { end: size - 1 } : {})
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
 }
 
 class FileHasher {
@@ -28,21 +53,42 @@ class FileHasher {
   #next = 1;
   /** Thread id of the worker that answered last (tests: the hash did not run on the event loop). */
   lastThreadId = -1;
-  /** Files hashed since start. */
+  /** Files hashed since start (on the worker or, after a failure, here). */
   hashed = 0;
+  /** Worker failures since start (each sent its jobs to this thread). */
+  failures = 0;
+  /** Monotonic ms before which no new worker is tried. */
+  #retryAt = -Infinity;
 
   hash(path: string, size: number): Promise<string> {
     const worker = this.#worker ?? this.#start();
+    if (worker === null) return this.#here(path, size);
     const id = this.#next++;
     return new Promise<string>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { path, size, resolve, reject });
       if (this.#pending.size === 1) worker.ref();
       worker.postMessage({ id, path, size: Number.isFinite(size) ? size : -1 } satisfies HashJob);
     });
   }
 
-  #start(): Worker {
-    const worker = new Worker(new URL('./hashWorker.mjs', import.meta.url));
+  #here(path: string, size: number): Promise<string> {
+    return hashHere(path, size).then((hex) => {
+      this.hashed++;
+      this.lastThreadId = 0;
+      return hex;
+    });
+  }
+
+  #start(): Worker | null {
+    if (performance.now() < this.#retryAt) return null;
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./hashWorker.mjs', import.meta.url));
+    } catch {
+      this.failures++;
+      this.#retryAt = performance.now() + RETRY_WORKER_MS;
+      return null;
+    }
     worker.unref();
     worker.on('message', (m: HashReply) => {
       const p = this.#pending.get(m.id);
@@ -64,12 +110,15 @@ class FileHasher {
     return worker;
   }
 
-  /** The worker died: its jobs fail, the next hash starts another. */
-  #fail(worker: Worker, err: Error): void {
+  /** The worker could not start or died: its jobs are hashed here, and so are the next ones for a while. */
+  #fail(worker: Worker, _err: Error): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
-    for (const p of this.#pending.values()) p.reject(new IoError(`hash worker failed: ${err.message}`, err));
+    this.failures++;
+    this.#retryAt = performance.now() + RETRY_WORKER_MS;
+    const jobs = [...this.#pending.values()];
     this.#pending.clear();
+    for (const p of jobs) this.#here(p.path, p.size).then(p.resolve, p.reject);
   }
 }
 
@@ -80,7 +129,7 @@ export function hashFile(path: string, size = Infinity): Promise<string> {
   return hasher.hash(path, size);
 }
 
-/** Files hashed and the thread that hashed the last one. */
-export function fileHashStats(): { hashed: number; lastThreadId: number } {
-  return { hashed: hasher.hashed, lastThreadId: hasher.lastThreadId };
+/** Files hashed, the thread that hashed the last one (0: this one), and worker failures. */
+export function fileHashStats(): { hashed: number; lastThreadId: number; workerFailures: number } {
+  return { hashed: hasher.hashed, lastThreadId: hasher.lastThreadId, workerFailures: hasher.failures };
 }

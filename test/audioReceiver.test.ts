@@ -54,7 +54,8 @@ function run(arrivals: Arrival[], o: RunOptions) {
   const h = new RtpHeaderReader();
   const sorted = arrivals.map((a, i) => ({ ...a, i })).sort((a, b) => a.at - b.at || a.i - b.i);
   let k = 0;
-  // Run the clock until the last packet has arrived (the call ends then), then play out.
+  // Run the clock until the last packet has arrived (the call ends then), then play out what
+  // the packets hold: these tests compare media time, not the wall time up to a hang-up.
   const end = Math.min(o.durationMs, sorted[sorted.length - 1]!.at);
   for (t = 0; t <= end; t++) {
     while (k < sorted.length && sorted[k]!.at <= t) {
@@ -64,7 +65,7 @@ function run(arrivals: Arrival[], o: RunOptions) {
     }
     mixer.service(t, 1000);
   }
-  mixer.drain();
+  mixer.drain({ toNow: false });
   return { pcm: out.pcm(), receiver, input, stats: receiver.stats(), dtmf, mixer };
 }
 
