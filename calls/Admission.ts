@@ -17,7 +17,10 @@
  * bench machine the median (at 10 ms resolution, so an idle loop reads ~10 ms) was 10-12 ms
  * at 700-800 calls and 60-180 ms at 900, where every recording lost audio; the p99 was up to
  * 110 ms at 800 and, at 900, spikes more than a second apart that two periods in a row never
- * caught. It watches the gateway's own delay, not late packets, which a bad network causes too.
+ * caught. The default threshold (config.ts) is the playout delay, 60 ms: a loop typically that
+ * late starts to miss packets' turns. At a 90 calls/s ramp to 900 calls, 40 ms refused 277 calls
+ * and 60 ms refused 14, with every recording of the calls taken whole either way (one run
+ * each). It watches the gateway's own delay, not late packets, which a bad network causes too.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';

@@ -77,8 +77,8 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   overloadDelayMs: {
     env: 'RECGATE_OVERLOAD_DELAY_MS',
     flag: '--overload-delay-ms',
-    help: 'event-loop median delay in ms (per second, two in a row; an idle loop reads ~10) at which the media thread counts as overloaded: new calls get 503 until 5 s after it eases (0: off)',
-    default: '40',
+    help: 'event-loop median delay in ms (per second, two in a row; an idle loop reads ~10) at which the media thread counts as overloaded: new calls get 503 until 5 s after it eases (0: off; the default is the playout delay, past which packets start missing their turn)',
+    default: '60',
   },
   minFreeMb: { env: 'RECGATE_MIN_FREE_MB', flag: '--min-free-mb', help: 'MiB to keep free on the recordings disk; below it new recordings are refused', default: '16' },
   encoderThreads: {
