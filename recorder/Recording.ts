@@ -96,6 +96,12 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
   #silence: Int16Array;
   readonly #pauses: PauseInterval[] = [];
   #startPosition = -1;
+  /**
+   * Frames that end at or before this mixer position are older than the recording: a busy
+   * event loop had left the clock behind when it started, and catching up would put audio
+   * from before its start into the file.
+   */
+  #skipBefore = -1;
   #lastPosition = 0;
   #stopping: Promise<RecordingResult> | null = null;
   #reason: StopReason = 'stopped';
@@ -154,6 +160,7 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
     // The file's timeline is the call's from now: if no packet has come yet (the answer just
     // started this recording), the clock runs from here and the file opens with silence.
     options.mixer.start();
+    rec.#skipBefore = Math.floor(options.mixer.livePosition());
     rec.#output = options.mixer.addOutput(spec, rec);
     try {
       await opened;
@@ -191,6 +198,7 @@ export class Recording extends SafeEmitter<RecordingEvents> implements FrameCons
   /** FrameConsumer: one mixer frame. */
   onFrame(pcm: Int16Array, position: number): void {
     if (this.#state !== 'recording' && this.#state !== 'paused') return;
+    if (position + pcm.length / this.options.channels <= this.#skipBefore) return;
     if (this.#startPosition < 0) this.#startPosition = position;
     this.#lastPosition = position + pcm.length / this.options.channels;
     if (this.#state === 'paused') {

@@ -149,6 +149,30 @@ test('a call that ends while a busy event loop left the mixer behind: the record
   assert.is(rms(a.pcm, 620 * 8, 380 * 8), 0, 'then silence until the hangup');
 });
 
+test('a recording started while a busy event loop left the clock behind takes no audio from before its start', async () => {
+  let t = 0;
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 20, now: () => t });
+  const leg = mixer.createInput('caller');
+  const gen = new ToneGenerator(1000, 8000, 12000);
+  const buf = new Int16Array(160);
+  const send = (runClock: boolean): void => {
+    if (!leg.anchored) leg.anchor();
+    gen.fill(buf, 0, 160);
+    leg.write(buf, 0, 160);
+    t += 20;
+    if (runClock) mixer.service(t, 1000);
+  };
+  for (let i = 0; i < 25; i++) send(true); // 500 ms of call
+  for (let i = 0; i < 15; i++) send(false); // 300 ms in which the loop did not run the clock
+  const rec = await Recording.start({ mixer, path: path.join(dir, 'started-behind.wav'), format: 'wav', sampleRate: 8000, channels: 1 });
+  for (let i = 0; i < 10; i++) send(true); // the clock catches up; 200 ms more
+  mixer.drain();
+  const r = await rec.stop();
+  // From its start (800 ms) to the hang-up (1000 ms), and the playout delay the clock trails
+  // by; not the 300 ms the clock caught up on.
+  assert.is(r.durationMs, 220);
+});
+
 for (const behavior of ['skip', 'silence'] as const) {
   test(`pause with ${behavior}: the paused span is ${behavior === 'skip' ? 'absent' : 'silent'} and listed`, async () => {
     const { mixer, advance } = toneCall();
