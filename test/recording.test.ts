@@ -23,14 +23,14 @@ function toneCall() {
   const leg = mixer.createInput('caller');
   const gen = new ToneGenerator(1000, 8000, 12000);
   const buf = new Int16Array(160);
-  /** Advances `ms` of call time (the leg sends 20 ms per step). */
-  const advance = (ms: number): void => {
+  /** Advances `ms` of call time (the leg sends 20 ms per step); `runClock` false: a busy loop that does not run the mixer's clock meanwhile. */
+  const advance = (ms: number, runClock = true): void => {
     for (let i = 0; i < ms / 20; i++) {
       if (!leg.anchored) leg.anchor();
       gen.fill(buf, 0, 160);
       leg.write(buf, 0, 160);
       t += 20;
-      mixer.service(t, 10);
+      if (runClock) mixer.service(t, 1000);
     }
   };
   return { mixer, advance };
@@ -150,22 +150,11 @@ test('a call that ends while a busy event loop left the mixer behind: the record
 });
 
 test('a recording started while a busy event loop left the clock behind takes no audio from before its start', async () => {
-  let t = 0;
-  const mixer = new Mixer({ sampleRate: 8000, delayMs: 20, now: () => t });
-  const leg = mixer.createInput('caller');
-  const gen = new ToneGenerator(1000, 8000, 12000);
-  const buf = new Int16Array(160);
-  const send = (runClock: boolean): void => {
-    if (!leg.anchored) leg.anchor();
-    gen.fill(buf, 0, 160);
-    leg.write(buf, 0, 160);
-    t += 20;
-    if (runClock) mixer.service(t, 1000);
-  };
-  for (let i = 0; i < 25; i++) send(true); // 500 ms of call
-  for (let i = 0; i < 15; i++) send(false); // 300 ms in which the loop did not run the clock
+  const { mixer, advance } = toneCall();
+  advance(500); // 500 ms of call
+  advance(300, false); // 300 ms in which the loop did not run the clock
   const rec = await Recording.start({ mixer, path: path.join(dir, 'started-behind.wav'), format: 'wav', sampleRate: 8000, channels: 1 });
-  for (let i = 0; i < 10; i++) send(true); // the clock catches up; 200 ms more
+  advance(200); // the clock catches up; 200 ms more
   mixer.drain();
   const r = await rec.stop();
   // From its start (800 ms) to the hang-up (1000 ms), and the playout delay the clock trails
