@@ -11,9 +11,9 @@
  * Clock: the mixer is idle until its first input anchors or start() is called (a recording
  * does, so that it holds silence until the first packet). The first sample of the first
  * stream (or the live edge at start()) is position 0 and is read `delayMs` later; tick k
- * reads [(k-1)F, kF) at startTime + k * frameMs on the monotonic clock. `service(now)` runs the ticks that are due,
- * one by one, so after an event-loop stall the mixer catches up without skipping samples and
- * every input stays at the same position.
+ * reads [(k-1)F, kF) at startTime + k * frameMs on the monotonic clock. `service(now)` runs
+ * the ticks that are due, one by one, so after an event-loop stall the mixer catches up
+ * without skipping samples and every input stays at the same position.
  */
 import { InvalidArgumentError, InvalidStateError } from '../common/index.js';
 import { MixerInput } from './MixerInput.js';

@@ -51,12 +51,8 @@ class FileHasher {
   #worker: Worker | null = null;
   readonly #pending = new Map<number, Pending>();
   #next = 1;
-  /** Thread id of the worker that answered last (tests: the hash did not run on the event loop). */
+  /** Thread id of the worker that answered last, 0 for this thread (tests: the hash did not run on the event loop). */
   lastThreadId = -1;
-  /** Files hashed since start (on the worker or, after a failure, here). */
-  hashed = 0;
-  /** Worker failures since start (each sent its jobs to this thread). */
-  failures = 0;
   /** Monotonic ms before which no new worker is tried. */
   #retryAt = -Infinity;
 
@@ -73,7 +69,6 @@ class FileHasher {
 
   #here(path: string, size: number): Promise<string> {
     return hashHere(path, size).then((hex) => {
-      this.hashed++;
       this.lastThreadId = 0;
       return hex;
     });
@@ -85,7 +80,6 @@ class FileHasher {
     try {
       worker = new Worker(new URL('./hashWorker.mjs', import.meta.url));
     } catch {
-      this.failures++;
       this.#retryAt = performance.now() + RETRY_WORKER_MS;
       return null;
     }
@@ -97,7 +91,6 @@ class FileHasher {
       if (this.#pending.size === 0) worker.unref();
       this.lastThreadId = m.threadId;
       if ('hex' in m) {
-        this.hashed++;
         p.resolve(m.hex);
       } else {
         // Shaped like the fs error a stream read gives (code: ENOENT...).
@@ -114,7 +107,6 @@ class FileHasher {
   #fail(worker: Worker, _err: Error): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
-    this.failures++;
     this.#retryAt = performance.now() + RETRY_WORKER_MS;
     const jobs = [...this.#pending.values()];
     this.#pending.clear();
@@ -129,7 +121,7 @@ export function hashFile(path: string, size = Infinity): Promise<string> {
   return hasher.hash(path, size);
 }
 
-/** Files hashed, the thread that hashed the last one (0: this one), and worker failures. */
-export function fileHashStats(): { hashed: number; lastThreadId: number; workerFailures: number } {
-  return { hashed: hasher.hashed, lastThreadId: hasher.lastThreadId, workerFailures: hasher.failures };
+/** The thread that hashed the last file (0: the event loop). */
+export function fileHashStats(): { lastThreadId: number } {
+  return { lastThreadId: hasher.lastThreadId };
 }

@@ -520,6 +520,7 @@ async function main(): Promise<void> {
   const { gw, checks, holdMs, recs } = await runGateway(a, dir);
 
   const ok = checks.filter((c) => c.ok).length;
+  const refused = gw.refused.overload + gw.refused.maxCalls;
   const sum = (k: 'audioFrames' | 'impureFrames' | 'silentGaps'): number => checks.reduce((s, c) => s + c.left[k] + c.right[k], 0);
   const audioFrames = sum('audioFrames');
   const impureFrames = sum('impureFrames');
@@ -577,7 +578,7 @@ async function main(): Promise<void> {
     // partial (packets land at their arrival time, not on the frame grid); nothing was lost.
     'lost in gateway':
       lostInGateway < 0 ? `0 (${-lostInGateway} more frames than packets: the edges)` : `${lostInGateway} (${((lostInGateway / Math.max(1, gw.receivedTotal)) * 100).toFixed(1)} %)`,
-    'recordings OK': `${ok} / ${a.calls}${gw.refused.overload + gw.refused.maxCalls > 0 ? ` (${gw.refused.overload + gw.refused.maxCalls} refused: 503)` : ''}`,
+    'recordings OK': `${ok} / ${a.calls}${refused > 0 ? ` (${refused} refused: 503)` : ''}`,
   };
   table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.opusComplexity !== null ? ` (opus complexity ${a.opusComplexity})` : ''}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
   console.log('');
@@ -632,7 +633,6 @@ async function main(): Promise<void> {
       `kernel drops at the gateway's ${gw.gatewaySockets} sockets in the window: ${gw.kernelDropsInWindow}; ` +
       `gateway counters over the run: lost ${gw.lostTotal}, concealed ${gw.concealedTotal} (in the window: ${gw.lostInWindow}, ${gw.concealedInWindow}); recording failures ${gw.recordingFailures}`,
   );
-  const refused = gw.refused.overload + gw.refused.maxCalls;
   const accepted = a.calls - refused;
   const expected = accepted * (holdMs / 1000) * PACKETS_PER_CALL_SECOND;
   console.log(

@@ -106,7 +106,7 @@ a=fmtp:101 0-15`;
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
       CSeq: 1 ACK
-      Max-Forwards: 70${o.retryAfter ? '\n      X-Retry-After: [$retry]' : ''}
+      Max-Forwards: 70${/* sipp refuses a variable that is assigned and never used: the ACK carries it back */ o.retryAfter ? '\n      X-Retry-After: [$retry]' : ''}
       Content-Length: 0
 
     ]]>
