@@ -225,13 +225,15 @@ export class Mixer implements InputClock {
   }
 
   /**
-   * The live edge in samples (fractional). The first call starts the clock so that the first
+   * The live edge in samples (fractional), now or at `atMs` (monotonic ms, not later than now:
+   * when a packet was read from its socket). The first call starts the clock so that the first
    * stream's anchor (live edge + delay) is position 0.
    */
-  livePosition(): number {
+  livePosition(atMs?: number): number {
     const now = this.#now();
-    this.#startAt(now);
-    return ((now - this.#startTime) * this.sampleRate) / 1000;
+    const at = atMs !== undefined && atMs < now ? atMs : now;
+    this.#startAt(at);
+    return ((at - this.#startTime) * this.sampleRate) / 1000;
   }
 
   /**

@@ -35,8 +35,11 @@ export interface InputFeeder {
 
 /** The mixer side an input talks to (implemented by Mixer). */
 export interface InputClock {
-  /** Position of the live edge now, in (fractional) mixer samples; starts the mixer clock when idle. */
-  livePosition(): number;
+  /**
+   * Position of the live edge now (or at `atMs`, monotonic ms in the past), in (fractional)
+   * mixer samples; starts the mixer clock when idle.
+   */
+  livePosition(atMs?: number): number;
 }
 
 export interface MixerInputOptions {
@@ -103,6 +106,14 @@ export class MixerInput {
   /** Muted inputs still advance but contribute silence (conference mute). */
   muted = false;
   feeder: InputFeeder | null = null;
+  /**
+   * When the packet being written now was read from its socket (monotonic ms), set by the
+   * producer around each packet; NaN otherwise (then now). Anchoring and the drift
+   * controller's lead go by it: under load a packet waits in the receive ring until the event
+   * loop is free, and a stream anchored at that hand-over would sit that much later on the
+   * timeline for the whole call, out of step with a leg that anchored without waiting.
+   */
+  arrivalMs = NaN;
 
   // Counters (plain numbers; stats() builds the object only when asked).
   samplesWritten = 0;
@@ -164,7 +175,13 @@ export class MixerInput {
 
   /** Where a new or resumed stream starts: the live edge plus the playout delay. */
   anchorPosition(): number {
-    return Math.max(this.readHead, Math.floor(this.#clock.livePosition()) + this.delaySamples);
+    return Math.max(this.readHead, Math.floor(this.#live()) + this.delaySamples);
+  }
+
+  /** The live edge at the packet's arrival (inside a tick: now; a tick's writes are not arrivals). */
+  #live(): number {
+    const at = this.arrivalMs;
+    return Number.isNaN(at) || this.#inTick ? this.#clock.livePosition() : this.#clock.livePosition(at);
   }
 
   /**
@@ -293,7 +310,7 @@ export class MixerInput {
 
   #measureLead(): void {
     if (!this.#inTick && this.anchored) {
-      const lead = this.writeHead - this.#clock.livePosition();
+      const lead = this.writeHead - this.#live();
       if (lead > this.#windowMax) this.#windowMax = lead;
     }
   }

@@ -27,7 +27,11 @@
  *               sendThreadKicks, sendThreadMissedKicks, polls, recvThread, recvRounds, recvRingFullWaits,
  *               recvRingHighWater, relayedOnRecvThread]
  * meta holds, per packet k, META_FIELDS int32s at k * META_FIELDS: id, arena offset, length,
- * source IPv4 (host order, as int32), source port.
+ * source IPv4 (host order, as int32), source port, and its age in microseconds when the batch is
+ * handed over (how long it waited since it was read from its socket: in the receive ring while
+ * the event loop was busy). A receiver places the first packet of a stream at its arrival, not
+ * at its hand-over: under load the two are up to hundreds of ms apart, and two legs anchored
+ * at their hand-overs would be out of step by the difference (see MixerInput.arrivalMs).
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -48,7 +52,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define META_FIELDS 5
+#define META_FIELDS 6
 #define BATCH 64         /* datagrams per recvmmsg */
 #define SLOT 2048        /* bytes per datagram; RTP over Ethernet fits in 1500 */
 #define MAX_EVENTS 256   /* ready sockets per epoll_wait */
@@ -63,6 +67,7 @@ typedef struct {
   napi_async_context async;
   int32_t *meta;
   size_t meta_capacity; /* packets */
+  uint64_t *arrived;    /* per meta record: when it was read from its socket (CLOCK_MONOTONIC ns) */
   uint8_t *arena;
   size_t arena_len;
   size_t arena_pos;
@@ -265,7 +270,7 @@ static int sq_start(void) {
  * the loop (uv_async_send, which coalesces); the loop copies the records into the arena and
  * meta array, exactly as the thread-less path does from recvmmsg, and hands them over in one
  * call. Records: int32 id, int32 length, uint32 source IPv4 (host order), int32 source port,
- * then the payload, each padded to 8 bytes; an id of RX_WRAP sends the reader to the ring's start.
+ * uint64 read time (CLOCK_MONOTONIC ns), then the payload, each padded to 8 bytes; an id of RX_WRAP sends the reader to the ring's start.
  *
  * Batching: after a round over the ready sockets the thread lets about RX_ROUND_NS of traffic
  * collect before the next one, so a round reads many packets at ~1,000 rounds/s at most, not
@@ -284,7 +289,7 @@ static int sq_start(void) {
  * in the kernel's socket buffers: nothing it read is dropped.
  */
 #define RX_RING ((size_t)8 << 20) /* bytes: ~45,000 PCMU datagrams, 0.45 s at 1,000 calls */
-#define RX_HDR 16
+#define RX_HDR 24
 #define RX_WRAP (-2)
 #define RX_ROUND_NS 1000000L      /* 1 ms between rounds: batches of ~100 datagrams at 1,000 calls */
 #define RX_ROOM_WAIT_NS 10000000L /* a full ring is checked again at least every 10 ms */
@@ -304,6 +309,7 @@ static struct {
   /* A batch read from a socket when the ring was full: pushed before anything else. */
   int32_t pend_id;
   int pend_from, pend_n;
+  uint64_t pend_at;
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_in from[BATCH];
@@ -315,6 +321,13 @@ static struct {
  * to widen the window in which a close makes that list stale. */
 static _Atomic long rx_test_delay_ns = 0;
 
+/* Now on CLOCK_MONOTONIC, in ns: when a datagram was read (one reading per recvmmsg). */
+static uint64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static void deadline_in(struct timespec *t, long ns) {
   clock_gettime(CLOCK_REALTIME, t);
   t->tv_nsec += ns;
@@ -324,8 +337,8 @@ static void deadline_in(struct timespec *t, long ns) {
   }
 }
 
-/* Appends one datagram to the ring; 0 when there is no room. */
-static int rx_push(int32_t id, int i) {
+/* Appends one datagram, read at `at`, to the ring; 0 when there is no room. */
+static int rx_push(int32_t id, int i, uint64_t at) {
   size_t len = R.msgs[i].msg_len;
   size_t need = RX_HDR + ((len + 7) & ~(size_t)7);
   uint64_t h = atomic_load_explicit(&R.head, memory_order_relaxed);
@@ -343,6 +356,7 @@ static int rx_push(int32_t id, int i) {
   r[1] = (int32_t)len;
   r[2] = (int32_t)ntohl(R.from[i].sin_addr.s_addr);
   r[3] = ntohs(R.from[i].sin_port);
+  *(uint64_t *)(r + 4) = at; /* 8-aligned: records start on 8-byte boundaries */
   if (R.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) S.truncated++; /* a double, read by stats() only: a torn read is harmless */
   memcpy(R.ring + pos + RX_HDR, R.scratch[i], len);
   atomic_store_explicit(&R.head, h + need, memory_order_release);
@@ -511,7 +525,7 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
 /* Pushes what a full ring left aside; 0 while there is still no room. */
 static int rx_push_pending(void) {
   for (; R.pend_from < R.pend_n; R.pend_from++)
-    if (!rx_push(R.pend_id, R.pend_from)) return 0;
+    if (!rx_push(R.pend_id, R.pend_from, R.pend_at)) return 0;
   R.pend_n = 0;
   return 1;
 }
@@ -533,11 +547,13 @@ static int rx_read(int n, unsigned closes, size_t *pushed) {
       for (int i = 0; i < BATCH; i++) R.msgs[i].msg_hdr.msg_namelen = sizeof R.from[i];
       int got = recvmmsg(fd, R.msgs, BATCH, MSG_DONTWAIT, NULL);
       if (got <= 0) break;
+      uint64_t at = mono_ns();
       if (relay_count > 0)
         for (int i = 0; i < got; i++) relay_packet(id, R.scratch[i], R.msgs[i].msg_len, ntohl(R.from[i].sin_addr.s_addr), ntohs(R.from[i].sin_port));
       for (int i = 0; i < got; i++) {
-        if (!rx_push(id, i)) {
+        if (!rx_push(id, i, at)) {
           R.pend_id = id;
+          R.pend_at = at;
           R.pend_from = i;
           R.pend_n = got;
           pthread_mutex_unlock(&R.lock);
@@ -628,6 +644,12 @@ static napi_value int_value(napi_env env, int32_t v) {
  * and is thrown by poll(). */
 static int flush(size_t count, int arena_full, int sync) {
   if (count == 0 && !arena_full) return 0;
+  /* Ages at the hand-over: JavaScript takes its clock once per batch and subtracts. */
+  uint64_t now = mono_ns();
+  for (size_t k = 0; k < count; k++) {
+    uint64_t age_us = now > S.arrived[k] ? (now - S.arrived[k]) / 1000u : 0;
+    S.meta[k * META_FIELDS + 5] = age_us > INT32_MAX ? INT32_MAX : (int32_t)age_us;
+  }
   napi_env env = S.env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -659,7 +681,7 @@ static int flush(size_t count, int arena_full, int sync) {
 /* Copies one datagram into the arena and its record into meta, handing the batch so far to
  * JavaScript first when either is full. 0, or -1 to stop (the callback threw, or JavaScript
  * gave no new arena). `before_flush` runs before a hand-over (the ring frees what was copied). */
-static int stage(int32_t id, const uint8_t *data, size_t len, int32_t ip, int32_t port, size_t *count, int sync, void (*before_flush)(void)) {
+static int stage(int32_t id, const uint8_t *data, size_t len, int32_t ip, int32_t port, uint64_t at, size_t *count, int sync, void (*before_flush)(void)) {
   if (*count == S.meta_capacity || S.arena_pos + len > S.arena_len) {
     int full = S.arena_pos + len > S.arena_len;
     if (before_flush != NULL) before_flush();
@@ -674,6 +696,7 @@ static int stage(int32_t id, const uint8_t *data, size_t len, int32_t ip, int32_
   m[2] = (int32_t)len;
   m[3] = ip;
   m[4] = port;
+  S.arrived[*count] = at;
   S.arena_pos = (S.arena_pos + len + 7) & ~(size_t)7; /* 8-byte aligned: DataView reads stay cheap */
   (*count)++;
   return 0;
@@ -696,9 +719,10 @@ static void drain(size_t cap, int sync) {
         for (int i = 0; i < BATCH; i++) S.msgs[i].msg_hdr.msg_namelen = sizeof S.from[i];
         int got = recvmmsg(fd, S.msgs, BATCH, MSG_DONTWAIT, NULL);
         if (got <= 0) break; /* EAGAIN: drained */
+        uint64_t at = mono_ns();
         for (int i = 0; i < got; i++) {
           if (S.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) S.truncated++;
-          if (stage(id, S.scratch[i], S.msgs[i].msg_len, (int32_t)ntohl(S.from[i].sin_addr.s_addr), ntohs(S.from[i].sin_port), &count, sync, NULL) < 0) goto done;
+          if (stage(id, S.scratch[i], S.msgs[i].msg_len, (int32_t)ntohl(S.from[i].sin_addr.s_addr), ntohs(S.from[i].sin_port), at, &count, sync, NULL) < 0) goto done;
           total++;
         }
         /* A socket closed by JavaScript during a flush may have had its descriptor number reused:
@@ -735,7 +759,7 @@ static void drain_ring(size_t cap, int sync) {
     }
     size_t len = (size_t)r[1];
     ring_read_pos = t;
-    if (stage(r[0], R.ring + pos + RX_HDR, len, r[2], r[3], &count, sync, ring_free_staged) < 0) goto done;
+    if (stage(r[0], R.ring + pos + RX_HDR, len, r[2], r[3], *(const uint64_t *)(r + 4), &count, sync, ring_free_staged) < 0) goto done;
     t += RX_HDR + ((len + 7) & ~(size_t)7);
     total++;
     if (count == 1) h = atomic_load_explicit(&R.head, memory_order_acquire); /* after a hand-over: what arrived meanwhile */
@@ -824,6 +848,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   S.env = env;
   S.meta = data;
   S.meta_capacity = length / META_FIELDS;
+  S.arrived = calloc(S.meta_capacity, sizeof *S.arrived);
+  if (S.arrived == NULL) {
+    napi_throw_error(env, "ERR_IO", "out of memory");
+    return NULL;
+  }
   CHECK(napi_create_reference(env, argv[0], 1, &S.meta_ref));
   if (set_arena(env, argv[1]) < 0) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "arena must be a Uint8Array");

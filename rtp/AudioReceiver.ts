@@ -38,6 +38,8 @@ type OpusCodec = InstanceType<typeof OpusEncoder>;
  */
 export interface PcmSink {
   readonly anchored: boolean;
+  /** When the packet being written was read from its socket (monotonic ms); NaN between packets. */
+  arrivalMs: number;
   readonly writeHead: number;
   /** The sink's ring (power-of-two length) and where the next sample goes in it. */
   readonly ring: Int16Array;
@@ -208,6 +210,21 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
    * dgram gives every datagram its own.
    */
   receive(bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void {
+    const sink = this.#sink;
+    if (sink === null) {
+      this.#receive(bytes, h, nowMs);
+      return;
+    }
+    // The sink anchors and measures at the packet's arrival, not at this hand-over.
+    sink.arrivalMs = nowMs;
+    try {
+      this.#receive(bytes, h, nowMs);
+    } finally {
+      sink.arrivalMs = NaN;
+    }
+  }
+
+  #receive(bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void {
     const pt = h.payloadType;
     const fmt = this.#formats[pt];
     if (fmt === undefined) {

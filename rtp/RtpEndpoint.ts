@@ -22,7 +22,11 @@ import { RtpDrop, RtpHeaderReader } from './RtpHeader.js';
 import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, openNative, relayCountNative, relayRemoteNative, sendNative, systemError } from './nativeUdp.js';
 import type { NativeReceiver, NativeSocket } from './nativeUdp.js';
 
-/** Receives valid RTP packets: `h` holds the parsed header of bytes. */
+/**
+ * Receives valid RTP packets: `h` holds the parsed header of bytes; `nowMs` is when the packet
+ * was read from its socket (performance.now() time), which on the native path can be well
+ * before this call.
+ */
 export interface RtpPacketHandler {
   receive(bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void;
 }
@@ -359,10 +363,13 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
     this.handler?.receive(msg, this.#reader, now);
   }
 
-  /** A datagram on the native RTP socket (bytes is the shared arena: never reused, see nativeUdp.ts). */
-  onNativeRtp(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void {
+  /**
+   * A datagram on the native RTP socket (bytes is the shared arena: never reused, see
+   * nativeUdp.ts), read from the socket at `atMs` (performance.now() time; defaults to now).
+   */
+  onNativeRtp(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, atMs = performance.now()): void {
     if (this.#closed || !this.#parse(bytes, offset, length)) return;
-    const now = performance.now();
+    const now = atMs;
     if (!this.#fromRemote(null, ip4, port, now)) return;
     this.lastPacketMs = now;
     this.handler?.receive(bytes, this.#reader, now);
@@ -456,11 +463,11 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
 class NativeTap implements NativeReceiver {
   endpoint: RtpEndpoint | null = null;
   constructor(readonly rtcp: boolean) {}
-  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void {
+  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, atMs: number): void {
     const ep = this.endpoint;
     if (ep === null) return;
     if (this.rtcp) ep.onNativeRtcp(bytes, offset, length);
-    else ep.onNativeRtp(bytes, offset, length, ip4, port);
+    else ep.onNativeRtp(bytes, offset, length, ip4, port, atMs);
   }
 }
 

@@ -14,9 +14,13 @@ import net from 'node:net';
 import os from 'node:os';
 import util from 'node:util';
 
-/** Receives the datagrams of one native socket: `bytes[offset, offset + length)` from ip4:port. */
+/**
+ * Receives the datagrams of one native socket: `bytes[offset, offset + length)` from ip4:port,
+ * read from the socket at `atMs` (performance.now() time). Under load a datagram waits in the
+ * receive ring until the event loop is free, so `atMs` can be well before the hand-over.
+ */
 export interface NativeReceiver {
-  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void;
+  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, atMs: number): void;
 }
 
 interface Addon {
@@ -40,7 +44,8 @@ interface Addon {
   rtpPayload(bytes: Uint8Array, offset: number, length: number): [number, number] | null;
 }
 
-const META_FIELDS = 5;
+/** id, arena offset, length, source IPv4, source port, age at the hand-over in µs (native/udp.c). */
+const META_FIELDS = 6;
 const META_PACKETS = 1024;
 /**
  * Received payloads are copied here back to back and never overwritten (the jitter buffer
@@ -66,6 +71,8 @@ let recvThreadOn = false;
 function onBatch(count: number, arenaFull: boolean): void {
   const m = meta;
   const a = arena;
+  // One clock reading per batch: each datagram's read time is this less its age.
+  const now = performance.now();
   for (let k = 0, j = 0; k < count; k++, j += META_FIELDS) {
     const r = receivers.get(m[j]!);
     if (r === undefined) {
@@ -74,7 +81,7 @@ function onBatch(count: number, arenaFull: boolean): void {
     }
     // A receiver may throw (a bug): the rest of the batch still goes to its sockets.
     try {
-      r.onDatagram(a, m[j + 1]!, m[j + 2]!, m[j + 3]! >>> 0, m[j + 4]!);
+      r.onDatagram(a, m[j + 1]!, m[j + 2]!, m[j + 3]! >>> 0, m[j + 4]!, now - m[j + 5]! / 1000);
     } catch (err) {
       queueMicrotask(() => {
         throw err;

@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -256,6 +257,96 @@ test('5% loss and reordering: the tones are still in >= 95% of frames', async ()
     assert.is(st.lost, st.concealed);
   } finally {
     fs.rmSync(lossy.dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Sends `sends` from another process while this thread is blocked in execFileSync (as a busy
+ * event loop leaves packets in the receive ring): each datagram at its `atMs` after the start,
+ * on a 20 ms timer. Returns the wall time (performance.timeOrigin + now, ms) each was sent.
+ */
+function sendWhileBlocked(sends: { port: number; atMs: number; bytes: Uint8Array }[]): number[] {
+  const input = JSON.stringify(sends.map((x) => ({ port: x.port, atMs: x.atMs, hex: Buffer.from(x.bytes).toString('hex') })));
+  const script = `const d = require('dgram'); const tx = d.createSocket('udp4');
+    const sends = JSON.parse(require('fs').readFileSync(0, 'utf8')); const sent = []; let next = 0;
+    tx.bind(0, '127.0.0.1', () => {
+      const t0 = performance.now();
+      const step = () => {
+        while (next < sends.length && sends[next].atMs <= performance.now() - t0 + 1) {
+          tx.send(Buffer.from(sends[next].hex, 'hex'), sends[next].port, '127.0.0.1');
+          sent.push(performance.timeOrigin + performance.now()); next++;
+        }
+        if (next < sends.length) setTimeout(step, 2);
+        else setTimeout(() => { console.log(JSON.stringify(sent)); process.exit(0); }, 20);
+      };
+      step();
+    });`;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { input, encoding: 'utf8' })) as number[];
+}
+
+test('legs whose first packets wait in the receive ring (a blocked event loop) are placed at their arrival: in step with each other and with the call', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-pipeline-'));
+  const [min, max] = randomPortRange();
+  const ports = new PortAllocator(min, max);
+  const scheduler = new FrameScheduler();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 60 });
+  const inputs = [mixer.createInput('caller'), mixer.createInput('callee')];
+  const legs = [await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1' }), await RtpEndpoint.open({ ports, bindAddress: '127.0.0.1' })];
+  try {
+    assert.ok(legs.every((l) => l.path === 'native'), 'the native UDP path (built by npm install) carries RTP');
+    legs.forEach((ep, i) => {
+      const r = new AudioReceiver({ formats: [PCMU], mixerRate: 8000 });
+      r.attach(inputs[i]!);
+      ep.handler = r;
+    });
+    scheduler.add(mixer);
+    const tRec = performance.timeOrigin + performance.now();
+    const rec = await Recording.start({
+      mixer,
+      path: path.join(dir, 'stereo.wav'),
+      format: 'wav',
+      sampleRate: 8000,
+      channels: 2,
+      output: { kind: 'stereo', left: [inputs[0]!], right: [inputs[1]!] },
+    });
+    // The caller talks from 0 to 800 ms, the callee from 300 ms; this thread sees none of it
+    // until the sender exits.
+    const a = new ToneStream({ freq: 1000, ssrc: 0xa });
+    const b = new ToneStream({ freq: 1500, ssrc: 0xb });
+    const sends: { port: number; atMs: number; bytes: Uint8Array }[] = [];
+    for (let i = 0; i < 40; i++) {
+      sends.push({ port: legs[0]!.port, atMs: i * 20, bytes: a.next().bytes });
+      if (i >= 15) sends.push({ port: legs[1]!.port, atMs: i * 20, bytes: b.next().bytes });
+    }
+    const sent = sendWhileBlocked(sends);
+    const handedOver = performance.timeOrigin + performance.now();
+    await new Promise((r) => setTimeout(r, 150));
+    mixer.drain();
+    mixer.close();
+    const result = await rec.stop('hangup');
+    const pcm = (await decodeFile(result.path)).pcm;
+    const onset = (freq: number, channel: number): number => toneFrames(pcm, 8000, freq, { channels: 2, channel, frameMs: 10 }).firstToneFrame * 10;
+    const callerAt = onset(1000, 0);
+    const calleeAt = onset(1500, 1);
+    const callerSent = sent[0]! - tRec;
+    const calleeSent = sent[sends.findIndex((x) => x.port === legs[1]!.port)]! - tRec;
+    console.log(
+      `  blocked ${(handedOver - tRec).toFixed(0)} ms; caller sent at ${callerSent.toFixed(0)} ms, in the file at ${callerAt}; callee sent at ${calleeSent.toFixed(0)}, in the file at ${calleeAt}`,
+    );
+    // Each stream sits where the call was when it arrived (the file is the call's time from the
+    // recording's start), not where it was handed over, up to a frame of placement and the
+    // 10 ms analysis frame.
+    assert.ok(Math.abs(callerAt - callerSent) <= 30, `caller in the file at ${callerAt} ms, sent at ${callerSent.toFixed(1)}`);
+    assert.ok(Math.abs(calleeAt - calleeSent) <= 30, `callee in the file at ${calleeAt} ms, sent at ${calleeSent.toFixed(1)}`);
+    assert.ok(Math.abs(calleeAt - callerAt - (calleeSent - callerSent)) <= 25, 'the legs keep the 300 ms between them');
+    assert.ok(handedOver - tRec > calleeSent + 200, 'the packets did wait for this thread');
+    const st = inputs.map((i) => i.stats());
+    assert.is(st[0]!.overflowSamples + st[1]!.overflowSamples, 0);
+  } finally {
+    scheduler.close();
+    mixer.close();
+    for (const l of legs) l.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
