@@ -63,6 +63,22 @@ interface Args {
   keep: boolean;
 }
 
+/**
+ * Waits for a sipp process to exit, at most `ms`; then stops it and says so. sipp has been
+ * seen to stay up after its last call (a UAC with 6 of 800 calls refused by 503: every call
+ * done, its main loop sleeping on), which left the bench waiting for ever.
+ */
+async function exitWithin(c: Child, ms: number, who: string): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const first = await Promise.race([c.exited, late]);
+  clearTimeout(timer);
+  if (first !== 'late') return first;
+  console.error(`bench:load: warning: sipp ${who} had not exited ${ms / 1000} s after the window; stopped it`);
+  await stopChild(c);
+  return c.exited;
+}
+
 function usage(message: string): never {
   console.error(`bench:load: ${message}`);
   console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--no-floor] [--floor-only] [--keep]');
@@ -381,7 +397,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     if (callsUpAtStart < n - refusedAtUp || callsUpAtEnd < n - refusedAtUp) console.error(`bench:load: warning: only ${Math.min(callsUpAtStart, callsUpAtEnd)}/${n - refusedAtUp} calls up during the window`);
 
     // Let the calls end (sipp hangs up after holdMs), then collect.
-    const [uacCode, uasCode] = await Promise.all([uac.exited, uas.exited]);
+    const [uacCode, uasCode] = await Promise.all([exitWithin(uac, holdMs + 60_000, 'UAC'), exitWithin(uas, holdMs + 60_000, 'UAS')]);
     for (let i = 0; i < 200 && (await gw.healthz()).activeCalls > 0; i++) await sleep(250);
     await sleep(500);
     const fin = await gw.metrics();
