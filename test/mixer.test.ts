@@ -212,6 +212,38 @@ test('a late leg contributes silence and joins at the live edge plus the delay',
   assert.is(a.underrunSamples, 0);
 });
 
+test('a stream is placed at its packet\'s arrival (arrivalMs), not at when the producer got to it', () => {
+  const c = clock();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 60, now: c.now });
+  const a = mixer.createInput('a');
+  const b = mixer.createInput('b');
+  const out = new Collector(2);
+  mixer.addOutput({ kind: 'stereo', left: [a], right: [b] }, out);
+  mixer.start(); // position 0 is now (t = 1000 ms)
+  const pa = new ToneProducer(a, 1000, 8000);
+  const pb = new ToneProducer(b, 1500, 8000);
+  // Both streams' packets waited in a receive ring until 1300 ms: a's arrived from 1100 ms on,
+  // b's from 1200 ms on, 20 ms apart. Handed over together, each carries its arrival.
+  c.t = 1300;
+  for (let k = 0; k < 15; k++) {
+    a.arrivalMs = 1100 + 20 * k;
+    pa.push(160);
+    if (k < 10) {
+      b.arrivalMs = 1200 + 20 * k;
+      pb.push(160);
+    }
+  }
+  a.arrivalMs = b.arrivalMs = NaN;
+  for (; c.t < 1600; c.t += 20) mixer.service(c.t);
+  mixer.drain({ toNow: false });
+  const pcm = out.pcm();
+  // Frames are 20 ms from position 0 (t = 1000): a from frame 5 (1100 ms), b from frame 10.
+  assert.is(toneFrames(pcm, 8000, 1000, { channels: 2, channel: 0 }).firstToneFrame, 5);
+  assert.is(toneFrames(pcm, 8000, 1500, { channels: 2, channel: 1 }).firstToneFrame, 10);
+  // Without arrival times both would start at 1300 ms: frame 15, side by side.
+  assert.is(a.overflowSamples + b.overflowSamples, 0);
+});
+
 test('a sender 1000 ppm fast or slow stays in step, and the correction is measured and counted', () => {
   for (const ppm of [1000, -1000]) {
     const c = clock();
