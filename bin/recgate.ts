@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { HttpServer, ensureAdmin } from '../api/index.js';
 import { Gateway, defaultRoutes, helpText, loadConfig, loadRoutes } from '../calls/index.js';
-import { RecordingService, SqliteStore, WebhookDispatcher } from '../recorder/index.js';
+import { RecordingService, SqliteStore, WebhookDispatcher, warmFileHash } from '../recorder/index.js';
 import fs from 'node:fs';
 
 async function main(): Promise<void> {
@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   recordings.on('event', (e) => gateway.log({ event: e.type, recording_id: e.recording_id, reference_id: e.reference_id, status: e.status, reason: e.reason || undefined }));
   const admin = ensureAdmin(store, config.dataDir, config.apiToken);
   dispatcher.start();
+  // The checksum worker loads now, while nothing waits on it, not at the first recording's end.
+  await warmFileHash();
   await gateway.start();
   const http = new HttpServer(gateway);
   const httpPort = await http.listen(config.httpPort, config.bindAddress);

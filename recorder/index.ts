@@ -1,6 +1,6 @@
 /** Recordings: a mixer output encoded to a crash-safe file through a bounded write queue. */
 export { Recording } from './Recording.js';
-export { hashFile, fileHashStats } from './fileHash.js';
+export { hashFile, fileHashStats, warmFileHash } from './fileHash.js';
 export type {
   RecordingOptions,
   RecordingStartOptions,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Mixer } from '../mixer/index.js';
 import { createHash } from 'node:crypto';
-import { FileSink, Recording, fileHashStats, hashFile } from '../recorder/index.js';
+import { FileSink, Recording, fileHashStats, hashFile, warmFileHash } from '../recorder/index.js';
 import { ToneGenerator, toneFrames, rms } from '../dsp/index.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 
@@ -72,6 +72,16 @@ test('hashFile: a prefix, a whole file larger than its 1 MiB pieces, and a missi
   // Jobs at once are answered each with its own file's hash.
   const many = await Promise.all([1, 2, 3, 4].map((k) => hashFile(file, k * 100000)));
   assert.equal(many, [1, 2, 3, 4].map((k) => sha(bytes.subarray(0, k * 100000))));
+});
+
+test('warmFileHash (called at start-up) has the worker loaded and answering before any recording ends', async () => {
+  assert.is(await warmFileHash(), true);
+  const warmed = fileHashStats().lastThreadId;
+  assert.ok(warmed > 0, `warmed on thread ${warmed}`);
+  const file = path.join(dir, 'after-warm.bin');
+  fs.writeFileSync(file, 'abc');
+  assert.is(await hashFile(file), createHash('sha256').update('abc').digest('hex'));
+  assert.is(fileHashStats().lastThreadId, warmed, 'the worker warmed up is the one that hashes');
 });
 
 test('a recording takes the audio from when it is started, while its file is still being created', async () => {
