@@ -29,7 +29,15 @@ export interface GatewayChild {
   api<T>(pathAndQuery: string): Promise<T>;
   /** /metrics as name -> value (unlabelled samples only). Scraping resets the loop-delay p99. */
   metrics(): Promise<Record<string, number>>;
-  healthz(): Promise<{ activeCalls: number; callsTotal: number; rtpPortsInUse: number; sip: Record<string, unknown>; rejected: Record<string, number> }>;
+  healthz(): Promise<{
+    activeCalls: number;
+    callsTotal: number;
+    rtpPortsInUse: number;
+    sip: Record<string, unknown>;
+    rejected: Record<string, number>;
+    /** The overload guard: the last period's median event-loop delay, and periods at or over its threshold so far. */
+    admission?: { delayP50Ms: number; overloadedPeriods: number };
+  }>;
   /** SIGTERM (calls get BYE, recordings are finalised, a --cpu-prof profile is written). */
   stop(): Promise<void>;
 }

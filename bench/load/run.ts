@@ -65,8 +65,9 @@ interface Args {
 
 /**
  * Waits for a sipp process to exit, at most `ms`; then stops it and says so. sipp has been
- * seen to stay up after its last call (a UAC with 6 of 800 calls refused by 503: every call
- * done, its main loop sleeping on), which left the bench waiting for ever.
+ * seen to stay up after its last call (a UAC with every call done, its main loop sleeping on;
+ * a UAS told to expect 800 calls when the gateway refused some), which left the bench waiting
+ * for ever.
  */
 async function exitWithin(c: Child, ms: number, who: string): Promise<number | null> {
   let timer: NodeJS.Timeout | undefined;
@@ -233,6 +234,8 @@ interface GatewayResult {
   rampS: number;
   /** New calls the gateway refused with 503 (admission control: RECGATE_OVERLOAD_DELAY_MS, RECGATE_MAX_CALLS). */
   refused: { overload: number; maxCalls: number };
+  /** The overload guard's view: the highest per-second median loop delay while the calls were set up, and periods at or over the threshold in the run. */
+  guard: { rampDelayP50MaxMs: number; overloadedPeriods: number };
   /** sipp's exit codes, call counts, and its commonest error lines (-trace_err). */
   sipp: { uac: { code: number | null; successful: number; failed: number; errors: string[] }; uas: { code: number | null; successful: number; failed: number; errors: string[] } };
   profile: { lines: ProfileLine[]; idlePercent: number } | null;
@@ -340,9 +343,12 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     // Calls the gateway refused (admission control) are not coming up: they count as settled.
     const refusedOf = (h: { rejected: Record<string, number> }): number => (h.rejected.overload ?? 0) + (h.rejected.max_calls ?? 0);
     let refusedAtUp = 0;
+    // What the overload guard saw while the calls were set up: its per-second median delay.
+    let rampDelayP50Max = 0;
     for (;;) {
       const h = await gw.healthz();
       refusedAtUp = refusedOf(h);
+      rampDelayP50Max = Math.max(rampDelayP50Max, h.admission?.delayP50Ms ?? 0);
       // Every call arrived (up, or refused): with refusals the accepted ones need not all be up at once.
       if (h.activeCalls + refusedAtUp >= n || (refusedAtUp > 0 && h.callsTotal + refusedAtUp >= n)) break;
       if (uacGone) throw new Error(`sipp UAC exited before all calls were up: ${uac.stderr.slice(-800)}\n${uac.stdout.slice(-1500)}`);
@@ -398,6 +404,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
 
     // Let the calls end (sipp hangs up after holdMs), then collect.
     const [uacCode, uasCode] = await Promise.all([exitWithin(uac, holdMs + 60_000, 'UAC'), exitWithin(uas, holdMs + 60_000, 'UAS')]);
+    const overloadedPeriods = (await gw.healthz()).admission?.overloadedPeriods ?? 0;
     for (let i = 0; i < 200 && (await gw.healthz()).activeCalls > 0; i++) await sleep(250);
     await sleep(500);
     const fin = await gw.metrics();
@@ -470,6 +477,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         recordingFailures: fin.recgate_recording_failures_total ?? NaN,
         rampS,
         refused: { overload: fin.recgate_calls_refused_overload_total ?? 0, maxCalls: fin.recgate_calls_refused_max_calls_total ?? 0 },
+        guard: { rampDelayP50MaxMs: rampDelayP50Max, overloadedPeriods },
         sipp: { uac: { code: uacCode, ...counts(uac), errors: sippErrors(dir, 'uac') }, uas: { code: uasCode, ...counts(uas), errors: sippErrors(dir, 'uas') } },
         profile,
         allocations,
@@ -657,7 +665,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `- admission: ${refused === 0 ? 'every call taken' : `${refused} of ${a.calls} calls refused with 503 (${gw.refused.overload} for overload, ${gw.refused.maxCalls} at RECGATE_MAX_CALLS)`}` +
-      ` (overload guard at RECGATE_OVERLOAD_DELAY_MS=${process.env.RECGATE_OVERLOAD_DELAY_MS || 'its default'}, cap RECGATE_MAX_CALLS=${process.env.RECGATE_MAX_CALLS || 'none'})`,
+      ` (overload guard at RECGATE_OVERLOAD_DELAY_MS=${process.env.RECGATE_OVERLOAD_DELAY_MS || 'its default'}, cap RECGATE_MAX_CALLS=${process.env.RECGATE_MAX_CALLS || 'none'});` +
+      ` the event loop's per-second median delay peaked at ${gw.guard.rampDelayP50MaxMs.toFixed(1)} ms while the calls were set up, ${gw.guard.overloadedPeriods} periods at or over the threshold in the run`,
   );
   console.log(
     `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
