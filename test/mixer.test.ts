@@ -190,15 +190,19 @@ test('after a 300 ms stall the clock catches up tick by tick and loses nothing',
   assert.is(toneFrames(pcm, 8000, 1000).ratio, 1);
 });
 
-test('a late leg contributes silence and joins at the live edge plus the delay', () => {
+/** Two legs on a stereo output (a left, 1000 Hz; b right, 1500 Hz), 60 ms delay, virtual clock. */
+function twoTones() {
   const c = clock();
   const mixer = new Mixer({ sampleRate: 8000, delayMs: 60, now: c.now });
   const a = mixer.createInput('a');
   const b = mixer.createInput('b');
   const out = new Collector(2);
   mixer.addOutput({ kind: 'stereo', left: [a], right: [b] }, out);
-  const pa = new ToneProducer(a, 1000, 8000);
-  const pb = new ToneProducer(b, 1500, 8000);
+  return { c, mixer, a, b, out, pa: new ToneProducer(a, 1000, 8000), pb: new ToneProducer(b, 1500, 8000) };
+}
+
+test('a late leg contributes silence and joins at the live edge plus the delay', () => {
+  const { c, mixer, a, out, pa, pb } = twoTones();
   for (let i = 0; i < 100; i++) {
     pa.push(160);
     if (i >= 50) pb.push(160); // b starts 1 s later
@@ -213,15 +217,8 @@ test('a late leg contributes silence and joins at the live edge plus the delay',
 });
 
 test('a stream is placed at its packet\'s arrival (arrivalMs), not at when the producer got to it', () => {
-  const c = clock();
-  const mixer = new Mixer({ sampleRate: 8000, delayMs: 60, now: c.now });
-  const a = mixer.createInput('a');
-  const b = mixer.createInput('b');
-  const out = new Collector(2);
-  mixer.addOutput({ kind: 'stereo', left: [a], right: [b] }, out);
+  const { c, mixer, a, b, out, pa, pb } = twoTones();
   mixer.start(); // position 0 is now (t = 1000 ms)
-  const pa = new ToneProducer(a, 1000, 8000);
-  const pb = new ToneProducer(b, 1500, 8000);
   // Both streams' packets waited in a receive ring until 1300 ms: a's arrived from 1100 ms on,
   // b's from 1200 ms on, 20 ms apart. Handed over together, each carries its arrival.
   c.t = 1300;
