@@ -32,8 +32,9 @@ async function main(): Promise<void> {
   recordings.on('event', (e) => gateway.log({ event: e.type, recording_id: e.recording_id, reference_id: e.reference_id, status: e.status, reason: e.reason || undefined }));
   const admin = ensureAdmin(store, config.dataDir, config.apiToken);
   dispatcher.start();
-  // The checksum worker loads now, while nothing waits on it, not at the first recording's end.
-  await warmFileHash();
+  // The checksum worker loads now, while nothing waits on it, not at the first recording's end
+  // (not awaited: start-up never waits on it, and a worker that cannot load falls back anyway).
+  void warmFileHash();
   await gateway.start();
   const http = new HttpServer(gateway);
   const httpPort = await http.listen(config.httpPort, config.bindAddress);

@@ -270,7 +270,8 @@ static int sq_start(void) {
  * the loop (uv_async_send, which coalesces); the loop copies the records into the arena and
  * meta array, exactly as the thread-less path does from recvmmsg, and hands them over in one
  * call. Records: int32 id, int32 length, uint32 source IPv4 (host order), int32 source port,
- * uint64 read time (CLOCK_MONOTONIC ns), then the payload, each padded to 8 bytes; an id of RX_WRAP sends the reader to the ring's start.
+ * uint64 read time (CLOCK_MONOTONIC ns), then the payload, each padded to 8 bytes; an id of
+ * RX_WRAP sends the reader to the ring's start.
  *
  * Batching: after a round over the ready sockets the thread lets about RX_ROUND_NS of traffic
  * collect before the next one, so a round reads many packets at ~1,000 rounds/s at most, not
