@@ -22,6 +22,8 @@
  *   --json FILE          also write the result as JSON
  *   --profile            V8 CPU profile of the gateway over the window: top functions printed,
  *                        the profile written beside --json (.cpuprofile) or into the scratch dir
+ *   --cpu-prof DIR       V8 CPU profile of the gateway's whole run (start-up, the calls' set-up and
+ *                        tear-down, which the window leaves out), written into DIR at its exit
  *   --no-floor           skip the C floor
  *   --floor-only         only the three C floors (no gateway): what this machine can carry at all
  *   --keep               keep the scratch directory (data dir, scenarios, binaries)
@@ -58,6 +60,8 @@ interface Args {
   warmup: number;
   json: string | null;
   profile: boolean;
+  /** Directory for a whole-run --cpu-prof profile of the gateway, or null. */
+  cpuProf: string | null;
   floor: boolean;
   floorOnly: boolean;
   keep: boolean;
@@ -82,7 +86,7 @@ async function exitWithin(c: Child, ms: number, who: string): Promise<number | n
 
 function usage(message: string): never {
   console.error(`bench:load: ${message}`);
-  console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--no-floor] [--floor-only] [--keep]');
+  console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--cpu-prof DIR] [--no-floor] [--floor-only] [--keep]');
   process.exit(2);
 }
 
@@ -101,7 +105,7 @@ function parseArgs(argv: string[]): Args {
     if (!Number.isFinite(n) || n < min || n > max) usage(`--${name} must be a number ${min}..${max}, got "${v}"`);
     return n;
   };
-  const known = new Set(['--calls', '--seconds', '--format', '--opus-complexity', '--rate', '--warmup', '--json', '--profile', '--no-floor', '--floor-only', '--keep', '--help']);
+  const known = new Set(['--calls', '--seconds', '--format', '--opus-complexity', '--rate', '--warmup', '--json', '--profile', '--cpu-prof', '--no-floor', '--floor-only', '--keep', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
   if (argv.includes('--help')) usage('see the options above');
   const opusComplexity = value('opus-complexity') === undefined ? null : Math.round(num('opus-complexity', 5, 0, 10));
@@ -119,6 +123,7 @@ function parseArgs(argv: string[]): Args {
     warmup: num('warmup', 2, 0, 60),
     json: value('json') ?? null,
     profile: argv.includes('--profile'),
+    cpuProf: value('cpu-prof') ?? null,
     floor: !argv.includes('--no-floor'),
     floorOnly: argv.includes('--floor-only'),
     keep: argv.includes('--keep'),
@@ -316,7 +321,11 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         },
       ],
     },
-    nodeFlags: a.profile ? ['--inspect=127.0.0.1:0'] : [],
+    nodeFlags: [
+      ...(a.profile ? ['--inspect=127.0.0.1:0'] : []),
+      // Sampled every 1 ms (Node's default), written when the gateway exits after SIGTERM.
+      ...(a.cpuProf !== null ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(a.cpuProf)}`] : []),
+    ],
   });
   let uas: Child | null = null;
   let uac: Child | null = null;
