@@ -78,6 +78,25 @@ test('sipp calls over UDP (PCMU), TCP (PCMU) and UDP (PCMA) are recorded: tone i
   assert.ok(Number(end.duration_ms) >= 4900);
 });
 
+test('a call\'s RTP ports are given back at its hang-up, before its recording has finished closing its file', async () => {
+  // What the allocator holds when each recording of the call ends (its file closed and hashed).
+  const inUse: number[] = [];
+  const onEvent = (e: { type: string }): void => {
+    if (e.type === 'recording.completed') inUse.push(gw.gateway.ports.used);
+  };
+  gw.gateway.recordings.on('event', onEvent);
+  try {
+    assert.is(gw.gateway.ports.used, 0, 'no call up before');
+    const scenario = writeScenario(dir, 'ports.xml', uacScenario({ toneFile: ulaw, holdMs: 1000 }));
+    const r = await runSipp(['-sf', scenario, '-s', 'record', ...common, ...sippPorts(), `127.0.0.1:${gw.sipPort}`]);
+    assert.is(r.code, 0, r.stderr.slice(-600));
+    for (let i = 0; i < 50 && inUse.length === 0; i++) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(inUse, [0], 'the call\'s ports were free when its recording ended');
+  } finally {
+    gw.gateway.recordings.off('event', onEvent);
+  }
+});
+
 test('no common codec: 488 Not Acceptable Here', async () => {
   const scenario = writeScenario(
     dir,
