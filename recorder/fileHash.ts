@@ -98,14 +98,14 @@ class FileHasher {
         p.reject(Object.assign(new Error(m.error), { code: m.code }));
       }
     });
-    worker.on('error', (err) => this.#fail(worker, err));
-    worker.on('exit', () => this.#fail(worker, new Error('hash worker exited')));
+    worker.on('error', () => this.#fail(worker));
+    worker.on('exit', () => this.#fail(worker));
     this.#worker = worker;
     return worker;
   }
 
   /** The worker could not start or died: its jobs are hashed here, and so are the next ones for a while. */
-  #fail(worker: Worker, _err: Error): void {
+  #fail(worker: Worker): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
     this.#retryAt = performance.now() + RETRY_WORKER_MS;

@@ -365,11 +365,10 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
 
   /**
    * A datagram on the native RTP socket (bytes is the shared arena: never reused, see
-   * nativeUdp.ts), read from the socket at `atMs` (performance.now() time; defaults to now).
+   * nativeUdp.ts), read from the socket at `now` (performance.now() time; defaults to now).
    */
-  onNativeRtp(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, atMs = performance.now()): void {
+  onNativeRtp(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, now = performance.now()): void {
     if (this.#closed || !this.#parse(bytes, offset, length)) return;
-    const now = atMs;
     if (!this.#fromRemote(null, ip4, port, now)) return;
     this.lastPacketMs = now;
     this.handler?.receive(bytes, this.#reader, now);

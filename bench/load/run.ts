@@ -357,7 +357,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     for (;;) {
       const h = await gw.healthz();
       refusedAtUp = refusedOf(h);
-      rampDelayP50Max = Math.max(rampDelayP50Max, h.admission?.delayP50Ms ?? 0);
+      rampDelayP50Max = Math.max(rampDelayP50Max, h.admission.delayP50Ms);
       // Every call arrived (up, or refused): with refusals the accepted ones need not all be up at once.
       if (h.activeCalls + refusedAtUp >= n || (refusedAtUp > 0 && h.callsTotal + refusedAtUp >= n)) break;
       if (uacGone) throw new Error(`sipp UAC exited before all calls were up: ${uac.stderr.slice(-800)}\n${uac.stdout.slice(-1500)}`);
@@ -413,7 +413,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
 
     // Let the calls end (sipp hangs up after holdMs), then collect.
     const [uacCode, uasCode] = await Promise.all([exitWithin(uac, holdMs + 60_000, 'UAC'), exitWithin(uas, holdMs + 60_000, 'UAS')]);
-    const overloadedPeriods = (await gw.healthz()).admission?.overloadedPeriods ?? 0;
+    const overloadedPeriods = (await gw.healthz()).admission.overloadedPeriods;
     for (let i = 0; i < 200 && (await gw.healthz()).activeCalls > 0; i++) await sleep(250);
     await sleep(500);
     const fin = await gw.metrics();
