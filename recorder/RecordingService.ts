@@ -429,13 +429,24 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     if (row.status !== status && !RECORDING_TRANSITIONS[row.status].includes(status)) {
       throw new InvalidStateError(`recording ${row.id} cannot go from ${row.status} to ${status}`);
     }
-    Object.assign(row, patch, { status, tm_update: nowIso() });
-    this.store.updateRecording(row.id, { ...patch, status, tm_update: row.tm_update });
-    if (event !== null) this.#event(row, event);
+    const next: RecordingRow = { ...row, ...patch, status, tm_update: nowIso() };
+    // The new state and its event's deliveries are one transaction: a crash between two
+    // commits kept the state and lost the event for good (recovery looks only at unfinished
+    // rows, and an ended one is finished).
+    const ev = this.store.atomically(() => {
+      this.store.updateRecording(row.id, { ...patch, status, tm_update: next.tm_update });
+      return event === null ? null : this.#queueEvent(next, event);
+    });
+    Object.assign(row, next);
+    if (ev !== null) {
+      if (ev.queued) this.#dispatcher?.kick();
+      this.emit('event', ev.event);
+    }
     return row;
   }
 
-  #event(row: RecordingRow, type: RecordingEventType): void {
+  /** Builds an event and queues its deliveries (the recording's callback and its account's webhook). */
+  #queueEvent(row: RecordingRow, type: RecordingEventType): { event: RecordingEvent; queued: boolean } {
     const recording = this.toPublic(row);
     const ev: RecordingEvent = {
       event_id: randomUUID(),
@@ -476,9 +487,8 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
           tm_create: ev.created,
         })),
       );
-      this.#dispatcher?.kick();
     }
-    this.emit('event', ev);
+    return { event: ev, queued: targets.length > 0 };
   }
 
   #downloadUrl(row: RecordingRow): string {

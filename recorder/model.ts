@@ -297,6 +297,11 @@ export interface Store {
   /** A key/value for the service's own settings (the admin token hash). */
   getSetting(key: string): string | null;
   setSetting(key: string, value: string): void;
+  /**
+   * Runs `fn` as one transaction: its writes all land, or none do when it throws or the process
+   * dies inside it. Nested calls join the outer one.
+   */
+  atomically<T>(fn: () => T): T;
   close(): void;
 }
 

@@ -619,6 +619,32 @@ test('outbox: a row of an unknown account is refused and nothing of its batch is
   store.close();
 });
 
+test('atomically: every write inside lands, or none when it throws; a nested call joins the outer one', () => {
+  const store = memoryStore();
+  store.insertRecording(recording('r1'));
+  const got = store.atomically(() => {
+    store.updateRecording('r1', { status: 'recording' });
+    store.atomically(() => store.enqueue([outbox('e1', 'r1', 'http://x/')]));
+    return 'done';
+  });
+  assert.is(got, 'done');
+  assert.is(store.getRecording('r1')?.status, 'recording');
+  assert.is(store.pendingDeliveries(), 1);
+  assert.throws(
+    () =>
+      store.atomically(() => {
+        store.updateRecording('r1', { status: 'paused' });
+        store.atomically(() => store.enqueue([outbox('e2', 'r1', 'http://x/')]));
+        throw new Error('after both writes');
+      }),
+    /after both writes/,
+  );
+  assert.is(store.getRecording('r1')?.status, 'recording', 'the update rolled back');
+  assert.is(store.pendingDeliveries(), 1, 'the nested enqueue rolled back with it');
+  store.close();
+  assert.is(codeOf(() => store.atomically(() => 1)), 'ERR_INVALID_STATE');
+});
+
 test('settings: set, overwrite, get; a closed store is ERR_INVALID_STATE', () => {
   const store = SqliteStore.open(':memory:');
   assert.is(store.getSetting('admin_token_sha256'), null);

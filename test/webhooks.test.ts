@@ -7,8 +7,9 @@ import Database from 'better-sqlite3';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RecgateError } from '../common/index.js';
-import { SqliteStore, WebhookDispatcher, signWebhook, verifyWebhookSignature, webhookRetryDelayMs } from '../recorder/index.js';
-import type { OutboxRow, WebhookDispatcherOptions } from '../recorder/index.js';
+import { Mixer } from '../mixer/index.js';
+import { RecordingService, SqliteStore, WebhookDispatcher, parseRecordingSpec, signWebhook, verifyWebhookSignature, webhookRetryDelayMs } from '../recorder/index.js';
+import type { OutboxRow, Store, WebhookDispatcherOptions } from '../recorder/index.js';
 
 const SECRET = 'whsec_test';
 
@@ -545,6 +546,64 @@ test('stop() waits for the requests out and records their outcome', async () => 
     await d.stop();
     store.close();
     await rx.close();
+  }
+});
+
+test("a recording's new state and its event are one transaction: a failure between them keeps neither", async () => {
+  const dir = tmpDir();
+  const dbFile = path.join(dir, 'recgate.db');
+  const store = openStore(dbFile);
+  store.updateAccount('A', { webhook_url: 'http://127.0.0.1:9/hook' });
+  // The store as the service sees it; armed, queueing deliveries fails (as a crash there would
+  // end the process between the two writes).
+  let armed = false;
+  const failing = new Proxy(store, {
+    get(target, key) {
+      if (key === 'enqueue' && armed) {
+        return () => {
+          throw new Error('injected: the process dies here');
+        };
+      }
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as Store;
+  const service = new RecordingService({ store: failing, dataDir: dir });
+  let t = 0;
+  const mixer = new Mixer({ sampleRate: 8000, now: () => t });
+  mixer.createInput('a');
+  // What a restart would find: the file's rows, read on a connection of their own.
+  const onDisk = (id: string): { status: string; events: string[] } => {
+    const db = new Database(dbFile, { readonly: true });
+    try {
+      const row = db.prepare('SELECT status FROM recordings WHERE id = ?').get(id) as { status: string };
+      const events = (db.prepare('SELECT type FROM outbox WHERE recording_id = ? ORDER BY seq').all(id) as { type: string }[]).map((r) => r.type);
+      return { status: row.status, events };
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    const spec = parseRecordingSpec({ format: 'wav', channels: 'mono' });
+    const row = await service.start({ account_id: 'A', reference_type: 'call', reference_id: 'c1', mixer, output: { kind: 'mono' }, spec });
+    assert.equal(onDisk(row.id), { status: 'recording', events: ['recording.started'] });
+    t += 100;
+    mixer.service(t);
+
+    armed = true;
+    assert.throws(() => service.pause(row.id), /injected/);
+    armed = false;
+    assert.equal(onDisk(row.id), { status: 'recording', events: ['recording.started'] }, 'not paused without its event');
+    assert.is(service.store.getRecording(row.id)?.status, 'recording');
+
+    // It goes on from there: stop ends it, each state with its event.
+    const ended = await service.stop(row.id);
+    assert.is(ended.status, 'ended');
+    assert.equal(onDisk(row.id), { status: 'ended', events: ['recording.started', 'recording.stopped', 'recording.completed'] });
+  } finally {
+    mixer.close();
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -708,6 +708,11 @@ export class SqliteStore implements Store {
     this.#guard(() => this.#setSetting.run(key, value));
   }
 
+  atomically<T>(fn: () => T): T {
+    // better-sqlite3 makes a nested transaction a savepoint of the outer one.
+    return this.#check().transaction(fn)();
+  }
+
   /** Closes the database; safe to call twice. */
   close(): void {
     if (this.#db.open) this.#db.close();
