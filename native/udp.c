@@ -16,13 +16,14 @@
  *   start(meta: Int32Array, arena: Uint8Array, onBatch: (count, arenaFull) => void, sendThread: boolean, recvThread: boolean)
  *   setArena(arena: Uint8Array)                     a fresh arena; writing restarts at 0
  *   open(ip4: number, port: number, rcvbuf: number, id: number) -> fd >= 0 or -errno
- *   close(fd: number)
+ *   close(fd: number, id: number)                   the socket opened with `id`; its relays end
  *   send(fd, bytes: Uint8Array, offset, length, ip4, port) -> 0 or -errno (never blocks; with the
  *     send thread: queued, or -ENOBUFS when 8192 packets already wait)
  *   kick()                                          wakes the send thread for what send() queued
  *   poll()                                          reads the sockets now (onBatch runs inside)
  *   testRecvDelay(us)                               tests only: the receive thread pauses between
  *                                                   epoll_wait and its reads (widens a close race)
+ *   relayProbe(id) -> [slots, found]                tests only: index slots a relay lookup of `id` reads
  *   stats() -> [wakeups, batches, packets, truncated, sendThread, threadSent, threadErrors, queueDrops,
  *               sendThreadKicks, sendThreadMissedKicks, polls, recvThread, recvRounds, recvRingFullWaits,
  *               recvRingHighWater, relayedOnRecvThread]
@@ -372,13 +373,23 @@ static int rx_push(int32_t id, int i, uint64_t at) {
  * never waits for the event loop: a collection or a slow API request does not hold it up.
  * JavaScript attaches a source socket with the sender's whole relay state and reads that state
  * back when it detaches, so the stream carries on across a switch in either direction exactly
- * as forward() would (see there for the rules). Entries live in a small open-addressing table
- * keyed by the source socket's id, read and written under R.lock.
+ * as forward() would (see there for the rules). Entries sit in a fixed array (they never move
+ * while in use) and are found through two open-addressing indexes, by source socket id and by
+ * destination socket id, each read and written under R.lock.
+ *
+ * The indexes delete by shifting entries back (linear probing without tombstones). The first
+ * table marked deleted slots and cleared them only when no relay was left, which a busy
+ * gateway never reaches: after some thousands of calls no slot was empty, and every lookup
+ * that missed (each packet of a socket that does not relay: RTCP, recorded-only calls) probed
+ * all 8,192 slots.
  */
 #define RELAY_SLOTS 8192 /* relaying sources at once: two per bridged call */
+#define INDEX_BITS 14    /* twice the entries: chains stay short */
+#define INDEX_SLOTS (1u << INDEX_BITS)
+#define INDEX_MASK (INDEX_SLOTS - 1)
 
 typedef struct {
-  int32_t src_id; /* 0: empty; -1: deleted */
+  int32_t src_id; /* 0: free */
   int32_t dst_id;
   int src_fd, dst_fd;
   uint32_t src_ip, dst_ip; /* host order; 0 with port 0: not known yet */
@@ -394,35 +405,104 @@ typedef struct {
 
 static relay_t relays[RELAY_SLOTS];
 static unsigned relay_count;
+/* Free entries, a stack of indexes (filled at the first insert). */
+static uint16_t relay_free[RELAY_SLOTS];
+static unsigned relay_free_top;
+static int relay_free_ready;
+/* Entry index + 1 (0: empty), keyed by the entry's src_id (by_src) or dst_id (by_dst). */
+static uint16_t by_src[INDEX_SLOTS], by_dst[INDEX_SLOTS];
 static _Atomic uint64_t relay_total; /* packets relayed by the thread, all sockets, since start */
 static uint8_t relay_buf[SQ_BYTES];
 
+static inline unsigned index_home(int32_t key) { return ((uint32_t)key * 2654435761u) >> (32 - INDEX_BITS); }
+
+static inline int32_t index_key(const uint16_t *tab, uint16_t v) {
+  return tab == by_src ? relays[v - 1].src_id : relays[v - 1].dst_id;
+}
+
+static void index_add(uint16_t *tab, int32_t key, unsigned e) {
+  unsigned i = index_home(key);
+  while (tab[i] != 0) i = (i + 1) & INDEX_MASK;
+  tab[i] = (uint16_t)(e + 1);
+}
+
+/* Removes entry e (whose key is `key`), moving later entries of the chain back into the hole. */
+static void index_remove(uint16_t *tab, int32_t key, unsigned e) {
+  unsigned i = index_home(key);
+  while (tab[i] != e + 1) {
+    if (tab[i] == 0) return;
+    i = (i + 1) & INDEX_MASK;
+  }
+  for (unsigned j = (i + 1) & INDEX_MASK; tab[j] != 0; j = (j + 1) & INDEX_MASK) {
+    unsigned home = index_home(index_key(tab, tab[j]));
+    /* The entry at j may fill the hole when the hole lies between its home and j. */
+    if (((j - home) & INDEX_MASK) >= ((j - i) & INDEX_MASK)) {
+      tab[i] = tab[j];
+      i = j;
+    }
+  }
+  tab[i] = 0;
+}
+
 static relay_t *relay_find(int32_t id) {
   if (relay_count == 0) return NULL;
-  for (uint32_t k = 0, h = (uint32_t)id * 2654435761u; k < RELAY_SLOTS; k++) {
-    relay_t *r = &relays[(h + k) & (RELAY_SLOTS - 1)];
+  for (unsigned i = index_home(id); by_src[i] != 0; i = (i + 1) & INDEX_MASK) {
+    relay_t *r = &relays[by_src[i] - 1];
     if (r->src_id == id) return r;
-    if (r->src_id == 0) return NULL;
   }
   return NULL;
+}
+
+/* Sets the entry's destination socket id, keeping by_dst in step. */
+static void relay_set_dst(relay_t *r, int32_t dst_id) {
+  if (r->dst_id == dst_id) return;
+  unsigned e = (unsigned)(r - relays);
+  if (r->dst_id > 0) index_remove(by_dst, r->dst_id, e);
+  r->dst_id = dst_id;
+  if (dst_id > 0) index_add(by_dst, dst_id, e);
 }
 
 static void relay_delete(relay_t *r) {
-  r->src_id = -1;
-  if (--relay_count == 0) memset(relays, 0, sizeof relays); /* no tombstones left behind */
+  unsigned e = (unsigned)(r - relays);
+  index_remove(by_src, r->src_id, e);
+  relay_set_dst(r, 0);
+  r->src_id = 0;
+  relay_free[relay_free_top++] = (uint16_t)e;
+  relay_count--;
 }
 
 static relay_t *relay_insert(int32_t id) {
-  for (uint32_t k = 0, h = (uint32_t)id * 2654435761u; k < RELAY_SLOTS; k++) {
-    relay_t *r = &relays[(h + k) & (RELAY_SLOTS - 1)];
-    if (r->src_id == 0 || r->src_id == -1) {
-      memset(r, 0, sizeof *r);
-      r->src_id = id;
-      relay_count++;
-      return r;
+  if (!relay_free_ready) {
+    for (unsigned k = 0; k < RELAY_SLOTS; k++) relay_free[k] = (uint16_t)(RELAY_SLOTS - 1 - k);
+    relay_free_top = RELAY_SLOTS;
+    relay_free_ready = 1;
+  }
+  if (relay_free_top == 0) return NULL;
+  unsigned e = relay_free[--relay_free_top];
+  relay_t *r = &relays[e];
+  memset(r, 0, sizeof *r);
+  r->src_id = id;
+  index_add(by_src, id, e);
+  relay_count++;
+  return r;
+}
+
+/* Deletes the relays whose source or destination is socket `id` (the socket closes). */
+static void relay_forget_socket(int32_t id) {
+  relay_t *r = relay_find(id);
+  if (r != NULL) relay_delete(r);
+  /* Each deletion may shift the chain: look again from the home until no entry has it. */
+  for (int again = 1; again && relay_count > 0;) {
+    again = 0;
+    for (unsigned i = index_home(id); by_dst[i] != 0; i = (i + 1) & INDEX_MASK) {
+      relay_t *d = &relays[by_dst[i] - 1];
+      if (d->dst_id == id) {
+        relay_delete(d);
+        again = 1;
+        break;
+      }
     }
   }
-  return NULL;
 }
 
 /* RFC 3550 §5.1, as RtpHeaderReader.parse: V=2, not RTCP (RFC 5761 §4), at least 12 bytes, CSRCs,
@@ -970,8 +1050,14 @@ static int fd_argument(napi_env env, napi_callback_info info, const char *usage)
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  int fd = fd_argument(env, info, "close(fd)");
-  if (fd < 0) return NULL;
+  int64_t a[2];
+  napi_value argv[2];
+  if (get_ints(env, info, 2, a, argv) < 0 || a[0] < 0 || a[0] > INT32_MAX || a[1] <= 0 || a[1] > INT32_MAX) {
+    napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "close(fd, id)");
+    return NULL;
+  }
+  int fd = (int)a[0];
+  int32_t id = (int32_t)a[1];
   S.closes++;
   /* Not while the receive thread reads the sockets of one epoll_wait: it may hold this fd. */
   if (R.on) {
@@ -979,9 +1065,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     atomic_fetch_add(&R.closes, 1);
   }
   epoll_ctl(S.epfd, EPOLL_CTL_DEL, fd, NULL);
-  if (R.on && relay_count > 0)
-    for (unsigned i = 0; i < RELAY_SLOTS && relay_count > 0; i++)
-      if (relays[i].src_id > 0 && (relays[i].src_fd == fd || relays[i].dst_fd == fd)) relay_delete(&relays[i]);
+  if (R.on && relay_count > 0) relay_forget_socket(id);
   if (S.open > 0 && --S.open == 0) uv_unref(R.on ? (uv_handle_t *)&R.async : (uv_handle_t *)&S.poll);
   if (Q.on) {
     /* The socket goes now (dup2 is atomic); the placeholder's close waits behind the socket's
@@ -1092,7 +1176,7 @@ static napi_value js_relay_start(napi_env env, napi_callback_info info) {
   if (r == NULL) r = relay_insert((int32_t)a[0]);
   if (r != NULL) {
     r->src_fd = (int)a[1];
-    r->dst_id = (int32_t)a[2];
+    relay_set_dst(r, (int32_t)a[2]);
     r->dst_fd = (int)a[3];
     r->match_pt = (uint8_t)a[4];
     r->out_pt = (uint8_t)a[5];
@@ -1170,15 +1254,16 @@ static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (relay_count == 0) return NULL;
+  const int32_t id = (int32_t)a[0];
   pthread_mutex_lock(&R.lock);
-  for (unsigned i = 0; i < RELAY_SLOTS; i++) {
-    relay_t *r = &relays[i];
-    if (r->src_id <= 0) continue;
-    if (r->src_id == (int32_t)a[0]) {
-      r->src_ip = (uint32_t)a[1];
-      r->src_port = (uint16_t)a[2];
-    }
-    if (r->dst_id == (int32_t)a[0]) {
+  relay_t *src = relay_find(id);
+  if (src != NULL) {
+    src->src_ip = (uint32_t)a[1];
+    src->src_port = (uint16_t)a[2];
+  }
+  for (unsigned i = index_home(id); by_dst[i] != 0; i = (i + 1) & INDEX_MASK) {
+    relay_t *r = &relays[by_dst[i] - 1];
+    if (r->dst_id == id) {
       r->dst_ip = (uint32_t)a[1];
       r->dst_port = (uint16_t)a[2];
     }
@@ -1243,6 +1328,27 @@ static napi_value js_test_recv_delay(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* relayProbe(id) -> [index slots a lookup of socket `id` reads, 1 if it relays else 0] (tests:
+ * chains stay short, closes find their relays). */
+static napi_value js_relay_probe(napi_env env, napi_callback_info info) {
+  int64_t a[1];
+  napi_value argv[1];
+  if (id_args(env, info, 1, a, argv, "relayProbe(id)") < 0) return NULL;
+  int32_t n = 0, found = 0;
+  pthread_mutex_lock(&R.lock);
+  if (relay_count > 0)
+    for (unsigned i = index_home((int32_t)a[0]); by_src[i] != 0 && !found; i = (i + 1) & INDEX_MASK) {
+      n++;
+      found = relays[by_src[i] - 1].src_id == (int32_t)a[0];
+    }
+  pthread_mutex_unlock(&R.lock);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, int_value(env, n));
+  napi_set_element(env, out, 1, int_value(env, found));
+  return out;
+}
+
 static napi_value js_local_port(napi_env env, napi_callback_info info) {
   int fd = fd_argument(env, info, "localPort(fd)");
   if (fd < 0) return NULL;
@@ -1283,6 +1389,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"relaySetActive", NULL, js_relay_set_active, NULL, NULL, NULL, napi_default, NULL},
       {"relayRemote", NULL, js_relay_remote, NULL, NULL, NULL, napi_default, NULL},
       {"relayCount", NULL, js_relay_count, NULL, NULL, NULL, napi_default, NULL},
+      {"relayProbe", NULL, js_relay_probe, NULL, NULL, NULL, napi_default, NULL},
       {"rtpPayload", NULL, js_rtp_payload, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

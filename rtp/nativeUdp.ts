@@ -27,7 +27,7 @@ interface Addon {
   start(meta: Int32Array, arena: Uint8Array, onBatch: (count: number, arenaFull: boolean) => void, sendThread: boolean, recvThread: boolean): void;
   setArena(arena: Uint8Array): void;
   open(ip4: number, port: number, rcvbuf: number, id: number): number;
-  close(fd: number): void;
+  close(fd: number, id: number): void;
   send(fd: number, bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): number;
   /** Wakes the send thread if it sleeps with packets queued. */
   kick(): void;
@@ -41,6 +41,8 @@ interface Addon {
   relaySetActive(srcId: number, active: number, markTalkspurt: number): void;
   relayRemote(id: number, ip4: number, port: number): void;
   relayCount(srcId: number): number;
+  /** Tests only: index slots a relay lookup of socket `id` reads, and 1 if it relays. */
+  relayProbe(id: number): [number, number];
   rtpPayload(bytes: Uint8Array, offset: number, length: number): [number, number] | null;
 }
 
@@ -240,7 +242,7 @@ export function openNative(address: string, port: number, rcvbuf: number, receiv
 export function closeNative(s: NativeSocket): void {
   if (!receivers.delete(s.id)) return;
   openSockets--;
-  addon!.close(s.fd);
+  addon!.close(s.fd, s.id);
 }
 
 /**
@@ -351,6 +353,17 @@ export function relayStartNative(
 /** Ends the relay of `src`; fills `state` with where it stopped and returns the packets it relayed (-1: none was running). */
 export function relayStopNative(src: NativeSocket, state: Int32Array): number {
   return addon!.relayStop(src.id, state);
+}
+
+/**
+ * Tests only: how many slots of the relay index a lookup of socket `id` reads, and whether the
+ * socket relays; null without the native path.
+ */
+export function relayProbeNative(id: number): { slots: number; relays: boolean } | null {
+  const a = load();
+  if (a === null) return null;
+  const [slots, found] = a.relayProbe(id);
+  return { slots, relays: found === 1 };
 }
 
 /** Hold (false) or send (true); `markTalkspurt`: the next packet out carries the marker bit. */

@@ -11,7 +11,7 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { AudioSender, PortAllocator, RtpEndpoint, RtpHeaderReader, nativeUdpStats, pollNative, testRecvDelay, udpPath } from '../rtp/index.js';
+import { AudioSender, PortAllocator, RELAY_STATE_FIELDS, RtpEndpoint, RtpHeaderReader, nativeUdpStats, pollNative, relayProbeNative, relayStartNative, relayStopNative, testRecvDelay, udpPath } from '../rtp/index.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
 const native = udpPath().startsWith('native');
@@ -354,6 +354,59 @@ function blockedPeer(from: number, to: number, listen: number, seq0: number): { 
     }));`;
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { arrivals: { seq: number; ssrc: number; ms: number }[]; sentMs: number[] };
 }
+
+test('relay table: after 20,000 relays came and went (the table holds 8,192) lookups read a few slots, and a closed socket takes its relays with it', async () => {
+  if (!native || !nativeUdpStats().recvThread) {
+    assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0' || process.env.RECGATE_UDP_RECV_THREAD === '0', udpPath());
+    return;
+  }
+  // Socket ids far above the ones this process opens: entries no datagram ever looks up.
+  const fake = (id: number) => ({ id, fd: 0, port: 0 });
+  const st = new Int32Array(RELAY_STATE_FIELDS);
+  const LIVE = 1_000_000_000;
+  const CHURN = 1_100_000_000;
+  const live = 200;
+  for (let k = 0; k < live; k++) assert.ok(relayStartNative(fake(LIVE + k), fake(LIVE + 10_000 + k), 0, 0, 1, 160, st));
+  // Calls come and go while those run: each relay starts and ends (as at a hang-up).
+  for (let i = 0; i < 20_000; i++) {
+    assert.ok(relayStartNative(fake(CHURN + i), fake(CHURN + 1_000_000 + i), 0, 0, 1, 160, st), `relay ${i} starts`);
+    assert.is(relayStopNative(fake(CHURN + i), st), 0, `relay ${i} ends`);
+  }
+  let worst = 0;
+  let total = 0;
+  for (let i = 0; i < 1000; i++) {
+    const miss = relayProbeNative(CHURN + 2_000_000 + i * 7919)!;
+    assert.is(miss.relays, false);
+    worst = Math.max(worst, miss.slots);
+    total += miss.slots;
+  }
+  console.log(`  a lookup that misses, with ${live} relays up after 20,000 came and went: ${(total / 1000).toFixed(2)} slots on average, ${worst} at most`);
+  assert.ok(worst <= 16, `a miss read ${worst} slots`);
+  for (let k = 0; k < live; k++) {
+    const hit = relayProbeNative(LIVE + k)!;
+    assert.ok(hit.relays && hit.slots <= 16, `live relay ${k}: ${JSON.stringify(hit)}`);
+    assert.is(relayStopNative(fake(LIVE + k), st), 0, `live relay ${k} is still there`);
+  }
+
+  // Real sockets: closing the destination ends the relay to it, closing the source its own.
+  const [min] = randomPortRange();
+  const ports = new PortAllocator(min, min + 40);
+  const open = () => RtpEndpoint.open({ ports, bindAddress: '127.0.0.1', rtcpMux: true, remote: { address: '127.0.0.1', port: min + 150 } });
+  const [a, b, c] = [await open(), await open(), await open()];
+  try {
+    const toB = new AudioSender({ format: { payloadType: 0, codec: 'PCMU', clockRate: 8000 }, mixerRate: 8000 }, b);
+    const toA = new AudioSender({ format: { payloadType: 0, codec: 'PCMU', clockRate: 8000 }, mixerRate: 8000 }, a);
+    assert.ok(toB.relayNatively(a, 0) && toA.relayNatively(c, 0));
+    assert.ok(relayProbeNative(a.nativeSocket!.id)!.relays && relayProbeNative(c.nativeSocket!.id)!.relays);
+    b.close();
+    assert.is(relayProbeNative(a.nativeSocket!.id)!.relays, false, 'a relayed to b, which closed');
+    assert.is(relayProbeNative(c.nativeSocket!.id)!.relays, true, 'c relays to a, still open');
+    c.close();
+    assert.is(relayProbeNative(c.nativeSocket!.id)!.relays, false, 'c closed');
+  } finally {
+    for (const ep of [a, b, c]) ep.close();
+  }
+});
 
 test('relay on the receive thread: a bridged leg hears the other while JavaScript is blocked, and the stream carries on in JavaScript after', async () => {
   if (!native || !nativeUdpStats().recvThread) {
