@@ -35,6 +35,12 @@ export class Metrics {
     gauge('recgate_mixer_drift_dropped_samples_total', 'Samples the drift controller dropped to keep a fast sender in step with the mixer clock (0 while senders keep time), since start', () => rtp('driftDropped'));
     gauge('recgate_recording_failures_total', 'Recordings that failed (disk, queue, I/O), since start', () => gateway.recordings.failures);
     gauge('recgate_webhook_queue_depth', 'Webhook deliveries waiting', () => gateway.store.pendingDeliveries());
+    const memory = (k: keyof NodeJS.MemoryUsage) => () => process.memoryUsage()[k];
+    gauge('recgate_memory_rss_bytes', 'Resident memory of the process', memory('rss'));
+    gauge('recgate_memory_heap_used_bytes', 'JavaScript heap in use (live objects and garbage not yet collected)', memory('heapUsed'));
+    gauge('recgate_memory_heap_total_bytes', 'JavaScript heap reserved', memory('heapTotal'));
+    gauge('recgate_memory_array_buffers_bytes', 'Memory of ArrayBuffers (audio rings, packet arenas, file chunks)', memory('arrayBuffers'));
+    gauge('recgate_memory_external_bytes', 'Memory outside the JavaScript heap held by JavaScript objects (ArrayBuffers included)', memory('external'));
     // Before p99, which resets the histogram for the next scrape.
     gauge('recgate_event_loop_delay_p50_seconds', 'Event-loop delay, median since the last scrape (samples every 10 ms include that interval: an idle loop reads ~0.010)', () => {
       const v = this.#loop.percentile(50) / 1e9;

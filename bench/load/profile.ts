@@ -4,6 +4,7 @@
  * DevTools protocol over WebSocket), and summarised as the functions with the most self time.
  * Profiling costs CPU, so a profiled run's figures are marked as such.
  */
+import fs from 'node:fs';
 import WebSocket from 'ws';
 
 interface ProfileNode {
@@ -35,8 +36,15 @@ export interface ProfileSession {
   close(): void;
 }
 
-/** Connects to the inspector URL the child printed and starts sampling (every `intervalUs`). */
-export async function startProfile(wsUrl: string, intervalUs = 500, allocIntervalBytes = 16384): Promise<ProfileSession> {
+/** A DevTools protocol session with a process's inspector (the ws:// URL it printed). */
+export interface InspectorSession {
+  call(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  /** Protocol events (no id): method and params. */
+  onEvent: ((method: string, params: unknown) => void) | null;
+  close(): void;
+}
+
+export async function connectInspector(wsUrl: string): Promise<InspectorSession> {
   const ws = new WebSocket(wsUrl);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -44,9 +52,11 @@ export async function startProfile(wsUrl: string, intervalUs = 500, allocInterva
   });
   let nextId = 1;
   const pending = new Map<number, (r: { result?: unknown; error?: { message: string } }) => void>();
+  const session: InspectorSession = { call: () => Promise.resolve(undefined), onEvent: null, close: () => ws.close() };
   ws.on('message', (data: Buffer) => {
-    const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } };
+    const msg = JSON.parse(data.toString()) as { id?: number; method?: string; params?: unknown; result?: unknown; error?: { message: string } };
     if (msg.id !== undefined) pending.get(msg.id)?.(msg);
+    else if (msg.method !== undefined) session.onEvent?.(msg.method, msg.params);
   });
   const call = (method: string, params: Record<string, unknown> = {}): Promise<unknown> =>
     new Promise((resolve, reject) => {
@@ -58,6 +68,25 @@ export async function startProfile(wsUrl: string, intervalUs = 500, allocInterva
       });
       ws.send(JSON.stringify({ id, method, params }));
     });
+  session.call = call;
+  return session;
+}
+
+/** Writes a heap snapshot of the inspected process to `file` (HeapProfiler chunks, streamed). */
+export async function writeHeapSnapshot(session: InspectorSession, file: string): Promise<void> {
+  const out = fs.createWriteStream(file);
+  session.onEvent = (method, params) => {
+    if (method === 'HeapProfiler.addHeapSnapshotChunk') out.write((params as { chunk: string }).chunk);
+  };
+  await session.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  session.onEvent = null;
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+/** Connects to the inspector URL the child printed and starts sampling (every `intervalUs`). */
+export async function startProfile(wsUrl: string, intervalUs = 500, allocIntervalBytes = 16384): Promise<ProfileSession> {
+  const session = await connectInspector(wsUrl);
+  const call = session.call;
   await call('Profiler.enable');
   await call('Profiler.setSamplingInterval', { interval: intervalUs });
   await call('Profiler.start');
@@ -73,7 +102,7 @@ export async function startProfile(wsUrl: string, intervalUs = 500, allocInterva
       const r = (await call('HeapProfiler.stopSampling')) as { profile: { head: HeapProfileNode } };
       return r.profile.head;
     },
-    close: () => ws.close(),
+    close: () => session.close(),
   };
 }
 

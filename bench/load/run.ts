@@ -28,9 +28,7 @@
  *   --floor-only         only the three C floors (no gateway): what this machine can carry at all
  *   --keep               keep the scratch directory (data dir, scenarios, binaries)
  */
-import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { table } from '../util.js';
@@ -40,8 +38,8 @@ import type { RecordingCheck, RecordingInfo } from './checkRecordings.js';
 import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
-import type { GatewayChild } from './gatewayChild.js';
 import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
+import { exitWithin, freeBlock, listRecordings, recordingFiles } from './harness.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
@@ -65,23 +63,6 @@ interface Args {
   floor: boolean;
   floorOnly: boolean;
   keep: boolean;
-}
-
-/**
- * Waits for a sipp process to exit, at most `ms`; then stops it and says so. sipp has been
- * seen to stay up after its last call (a UAC with every call done, its main loop sleeping on;
- * a UAS told to expect 800 calls when the gateway refused some), which left the bench waiting
- * for ever.
- */
-async function exitWithin(c: Child, ms: number, who: string): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
-  const first = await Promise.race([c.exited, late]);
-  clearTimeout(timer);
-  if (first !== 'late') return first;
-  console.error(`bench:load: warning: sipp ${who} had not exited ${ms / 1000} s after the window; stopped it`);
-  await stopChild(c);
-  return c.exited;
 }
 
 function usage(message: string): never {
@@ -128,62 +109,6 @@ function parseArgs(argv: string[]): Args {
     floorOnly: argv.includes('--floor-only'),
     keep: argv.includes('--keep'),
   };
-}
-
-/** Whether a UDP and a TCP socket can bind `port` on 127.0.0.1 right now. */
-async function portFree(port: number): Promise<boolean> {
-  const udp = await new Promise<boolean>((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-  if (!udp) return false;
-  return new Promise<boolean>((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** `count` consecutive free ports from a random base in [lo, hi). */
-async function freeBlock(lo: number, hi: number, count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = lo + 2 * Math.floor((Math.random() * (hi - lo - count)) / 2);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} free consecutive ports in ${lo}-${hi}`);
-}
-
-/**
- * Every recording of the default account, through the API (100 per page), with how long it
- * should be: from its start (tm_start, when its audio begins: for a connect, when the callee
- * answered, a file open before the caller's 200 OK) to its call's BYE (the call's tm_end).
- */
-async function listRecordings(gw: GatewayChild): Promise<RecordingInfo[]> {
-  const all = async <T>(list: string): Promise<T[]> => {
-    const out: T[] = [];
-    let token = '';
-    for (;;) {
-      const page = await gw.api<{ result: T[]; next_page_token?: string }>(`${list}?page_size=100${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
-      out.push(...page.result);
-      if (!page.next_page_token || page.result.length === 0) return out;
-      token = page.next_page_token;
-    }
-  };
-  const calls = await all<{ id: string; tm_end: string }>('/v1/calls');
-  const callEnd = new Map(calls.map((c) => [c.id, Date.parse(c.tm_end)]));
-  const recs = await all<Omit<RecordingInfo, 'start_to_bye_ms'> & { reference_id: string; tm_start: string }>('/v1/recordings');
-  return recs.map((r) => ({ ...r, start_to_bye_ms: (callEnd.get(r.reference_id) ?? NaN) - Date.parse(r.tm_start) }));
-}
-
-/** Recording id -> its file under <data dir>/recordings/ (named <id>.<extension>). */
-function recordingFiles(dataDir: string): Map<string, string> {
-  const dir = path.join(dataDir, 'recordings');
-  const out = new Map<string, string>();
-  for (const f of fs.readdirSync(dir)) out.set(f.slice(0, f.indexOf('.')), path.join(dir, f));
-  return out;
 }
 
 interface GatewayResult {

@@ -28,6 +28,14 @@ export interface SippLoadOptions {
   holdMs: number;
   gatewaySipPort: number;
   ports: SippPorts;
+  /** sipp's -timeout for the whole run, s; default the hold plus 120 s (one wave of calls). */
+  runTimeoutS?: number;
+  /** Calls up at once (the UAC's -l); default `calls` (all of them). */
+  concurrent?: number;
+}
+
+function runTimeout(o: SippLoadOptions): number {
+  return o.runTimeoutS ?? Math.ceil(o.holdMs / 1000) + 120;
 }
 
 const common = ['-i', '127.0.0.1', '-mi', '127.0.0.1', '-nostdin'];
@@ -43,12 +51,12 @@ export function startUas(o: SippLoadOptions): Child {
     '-sf', xml, ...common,
     '-p', String(p.sip), '-mp', String(p.media), '-cp', String(p.control),
     '-m', String(o.calls),
-    '-timeout', `${Math.ceil(o.holdMs / 1000) + 120}s`,
+    '-timeout', `${runTimeout(o)}s`,
     '-trace_err', '-error_file', errorFile(o.dir, 'uas'),
   ]);
 }
 
-/** Starts the UAC: `calls` calls at `rate` per second, all up at once, each held `holdMs`. */
+/** Starts the UAC: `calls` calls at `rate` per second, each held `holdMs`; at most `concurrent` up at once (default all). */
 export function startUac(o: SippLoadOptions): Child {
   const tone = path.join(o.dir, 'caller.ul');
   writeToneFile(tone, CALLER_HZ, 10);
@@ -57,8 +65,8 @@ export function startUac(o: SippLoadOptions): Child {
   return startChild('sipp', [
     '-sf', xml, '-s', 'load', ...common,
     '-p', String(p.sip), '-mp', String(p.media), '-cp', String(p.control),
-    '-l', String(o.calls), '-m', String(o.calls), '-r', String(o.rate),
-    '-timeout', `${Math.ceil(o.holdMs / 1000) + 120}s`,
+    '-l', String(o.concurrent ?? o.calls), '-m', String(o.calls), '-r', String(o.rate),
+    '-timeout', `${runTimeout(o)}s`,
     '-trace_err', '-error_file', errorFile(o.dir, 'uac'),
     `127.0.0.1:${o.gatewaySipPort}`,
   ]);
