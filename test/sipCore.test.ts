@@ -9,6 +9,8 @@
  * drive a FakeTimers clock through TransactionLayerOptions instead of waiting.
  */
 import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -416,6 +418,37 @@ for (const protocol of ['udp', 'tcp'] as const) {
 
 // ---------------------------------------------------------------------------------------------
 // Requests outside a dialog
+
+/** The application's side of a session: a megabyte only its callbacks reach. */
+function attachApplication(session: InviteServerSession): WeakRef<{ audio: Uint8Array }> {
+  const app = { audio: new Uint8Array(1 << 20) };
+  session.onReinvite = () => ({ status: app.audio.length > 0 ? 488 : 500 });
+  session.on('ended', () => void app.audio.fill(0));
+  session.on('info', () => void app.audio.fill(1));
+  return new WeakRef(app);
+}
+
+test("an ended session lets go of the application (its callbacks), which its transactions would otherwise keep 32 s", async () => {
+  // --expose-gc for this test alone: whether the application's object can be collected.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  await withAgents(async (alice, bob) => {
+    const { caller, callee } = await established(alice, bob, 'udp');
+    const app = attachApplication(callee);
+    assert.ok(callee.listenerCount('ended') >= 1 && callee.listenerCount('info') >= 1);
+    caller.bye();
+    await until(() => callee.state === 'terminated', 'the callee ended');
+    assert.is(ended(callee)?.reason, 'remote_bye');
+    // The session object itself lives on (this test holds it, as its BYE transaction would).
+    assert.is(callee.listenerCount('ended') + callee.listenerCount('info'), 0, 'no listener left');
+    assert.is(callee.onReinvite(SDP_A, bob.invites[0]!.transaction.request).status, 488, 'the default re-INVITE answer');
+    for (let i = 0; i < 3 && app.deref() !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      gc();
+    }
+    assert.is(app.deref(), undefined, "the application's object was collected while the session lives");
+  });
+});
 
 test('BYE and INFO for an unknown dialog -> 481; OPTIONS -> 200 with Allow; FOO -> 501; REGISTER -> 405 with Allow', async () => {
   await withAgents(async (alice, bob) => {
