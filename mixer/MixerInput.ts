@@ -165,7 +165,8 @@ export class MixerInput {
 
   /** Samples the producer may still write before the ring is full. */
   space(): number {
-    return this.ring.length - (this.writeHead - this.readHead);
+    // Never negative: a closed mixer's rings are empty (Mixer.close).
+    return Math.max(0, this.ring.length - (this.writeHead - this.readHead));
   }
 
   /** Buffered samples ahead of the read head. */

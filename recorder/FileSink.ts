@@ -19,6 +19,9 @@ import { IoError, InvalidStateError, QueueFullError, copyBytes, errnoCode } from
 import type { RecgateError } from '../common/index.js';
 import type { ByteSink } from '../encoders/index.js';
 
+/** A closed sink's staging chunk: empty (see close()). */
+const RELEASED = new Uint8Array(0);
+
 export interface FileSinkOptions {
   /** Staging chunk size in bytes; default 32 KiB. */
   chunkBytes?: number;
@@ -125,6 +128,11 @@ export class FileSink implements ByteSink {
     return this.#error;
   }
 
+  /** Memory the sink holds for staging, in bytes (its chunk and the pool's); 0 once closed. */
+  get stagingBytes(): number {
+    return this.#chunk.byteLength + this.#pool.reduce((n, c) => n + c.byteLength, 0);
+  }
+
   /** Bytes waiting for the disk (staged and queued). */
   get backlog(): number {
     return this.#queuedBytes + this.#chunkFill;
@@ -185,6 +193,10 @@ export class FileSink implements ByteSink {
       if (!this.#writing && this.#queue.length === 0) resolve();
       else this.#drained = resolve;
     });
+    // Everything is written: the staging chunks go now (32 KiB and the pool's), not when the
+    // last reference to the sink does (an ended call is kept 32 s by its SIP transactions).
+    this.#chunk = RELEASED;
+    this.#pool.length = 0;
     await new Promise<void>((resolve) => fs.fsync(this.#fd, () => resolve()));
     await new Promise<void>((resolve) => fs.close(this.#fd, () => resolve()));
     if (this.#error !== null) throw this.#error;

@@ -345,6 +345,36 @@ test('a drifting sender through the same jitter and stalls is still measured and
   }
 });
 
+test('close() lets the audio go: rings empty, later writes refused as overflow, no frame after it', () => {
+  const c = clock();
+  const mixer = new Mixer({ sampleRate: 8000, delayMs: 40, now: c.now });
+  const a = mixer.createInput('a');
+  const out = new Collector();
+  mixer.addOutput({ kind: 'mono' }, out);
+  const tone = new ToneProducer(a, 1000, 8000);
+  for (let i = 0; i < 10; i++) {
+    tone.push(160);
+    c.t += 20;
+    mixer.service(c.t);
+  }
+  const frames = out.chunks.length;
+  assert.ok(frames >= 5 && a.ring.length >= 16384, `${frames} frames from a ${a.ring.length}-sample ring`);
+  mixer.drain();
+  mixer.close();
+  // The 2 s ring (32 KiB here, 128 KiB for a call's bank) is no longer held by the mixer or its input.
+  assert.is(a.ring.length, 0);
+  const overflowBefore = a.overflowSamples;
+  const written = out.chunks.length;
+  tone.push(160);
+  assert.is(a.overflowSamples - overflowBefore, 160, 'a packet after the close is counted, not stored');
+  c.t += 1000;
+  mixer.service(c.t);
+  mixer.tick(160);
+  mixer.drain();
+  assert.is(out.chunks.length, written, 'no frame after the close');
+  mixer.close(); // idempotent
+});
+
 test('FrameScheduler reads input (readIo) before every round of ticks: after a stall no frame is mixed while its audio waits unread', async () => {
   // A sender puts 20 ms of audio "in the socket" every 20 ms of wall time. The event loop's own
   // reader takes at most one frame per loop turn (as one poll phase reads at most 2048

@@ -209,6 +209,21 @@ for (const behavior of ['skip', 'silence'] as const) {
   });
 }
 
+test('a closed sink holds no staging memory, and refuses what comes after', async () => {
+  const file = path.join(dir, 'released.bin');
+  const sink = await FileSink.create(file, { chunkBytes: 4096 });
+  const data = new Uint8Array(1000).map((_, i) => i & 0xff);
+  for (let i = 0; i < 10; i++) sink.append(data, 0, data.length);
+  assert.ok(sink.stagingBytes >= 4096, `${sink.stagingBytes} bytes staged while open`);
+  await sink.close();
+  assert.is(sink.stagingBytes, 0);
+  assert.is(fs.readFileSync(file).length, 10_000, 'everything written before it let go');
+  assert.throws(() => sink.append(data, 0, 10), /closed/);
+  sink.maybeFlush();
+  sink.flush();
+  assert.is(fs.readFileSync(file).length, 10_000);
+});
+
 test('a disk that cannot keep up: the bounded queue fails the sink with ERR_QUEUE_FULL, nothing is dropped silently', async () => {
   const file = path.join(dir, 'slow.bin');
   const sink = await FileSink.create(file, { chunkBytes: 1024, maxQueuedBytes: 4096 });
