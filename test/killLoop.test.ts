@@ -115,7 +115,8 @@ test(`kill -9 loop: ${CYCLES} cycles x ${CALLS} recordings: every one recovered,
           const row = await api('GET', `/v1/recordings/${id}`);
           const audio = await decodeFile(path.join(dir, 'data', 'recordings', `${id}.wav`));
           assert.ok(Math.abs(audio.durationMs - row.duration_ms) < 100, `${id}: file ${audio.durationMs} ms, row ${row.duration_ms} ms`);
-          assert.ok(toneFrames(audio.pcm, audio.rate, 1000, { skipMs: 100 }).ratio > 0.9, `${id}: tone`);
+          const t = toneFrames(audio.pcm, audio.rate, 1000, { skipMs: 100 });
+          assert.ok(t.ratio > 0.9, `${id}: tone in ${t.toneFrames} of ${t.frames} frames after the first 100 ms (the first at frame ${t.firstToneFrame}), file ${audio.durationMs} ms`);
         }),
       );
     }
