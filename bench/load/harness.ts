@@ -83,3 +83,27 @@ export function recordingFiles(dataDir: string): Map<string, string> {
   for (const f of fs.readdirSync(dir)) out.set(f.slice(0, f.indexOf('.')), path.join(dir, f));
   return out;
 }
+
+/**
+ * The command line of a bench: `--name value` options and flags. An option not in `known`,
+ * `--help`, a missing value or a number out of range ends the process through `usage`.
+ */
+export function commandLine(argv: string[], known: readonly string[], usage: (message: string) => never) {
+  for (const a of argv) if (a.startsWith('--') && !known.includes(a.slice(2)) && a !== '--help') usage(`unknown option ${a}`);
+  if (argv.includes('--help')) usage('see the options above');
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i === -1) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) usage(`--${name} needs a value`);
+    return v;
+  };
+  const num = (name: string, fallback: number, min: number, max: number): number => {
+    const v = value(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) usage(`--${name} must be a number ${min}..${max}, got "${v}"`);
+    return n;
+  };
+  return { value, num, flag: (name: string): boolean => argv.includes(`--${name}`) };
+}

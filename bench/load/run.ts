@@ -39,7 +39,7 @@ import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
 import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
-import { exitWithin, freeBlock, listRecordings, recordingFiles } from './harness.js';
+import { commandLine, exitWithin, freeBlock, listRecordings, recordingFiles } from './harness.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
@@ -72,23 +72,7 @@ function usage(message: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i === -1) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) usage(`--${name} needs a value`);
-    return v;
-  };
-  const num = (name: string, fallback: number, min: number, max: number): number => {
-    const v = value(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) usage(`--${name} must be a number ${min}..${max}, got "${v}"`);
-    return n;
-  };
-  const known = new Set(['--calls', '--seconds', '--format', '--opus-complexity', '--rate', '--warmup', '--json', '--profile', '--cpu-prof', '--no-floor', '--floor-only', '--keep', '--help']);
-  for (const a of argv) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
-  if (argv.includes('--help')) usage('see the options above');
+  const { value, num, flag } = commandLine(argv, ['calls', 'seconds', 'format', 'opus-complexity', 'rate', 'warmup', 'json', 'profile', 'cpu-prof', 'no-floor', 'floor-only', 'keep'], usage);
   const opusComplexity = value('opus-complexity') === undefined ? null : Math.round(num('opus-complexity', 5, 0, 10));
   // The gateway child inherits the environment (bench/load/gatewayChild.ts).
   if (opusComplexity !== null) process.env.RECGATE_OPUS_COMPLEXITY = String(opusComplexity);
@@ -103,11 +87,11 @@ function parseArgs(argv: string[]): Args {
     rate: num('rate', Math.min(100, Math.max(10, Math.ceil(calls / 10))), 1, 1000),
     warmup: num('warmup', 2, 0, 60),
     json: value('json') ?? null,
-    profile: argv.includes('--profile'),
+    profile: flag('profile'),
     cpuProf: value('cpu-prof') ?? null,
-    floor: !argv.includes('--no-floor'),
-    floorOnly: argv.includes('--floor-only'),
-    keep: argv.includes('--keep'),
+    floor: !flag('no-floor'),
+    floorOnly: flag('floor-only'),
+    keep: flag('keep'),
   };
 }
 

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { table } from '../util.js';
 import { checkAll } from './checkRecordings.js';
 import { startGatewayChild } from './gatewayChild.js';
-import { exitWithin, freeBlock, listRecordings, recordingFiles } from './harness.js';
+import { commandLine, exitWithin, freeBlock, listRecordings, recordingFiles } from './harness.js';
 import { cpuSample, machineFacts, rssKiB } from './procfs.js';
 import { connectInspector, writeHeapSnapshot } from './profile.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
@@ -50,23 +50,7 @@ function usage(message: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const known = new Set(['--calls', '--total', '--hold', '--rate', '--period', '--format', '--check', '--heap-snapshot', '--keep', '--help']);
-  for (const a of argv) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
-  if (argv.includes('--help')) usage('see the options above');
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i === -1) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) usage(`--${name} needs a value`);
-    return v;
-  };
-  const num = (name: string, fallback: number, min: number, max: number): number => {
-    const v = value(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) usage(`--${name} must be a number ${min}..${max}, got "${v}"`);
-    return n;
-  };
+  const { value, num, flag } = commandLine(argv, ['calls', 'total', 'hold', 'rate', 'period', 'format', 'check', 'heap-snapshot', 'keep'], usage);
   const calls = Math.round(num('calls', 200, 1, 2000));
   const holdS = num('hold', 2, 1, 600);
   const format = value('format') ?? 'wav';
@@ -81,7 +65,7 @@ function parseArgs(argv: string[]): Args {
     format,
     check: Math.round(num('check', 50, 0, 10_000)),
     heapSnapshot: value('heap-snapshot') ?? null,
-    keep: argv.includes('--keep'),
+    keep: flag('keep'),
   };
 }
 
