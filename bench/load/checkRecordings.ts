@@ -53,6 +53,8 @@ export interface RecordingCheck {
 }
 
 const RATE = 8000;
+/** A frequency no party sends (the second tone of a one-party check). */
+const NOBODY_HZ = 2100;
 const FRAME = 160; // 20 ms at 8 kHz
 const SKIP_MS = 200; // playout delay and the callee answering after the caller
 /**
@@ -128,7 +130,11 @@ function channel(pcm: Int16Array, ch: number, hz: number, otherHz: number): Chan
   return { ratio: own.ratio, strictRatio: strict.ratio, wrongTone: other.toneFrames, audioFrames: audio, impureFrames: impure, silentGaps: first === -1 ? 0 : last - first + 1 - audio };
 }
 
-export async function checkRecording(file: string, rec: RecordingInfo, expectMs: number, callerHz: number, calleeHz: number): Promise<RecordingCheck> {
+/**
+ * `calleeHz` null: a call with no callee (a `record` route): the right channel must hold no
+ * audio at all, and the left the caller's tone.
+ */
+export async function checkRecording(file: string, rec: RecordingInfo, expectMs: number, callerHz: number, calleeHz: number | null): Promise<RecordingCheck> {
   let pcm: Int16Array;
   const empty: ChannelCheck = { ratio: 0, strictRatio: 0, wrongTone: 0, audioFrames: 0, impureFrames: 0, silentGaps: 0 };
   try {
@@ -142,8 +148,9 @@ export async function checkRecording(file: string, rec: RecordingInfo, expectMs:
   } catch (err) {
     return { id: rec.id, ok: false, why: `unreadable: ${(err as Error).message}`, failed: ['unreadable'], durationMs: rec.duration_ms, startToByeMs: rec.start_to_bye_ms, left: empty, right: empty };
   }
-  const left = channel(pcm, 0, callerHz, calleeHz);
-  const right = channel(pcm, 1, calleeHz, callerHz);
+  // With no callee the left is checked against a tone nobody sends (so never "the other's").
+  const left = channel(pcm, 0, callerHz, calleeHz ?? NOBODY_HZ);
+  const right = channel(pcm, 1, calleeHz ?? NOBODY_HZ, callerHz);
   const why: string[] = [];
   const failed: FailedCheck[] = [];
   const fail = (check: FailedCheck, text: string): void => {
@@ -154,7 +161,9 @@ export async function checkRecording(file: string, rec: RecordingInfo, expectMs:
   const expected = Number.isFinite(rec.start_to_bye_ms) ? rec.start_to_bye_ms : expectMs;
   if (Math.abs(rec.duration_ms - expected) > 200) fail('duration', `duration ${rec.duration_ms} ms, start to BYE ${expected} ms (± 200)`);
   if (left.ratio < MIN_TONE_RATIO) fail('caller', `caller tone in ${(left.ratio * 100).toFixed(1)} % of left frames`);
-  if (right.ratio < MIN_TONE_RATIO) fail('callee', `callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
+  if (calleeHz === null) {
+    if (right.audioFrames > 0) fail('callee', `${right.audioFrames} frames with audio on the right, where no callee is`);
+  } else if (right.ratio < MIN_TONE_RATIO) fail('callee', `callee tone in ${(right.ratio * 100).toFixed(1)} % of right frames`);
   if (left.wrongTone > 0 || right.wrongTone > 0) fail('crosstalk', `other party's tone: ${left.wrongTone} left, ${right.wrongTone} right`);
   return { id: rec.id, ok: why.length === 0, why: why.join('; '), failed, durationMs: rec.duration_ms, startToByeMs: rec.start_to_bye_ms, left, right };
 }
@@ -164,7 +173,7 @@ export async function checkAll(
   items: { file: string; rec: RecordingInfo }[],
   expectMs: number,
   callerHz: number,
-  calleeHz: number,
+  calleeHz: number | null,
   parallel: number,
 ): Promise<RecordingCheck[]> {
   const out: RecordingCheck[] = new Array<RecordingCheck>(items.length);

@@ -1,19 +1,23 @@
 /**
  * bench:soak — does the gateway hold its figures over many calls, not only over one wave?
  *
- *   npm run bench:soak -- [--calls N] [--total M] [--hold S] [--rate R] [--period S] [--format wav|mp3|opus] [--check K] [--heap-snapshot FILE] [--keep]
+ *   npm run bench:soak -- [--calls N] [--total M] [--hold S] [--rate R] [--period S]
+ *     [--format wav|mp3|opus] [--action connect|record] [--check K] [--heap-snapshot FILE] [--keep]
  *
  * Starts the gateway as bench:load does (a child process, a `connect` route to a sipp UAS, every
  * call recorded in stereo) and drives `total` two-leg calls through it, `calls` at a time, each
  * held `hold` seconds: sipp's UAC (-l calls, -r rate) places them, its UAS answers; both stream
- * their tone (PCMU, 20 ms). Every `period` seconds it samples the gateway: calls done, CPU per
- * packet received (with short calls most of it is their set-up and tear-down, so it is not
- * bench:load's figure), the main thread's share, RSS, the JavaScript heap and ArrayBuffers,
- * open descriptors, RTP ports in use, the event loop's p99, packets late and lost. A gateway that leaks (memory, descriptors, ports) or whose
- * tables slow down with use shows it here as a trend between the first and the last periods,
- * which one wave of bench:load cannot show. At the end, with every call over: descriptors and
- * ports back where they were, every recording `ended`, what memory a full collection leaves
- * (forced through the inspector; --heap-snapshot writes a snapshot then, which
+ * their tone (PCMU, 20 ms). `--action record` instead has the gateway answer and record the
+ * caller alone (no UAS; the right channel must stay silent).
+ *
+ * Every `period` seconds it samples the gateway: calls done, CPU per packet received (with short
+ * calls most of it is their set-up and tear-down, so it is not bench:load's figure), the main
+ * thread's share, RSS, the JavaScript heap and ArrayBuffers, open descriptors, RTP ports in use,
+ * the event loop's p99, packets late and lost. A gateway that leaks (memory, descriptors, ports)
+ * or whose tables slow down with use shows it here as a trend between the first and the last
+ * periods, which one wave of bench:load cannot show. At the end, with every call over:
+ * descriptors and ports back where they were, every recording `ended`, what memory a full
+ * collection leaves (forced through the inspector; --heap-snapshot writes a snapshot then, which
  * bench/load/heapRetainers.ts explains), and the first and last `check` recordings read back
  * with their tones checked (bench/load/checkRecordings.ts).
  */
@@ -37,6 +41,8 @@ interface Args {
   rate: number;
   periodS: number;
   format: 'wav' | 'mp3' | 'opus';
+  /** connect: two legs through the gateway (a sipp UAS answers); record: the gateway answers and records the caller alone. */
+  action: 'connect' | 'record';
   check: number;
   /** Where to write a heap snapshot of the gateway taken after the full collection, or null. */
   heapSnapshot: string | null;
@@ -45,16 +51,18 @@ interface Args {
 
 function usage(message: string): never {
   console.error(`bench:soak: ${message}`);
-  console.error('usage: npm run bench:soak -- [--calls N] [--total M] [--hold S] [--rate R] [--period S] [--format wav|mp3|opus] [--check K] [--heap-snapshot FILE] [--keep]');
+  console.error('usage: npm run bench:soak -- [--calls N] [--total M] [--hold S] [--rate R] [--period S] [--format wav|mp3|opus] [--action connect|record] [--check K] [--heap-snapshot FILE] [--keep]');
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const { value, num, flag } = commandLine(argv, ['calls', 'total', 'hold', 'rate', 'period', 'format', 'check', 'heap-snapshot', 'keep'], usage);
+  const { value, num, flag } = commandLine(argv, ['calls', 'total', 'hold', 'rate', 'period', 'format', 'action', 'check', 'heap-snapshot', 'keep'], usage);
   const calls = Math.round(num('calls', 200, 1, 2000));
   const holdS = num('hold', 2, 1, 600);
   const format = value('format') ?? 'wav';
   if (format !== 'wav' && format !== 'mp3' && format !== 'opus') usage(`--format must be wav, mp3 or opus, got "${format}"`);
+  const action = value('action') ?? 'connect';
+  if (action !== 'connect' && action !== 'record') usage(`--action must be connect or record, got "${action}"`);
   return {
     calls,
     total: Math.round(num('total', 20_000, 1, 10_000_000)),
@@ -63,6 +71,7 @@ function parseArgs(argv: string[]): Args {
     rate: num('rate', Math.max(1, Math.floor(calls / (holdS + 0.1))), 1, 1000),
     periodS: num('period', 10, 1, 600),
     format,
+    action,
     check: Math.round(num('check', 50, 0, 10_000)),
     heapSnapshot: value('heap-snapshot') ?? null,
     keep: flag('keep'),
@@ -123,7 +132,13 @@ async function main(): Promise<void> {
     dataDir: path.join(dir, 'data'),
     rtpPorts: { min: rtpBase, max: rtpBase + rtpCount - 1 },
     apiToken: 'bench-soak-token',
-    routes: { routes: [{ match: { user: '*' }, action: 'connect', target: `sip:{user}@127.0.0.1:${ports.uas.sip}`, recording: { format: a.format, channels: 'stereo' } }] },
+    routes: {
+      routes: [
+        a.action === 'connect'
+          ? { match: { user: '*' }, action: 'connect', target: `sip:{user}@127.0.0.1:${ports.uas.sip}`, recording: { format: a.format, channels: 'stereo' } }
+          : { match: { user: '*' }, action: 'record', recording: { format: a.format, channels: 'stereo' } },
+      ],
+    },
     // The inspector, only to run a full collection at the end: what stays then is held, not garbage.
     nodeFlags: ['--inspect=127.0.0.1:0'],
   });
@@ -156,8 +171,10 @@ async function main(): Promise<void> {
     const idle = await sample();
     const runS = Math.ceil(a.total / a.rate) + a.holdS;
     const sippOpts = { dir, calls: a.total, concurrent: a.calls, rate: a.rate, holdMs, gatewaySipPort: gw.sipPort, ports, runTimeoutS: runS + 300 };
-    uas = startUas(sippOpts);
-    await sleep(500);
+    if (a.action === 'connect') {
+      uas = startUas(sippOpts);
+      await sleep(500);
+    }
     uac = startUac(sippOpts);
     console.error(`bench:soak: ${a.total} calls, ${a.calls} at a time (${a.rate}/s, each held ${a.holdS} s): about ${runS} s`);
     let uacGone = false;
@@ -174,7 +191,7 @@ async function main(): Promise<void> {
           `${((s.cpuUs - p.cpuUs) / Math.max(1, s.packets - p.packets)).toFixed(2)} µs/packet, RSS ${(s.rssKiB / 1024).toFixed(0)} MiB, ${s.fds} fds`,
       );
     }
-    const [uacCode, uasCode] = await Promise.all([exitWithin(uac, 60_000, 'UAC', 'bench:soak'), exitWithin(uas, 60_000, 'UAS', 'bench:soak')]);
+    const [uacCode, uasCode] = await Promise.all([exitWithin(uac, 60_000, 'UAC', 'bench:soak'), uas === null ? null : exitWithin(uas, 60_000, 'UAS', 'bench:soak')]);
     for (let i = 0; i < 200 && (await gw.healthz()).activeCalls > 0; i++) await sleep(250);
     await sleep(1000);
     const after = await sample();
@@ -218,7 +235,7 @@ async function main(): Promise<void> {
         lost: s.lost - p.lost,
       });
     }
-    table(`Soak: ${a.total} two-leg calls, ${a.calls} at a time, each held ${a.holdS} s, stereo ${a.format}; one row per ${a.periodS} s`, rows);
+    table(`Soak: ${a.total} ${a.action === 'connect' ? 'two-leg calls (connect)' : 'one-leg calls (record)'}, ${a.calls} at a time, each held ${a.holdS} s, stereo ${a.format}; one row per ${a.periodS} s`, rows);
 
     const first = steady[0];
     const last = steady[steady.length - 1];
@@ -241,8 +258,11 @@ async function main(): Promise<void> {
         `ArrayBuffers ${collected.buffersMiB.toFixed(1)} MiB: what the gateway still holds with no call up (idle at start: ${idle.heapMiB.toFixed(1)} and ${idle.buffersMiB.toFixed(1)} MiB)`,
     );
     const uacCounts = sippCounts(uac.stdout);
-    const uasCounts = sippCounts(uas.stdout);
-    console.log(`- sipp: UAC exit ${uacCode} (${uacCounts.successful} ok, ${uacCounts.failed} failed), UAS exit ${uasCode} (${uasCounts.successful} ok, ${uasCounts.failed} failed)`);
+    const uasCounts = uas === null ? null : sippCounts(uas.stdout);
+    console.log(
+      `- sipp: UAC exit ${uacCode} (${uacCounts.successful} ok, ${uacCounts.failed} failed)` +
+        (uasCounts === null ? '' : `, UAS exit ${uasCode} (${uasCounts.successful} ok, ${uasCounts.failed} failed)`),
+    );
 
     const recs = await listRecordings(gw);
     const byStatus = new Map<string, number>();
@@ -256,7 +276,7 @@ async function main(): Promise<void> {
         picked.map((rec) => ({ rec, file: files.get(rec.id) ?? path.join(gw.dataDir, 'recordings', `${rec.id}.missing`) })),
         holdMs,
         CALLER_HZ,
-        CALLEE_HZ,
+        a.action === 'connect' ? CALLEE_HZ : null,
         a.format === 'wav' ? 1 : Math.max(1, os.availableParallelism()),
       );
       const bad = checks.filter((c) => !c.ok);
