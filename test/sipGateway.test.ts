@@ -7,6 +7,8 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { toneFrames } from '../dsp/index.js';
 import { decodeFile } from './helpers/ffmpeg.js';
 import { startGateway } from './helpers/gateway.js';
@@ -95,6 +97,37 @@ test('a call\'s RTP ports are given back at its hang-up, before its recording ha
   } finally {
     gw.gateway.recordings.off('event', onEvent);
   }
+});
+
+/**
+ * Places a short recorded call and, once it ended, returns weak references to it and its mixer
+ * (and lets go of it in the test's own list): no strong reference stays in the caller's frame.
+ */
+async function endedCall(): Promise<{ call: WeakRef<object>; mixer: WeakRef<object> }> {
+  const before = gw.ended.length;
+  const scenario = writeScenario(dir, 'collected.xml', uacScenario({ toneFile: ulaw, holdMs: 500 }));
+  const r = await runSipp(['-sf', scenario, '-s', 'record', ...common, ...sippPorts(), `127.0.0.1:${gw.sipPort}`]);
+  assert.is(r.code, 0, r.stderr.slice(-600));
+  for (let i = 0; i < 50 && gw.ended.length === before; i++) await new Promise((res) => setTimeout(res, 50));
+  const [call] = gw.ended.splice(before, 1);
+  assert.ok(call, 'the call ended');
+  assert.is(call.recordings[0]?.result?.state, 'ended');
+  return { call: new WeakRef(call), mixer: new WeakRef(call.mixer) };
+}
+
+test('an ended call can be collected at once, with its media: its SIP transactions live on 32 s (RFC 3261 timers) but do not keep it', async () => {
+  // --expose-gc for this test alone: whether anything still reaches the call.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const refs = await endedCall();
+  const layer = gw.gateway.transactions.stats();
+  assert.ok(layer.serverTransactions > 0, `its INVITE and BYE transactions still live: ${JSON.stringify(layer)}`);
+  for (let i = 0; i < 5 && refs.call.deref() !== undefined; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+    gc();
+  }
+  assert.is(refs.call.deref(), undefined, 'the call was collected');
+  assert.is(refs.mixer.deref(), undefined, 'and its mixer');
 });
 
 test('no common codec: 488 Not Acceptable Here', async () => {

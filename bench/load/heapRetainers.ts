@@ -2,7 +2,9 @@
  * What holds the ArrayBuffers of a heap snapshot (bench:soak --heap-snapshot, or one saved from
  * Chrome DevTools):
  *
- *   node --max-old-space-size=4096 --import tsx bench/load/heapRetainers.ts FILE [--top N]
+ *   node --max-old-space-size=4096 --import tsx bench/load/heapRetainers.ts FILE [--top N] [--name CLASS]
+ *
+ * With --name, the objects of that class (e.g. Call) instead of ArrayBuffers: what keeps them.
  *
  * Each ArrayBuffer's backing store is followed to the GC roots along its shortest retainer path
  * (as DevTools' Retainers view does), and the bytes are summed per path, written as the chain
@@ -21,11 +23,13 @@ interface Snapshot {
 function main(): void {
   const file = process.argv[2];
   if (file === undefined) {
-    console.error('usage: node --max-old-space-size=4096 --import tsx bench/load/heapRetainers.ts FILE [--top N]');
+    console.error('usage: node --max-old-space-size=4096 --import tsx bench/load/heapRetainers.ts FILE [--top N] [--name CLASS]');
     process.exit(2);
   }
   const topArg = process.argv.indexOf('--top');
   const top = topArg === -1 ? 12 : Number(process.argv[topArg + 1]);
+  const nameArg = process.argv.indexOf('--name');
+  const wanted = nameArg === -1 ? 'system / JSArrayBufferData' : process.argv[nameArg + 1]!;
   const snap = JSON.parse(fs.readFileSync(file, 'utf8')) as Snapshot;
   const meta = snap.snapshot.meta;
   const NF = meta.node_fields.length;
@@ -99,7 +103,7 @@ function main(): void {
   let buffers = 0;
   for (let i = 0; i < count; i++) {
     const n = snap.strings[nodes[i * NF + nName]!]!;
-    if (n !== 'system / JSArrayBufferData') continue;
+    if (n !== wanted || (nameArg !== -1 && nodeTypes[nodes[i * NF + nType]!] !== 'object')) continue;
     const bytes = nodes[i * NF + nSize]!;
     total += bytes;
     buffers++;
@@ -126,9 +130,9 @@ function main(): void {
     entry.buffers++;
     byPath.set(key, entry);
   }
-  console.log(`${buffers} ArrayBuffers, ${(total / 2 ** 20).toFixed(1)} MiB; the paths holding the most:`);
+  console.log(`${buffers} ${nameArg === -1 ? 'ArrayBuffers' : `${wanted} objects`}, ${(total / 2 ** 20).toFixed(1)} MiB (self); the paths holding the most:`);
   for (const [path, e] of [...byPath.entries()].sort((x, y) => y[1].bytes - x[1].bytes).slice(0, top)) {
-    console.log(`\n${(e.bytes / 2 ** 20).toFixed(1)} MiB in ${e.buffers}: buffer ${path}`);
+    console.log(`\n${(e.bytes / 2 ** 20).toFixed(1)} MiB in ${e.buffers}: ${nameArg === -1 ? 'buffer' : wanted} ${path}`);
   }
 }
 
