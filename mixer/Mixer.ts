@@ -330,9 +330,9 @@ export class Mixer implements InputClock {
    * Stops the clock and lets the audio go: further service(), tick() and drain() calls do
    * nothing, and inputs refuse writes (counted as overflow). Idempotent.
    *
-   * Why release: a call's SIP transactions keep its session, and through it the call and this
-   * mixer, for 32 s after the BYE (RFC 3261 Timers J and K). Its bank is 128 KiB for a two-party
-   * call, so at 45 calls a second about 2,500 ended calls held 280 MiB (bench:soak).
+   * Why release: whatever still reaches an ended call also reaches its mixer. Its SIP
+   * transactions did, for 32 s after the BYE (fixed in Session; bench:soak found it): with a
+   * 128 KiB bank per two-party call, about 2,500 ended calls held 280 MiB at 45 calls a second.
    */
   close(): void {
     if (this.#closed) return;

@@ -444,13 +444,22 @@ static void index_remove(uint16_t *tab, int32_t key, unsigned e) {
   tab[i] = 0;
 }
 
-static relay_t *relay_find(int32_t id) {
-  if (relay_count == 0) return NULL;
-  for (unsigned i = index_home(id); by_src[i] != 0; i = (i + 1) & INDEX_MASK) {
-    relay_t *r = &relays[by_src[i] - 1];
-    if (r->src_id == id) return r;
+/* The next entry of `tab` whose key is `key`, from slot *pos on (start at index_home(key));
+ * *pos is left after it. NULL at the end of the chain. */
+static relay_t *index_next(const uint16_t *tab, int32_t key, unsigned *pos) {
+  for (unsigned i = *pos; tab[i] != 0; i = (i + 1) & INDEX_MASK) {
+    if (index_key(tab, tab[i]) == key) {
+      *pos = (i + 1) & INDEX_MASK;
+      return &relays[tab[i] - 1];
+    }
   }
   return NULL;
+}
+
+static relay_t *relay_find(int32_t id) {
+  if (relay_count == 0) return NULL;
+  unsigned pos = index_home(id);
+  return index_next(by_src, id, &pos);
 }
 
 /* Sets the entry's destination socket id, keeping by_dst in step. */
@@ -491,18 +500,8 @@ static relay_t *relay_insert(int32_t id) {
 static void relay_forget_socket(int32_t id) {
   relay_t *r = relay_find(id);
   if (r != NULL) relay_delete(r);
-  /* Each deletion may shift the chain: look again from the home until no entry has it. */
-  for (int again = 1; again && relay_count > 0;) {
-    again = 0;
-    for (unsigned i = index_home(id); by_dst[i] != 0; i = (i + 1) & INDEX_MASK) {
-      relay_t *d = &relays[by_dst[i] - 1];
-      if (d->dst_id == id) {
-        relay_delete(d);
-        again = 1;
-        break;
-      }
-    }
-  }
+  /* Each deletion may shift the chain back: look again from the home each time. */
+  for (unsigned pos = index_home(id); (r = index_next(by_dst, id, &pos)) != NULL; pos = index_home(id)) relay_delete(r);
 }
 
 /* RFC 3550 §5.1, as RtpHeaderReader.parse: V=2, not RTCP (RFC 5761 §4), at least 12 bytes, CSRCs,
@@ -1261,12 +1260,10 @@ static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
     src->src_ip = (uint32_t)a[1];
     src->src_port = (uint16_t)a[2];
   }
-  for (unsigned i = index_home(id); by_dst[i] != 0; i = (i + 1) & INDEX_MASK) {
-    relay_t *r = &relays[by_dst[i] - 1];
-    if (r->dst_id == id) {
-      r->dst_ip = (uint32_t)a[1];
-      r->dst_port = (uint16_t)a[2];
-    }
+  relay_t *r;
+  for (unsigned pos = index_home(id); (r = index_next(by_dst, id, &pos)) != NULL;) {
+    r->dst_ip = (uint32_t)a[1];
+    r->dst_port = (uint16_t)a[2];
   }
   pthread_mutex_unlock(&R.lock);
   return NULL;

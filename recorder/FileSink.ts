@@ -194,7 +194,7 @@ export class FileSink implements ByteSink {
       else this.#drained = resolve;
     });
     // Everything is written: the staging chunks go now (32 KiB and the pool's), not when the
-    // last reference to the sink does (an ended call is kept 32 s by its SIP transactions).
+    // last reference to the sink does (see Mixer.close).
     this.#chunk = RELEASED;
     this.#pool.length = 0;
     await new Promise<void>((resolve) => fs.fsync(this.#fd, () => resolve()));

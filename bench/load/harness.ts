@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { RecordingInfo } from './checkRecordings.js';
 import type { GatewayChild } from './gatewayChild.js';
+import type { SippPorts } from './sippLoad.js';
 import { stopChild } from './processes.js';
 import type { Child } from './processes.js';
 
@@ -44,7 +45,7 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 /** `count` consecutive free ports from a random base in [lo, hi). */
-export async function freeBlock(lo: number, hi: number, count: number): Promise<number> {
+async function freeBlock(lo: number, hi: number, count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = lo + 2 * Math.floor((Math.random() * (hi - lo - count)) / 2);
     let ok = true;
@@ -106,4 +107,28 @@ export function commandLine(argv: string[], known: readonly string[], usage: (me
     return n;
   };
   return { value, num, flag: (name: string): boolean => argv.includes(`--${name}`) };
+}
+
+/**
+ * Ports for a bench run: `rtpCount` RTP ports for the gateway in 10000-19999 (below the
+ * kernel's ephemeral ports and the tests' ranges, 20000 and up; the gateway skips ports that
+ * happen to be taken, so leave slack), and a free block of 12 for the two sipp processes.
+ */
+export async function benchPorts(rtpCount: number): Promise<{ rtp: { min: number; max: number }; sipp: SippPorts }> {
+  const rtpBase = 10000 + 2 * Math.floor((Math.random() * (10000 - rtpCount)) / 2);
+  const sippBase = await freeBlock(9000, 9990, 12);
+  return {
+    rtp: { min: rtpBase, max: rtpBase + rtpCount - 1 },
+    sipp: {
+      uas: { sip: sippBase, media: sippBase + 2, control: sippBase + 5 },
+      uac: { sip: sippBase + 6, media: sippBase + 8, control: sippBase + 11 },
+    },
+  };
+}
+
+/** The inspector URL a child started with --inspect printed ("Debugger listening on ws://..."). */
+export function inspectorUrl(child: Child): string {
+  const url = /ws:\/\/127\.0\.0\.1:\d+\/[\w-]+/.exec(child.stderr)?.[0];
+  if (url === undefined) throw new Error('no inspector URL from the gateway');
+  return url;
 }

@@ -39,7 +39,7 @@ import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
 import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
-import { commandLine, exitWithin, freeBlock, listRecordings, recordingFiles } from './harness.js';
+import { benchPorts, commandLine, exitWithin, inspectorUrl, listRecordings, recordingFiles } from './harness.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
@@ -207,18 +207,10 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
   // Every call is up from the first ACK until its BYE: the window must fit inside the hold of
   // the first call, after the last one is up (ramp + signalling slack) and the warm-up.
   const holdMs = (rampS + 4 + a.warmup + a.seconds + 3) * 1000;
-  const rtpCount = 4 * n + 64; // an RTP and an RTCP port per leg, two legs per call, and slack
-  // 10000-19999: below the kernel's ephemeral ports and the tests' ranges (20000 and up); the
-  // gateway skips ports that happen to be taken, hence the slack.
-  const rtpBase = 10000 + 2 * Math.floor((Math.random() * (10000 - rtpCount)) / 2);
-  const sippBase = await freeBlock(9000, 9990, 12);
-  const ports = {
-    uas: { sip: sippBase, media: sippBase + 2, control: sippBase + 5 },
-    uac: { sip: sippBase + 6, media: sippBase + 8, control: sippBase + 11 },
-  };
+  const { rtp, sipp: ports } = await benchPorts(4 * n + 64); // an RTP and an RTCP port per leg, two legs per call, and slack
   const gw = await startGatewayChild({
     dataDir: path.join(dir, 'data'),
-    rtpPorts: { min: rtpBase, max: rtpBase + rtpCount - 1 },
+    rtpPorts: rtp,
     apiToken: 'bench-load-token',
     routes: {
       routes: [
@@ -275,13 +267,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     }
     await sleep(a.warmup * 1000);
 
-    let profiler = null;
-    if (a.profile) {
-      // Node prints "Debugger listening on ws://127.0.0.1:<port>/<uuid>" on stderr.
-      const url = /ws:\/\/127\.0\.0\.1:\d+\/[\w-]+/.exec(gw.child.stderr)?.[0];
-      if (url === undefined) throw new Error('no inspector URL from the gateway');
-      profiler = await startProfile(url);
-    }
+    const profiler = a.profile ? await startProfile(inspectorUrl(gw.child)) : null;
     // The window: no HTTP request to the gateway inside it (RSS from /proc only).
     const callsUpAtStart = (await gw.healthz()).activeCalls;
     const mc0 = machineCpu();

@@ -27,7 +27,7 @@ import path from 'node:path';
 import { table } from '../util.js';
 import { checkAll } from './checkRecordings.js';
 import { startGatewayChild } from './gatewayChild.js';
-import { commandLine, exitWithin, freeBlock, listRecordings, recordingFiles } from './harness.js';
+import { benchPorts, commandLine, exitWithin, inspectorUrl, listRecordings, recordingFiles } from './harness.js';
 import { cpuSample, machineFacts, rssKiB } from './procfs.js';
 import { connectInspector, writeHeapSnapshot } from './profile.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
@@ -121,16 +121,10 @@ async function main(): Promise<void> {
   const holdMs = a.holdS * 1000;
   // An RTP and an RTCP port per leg, two legs per call; twice the calls up at once (a call's
   // ports are freed at its BYE while the next calls already start), and slack.
-  const rtpCount = 8 * a.calls + 64;
-  const rtpBase = 10000 + 2 * Math.floor((Math.random() * (10000 - rtpCount)) / 2);
-  const sippBase = await freeBlock(9000, 9990, 12);
-  const ports = {
-    uas: { sip: sippBase, media: sippBase + 2, control: sippBase + 5 },
-    uac: { sip: sippBase + 6, media: sippBase + 8, control: sippBase + 11 },
-  };
+  const { rtp, sipp: ports } = await benchPorts(8 * a.calls + 64);
   const gw = await startGatewayChild({
     dataDir: path.join(dir, 'data'),
-    rtpPorts: { min: rtpBase, max: rtpBase + rtpCount - 1 },
+    rtpPorts: rtp,
     apiToken: 'bench-soak-token',
     routes: {
       routes: [
@@ -146,7 +140,8 @@ async function main(): Promise<void> {
   let uac: Child | null = null;
   const t0 = performance.now();
   const sample = async (): Promise<Sample> => {
-    const [h, m] = [await gw.healthz(), await gw.metrics()];
+    const h = await gw.healthz();
+    const m = await gw.metrics();
     const c = cpuSample(gw.pid);
     return {
       atS: (performance.now() - t0) / 1000,
@@ -195,9 +190,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200 && (await gw.healthz()).activeCalls > 0; i++) await sleep(250);
     await sleep(1000);
     const after = await sample();
-    const url = /ws:\/\/127\.0\.0\.1:\d+\/[\w-]+/.exec(gw.child.stderr)?.[0];
-    if (url === undefined) throw new Error('no inspector URL from the gateway');
-    const inspector = await connectInspector(url);
+    const inspector = await connectInspector(inspectorUrl(gw.child));
     for (let i = 0; i < 3; i++) await inspector.call('HeapProfiler.collectGarbage');
     if (a.heapSnapshot !== null) {
       // What holds what is left (bench/load/heapRetainers.ts reads it; Chrome DevTools too).
