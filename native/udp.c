@@ -12,7 +12,11 @@
  * JavaScript-owned arena (the jitter buffer keeps packets by reference, so the arena is never
  * reused: JavaScript swaps in a fresh one when it fills up).
  *
- * JavaScript API (rtp/nativeUdp.ts wraps it):
+ * Each Node environment that loads the addon (the main thread, each worker thread) has an
+ * instance of all of this (udp_t): its own sockets, threads, rings and relay table. When the
+ * environment ends its threads are joined and its sockets closed (on_env_cleanup).
+ *
+ * JavaScript API (rtp/nativeUdp.ts wraps it; per instance):
  *   start(meta: Int32Array, arena: Uint8Array, onBatch: (count, arenaFull) => void, sendThread: boolean, recvThread: boolean)
  *   setArena(arena: Uint8Array)                     a fresh arena; writing restarts at 0
  *   open(ip4: number, port: number, rcvbuf: number, id: number) -> fd >= 0 or -errno
@@ -48,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +79,7 @@ typedef struct {
   size_t arena_pos;
   int epfd;
   uv_poll_t poll;
+  int poll_inited;
   int started;
   unsigned closes; /* sockets closed so far: a close during a batch ends that batch */
   unsigned open;   /* sockets open now */
@@ -88,18 +94,6 @@ typedef struct {
   struct epoll_event events[MAX_EVENTS];
 } state_t;
 
-static state_t S;
-
-/*
- * The send thread. On loopback a sendto(2) also delivers the packet into the peer's socket and
- * wakes the peer, inside the sender's syscall: bench:load's profile put about 65 % of the
- * media thread there. send() therefore only copies the packet into this single-producer,
- * single-consumer ring (the media thread produces, the send thread consumes) and the send
- * thread makes the syscalls on another core. Packets of one socket leave in order. close()
- * releases the socket at once (its port is free again) by dup2()ing /dev/null over its
- * descriptor, and queues the close of that placeholder behind the socket's packets: the
- * number is not reused while packets for it wait (they fail with ENOTSOCK, uncounted).
- */
 #define SQ_SLOTS 8192 /* packets in flight: ~80 ms at 100,000 packets/s */
 #define SQ_BYTES 1536 /* largest datagram queued; larger ones are refused (RTP fits) */
 #define SQ_SAFETY_NS 20000000L /* 20 ms: the longest the send thread sleeps without a kick */
@@ -113,7 +107,7 @@ typedef struct {
   uint8_t data[SQ_BYTES];
 } send_slot_t;
 
-static struct {
+typedef struct {
   int on;
   send_slot_t *slots;
   _Atomic uint64_t head; /* written by the media thread */
@@ -132,7 +126,113 @@ static struct {
    * reach JavaScript (the recordings) without waiting behind loopback sends. */
   send_slot_t *rslots;
   _Atomic uint64_t rhead, rtail;
-} Q = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} sendq_t;
+
+#define RX_RING ((size_t)8 << 20) /* bytes: ~45,000 PCMU datagrams, 0.45 s at 1,000 calls */
+#define RX_HDR 24
+#define RX_WRAP (-2)
+#define RX_ROUND_NS 1000000L      /* 1 ms between rounds: batches of ~100 datagrams at 1,000 calls */
+#define RX_ROOM_WAIT_NS 10000000L /* a full ring is checked again at least every 10 ms */
+
+typedef struct {
+  int on;
+  uint8_t *ring;
+  _Atomic uint64_t head; /* bytes written, by the thread (release) */
+  _Atomic uint64_t tail; /* bytes consumed, by the event loop (release) */
+  pthread_mutex_t lock;  /* the thread while it reads sockets; close() */
+  pthread_mutex_t mu;    /* for rx_cv */
+  pthread_cond_t rx_cv;  /* the thread waits: room in the ring, the end of a gathering pause */
+  _Atomic int waiting;   /* the thread waits for room */
+  _Atomic unsigned closes;
+  uv_async_t async;
+  int async_inited;
+  _Atomic uint64_t rounds, full_waits, high_water;
+  /* A batch read from a socket when the ring was full: pushed before anything else. */
+  int32_t pend_id;
+  int pend_from, pend_n;
+  uint64_t pend_at;
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_in from[BATCH];
+  uint8_t scratch[BATCH][SLOT];
+  struct epoll_event events[MAX_EVENTS];
+} recvq_t;
+
+#define RELAY_SLOTS 8192 /* relaying sources at once: two per bridged call */
+#define INDEX_BITS 14    /* twice the entries: chains stay short */
+#define INDEX_SLOTS (1u << INDEX_BITS)
+#define INDEX_MASK (INDEX_SLOTS - 1)
+
+typedef struct {
+  int32_t src_id; /* 0: free */
+  int32_t dst_id;
+  int src_fd, dst_fd;
+  uint32_t src_ip, dst_ip; /* host order; 0 with port 0: not known yet */
+  uint16_t src_port, dst_port;
+  uint8_t match_pt, out_pt;
+  uint32_t ssrc, ts_per_packet;
+  /* forward()'s state */
+  int active, relaying, talkspurt, resume_seq;
+  uint16_t seq_off, next_seq, pk_seq;
+  uint32_t ts_off, next_ts, pk_ts;
+  _Atomic uint64_t relayed; /* read by relayCount() without the lock */
+} relay_t;
+
+typedef struct {
+  relay_t relays[RELAY_SLOTS];
+  /* Free entries, a stack of indexes. */
+  uint16_t free[RELAY_SLOTS];
+  unsigned free_top;
+  /* Entry index + 1 (0: empty), keyed by the entry's src_id (by_src) or dst_id (by_dst). */
+  uint16_t by_src[INDEX_SLOTS], by_dst[INDEX_SLOTS];
+} relay_table_t;
+
+/*
+ * One instance per Node environment (the main thread, and each worker thread that loads the
+ * addon): its own epoll set, receive and send threads, rings and relay table, found through
+ * napi_get_instance_data. A media worker per core needs exactly that: its sockets, their
+ * packets and their relays stay on its own threads. When the environment goes (a worker ends)
+ * its threads are stopped and joined, its sockets closed and its memory freed (on_env_cleanup).
+ */
+typedef struct {
+  state_t s;
+  sendq_t q;
+  recvq_t r;
+  relay_table_t *t; /* allocated at the first relay */
+  unsigned relay_count;
+  _Atomic uint64_t relay_total; /* packets relayed by the receive thread, all sockets, since start */
+  uint8_t relay_buf[SQ_BYTES];
+  /* Tests only (testRecvDelay()): a pause between epoll_wait and reading the sockets it
+   * reported, to widen the window in which a close makes that list stale. */
+  _Atomic long rx_test_delay_ns;
+  uint64_t ring_read_pos; /* drain_ring: the ring's records staged so far */
+  /* Teardown: the threads, the eventfd that wakes the receive thread out of epoll_wait, and
+   * the descriptors JavaScript opened and has not closed (closed for it when the environment goes). */
+  pthread_t send_tid, rx_tid;
+  _Atomic int stopping;
+  int wake_fd;
+  int *fds;
+  size_t nfds, fds_cap;
+  unsigned handles_open; /* uv handles still to close at teardown */
+  napi_async_cleanup_hook_handle cleanup;
+} udp_t;
+
+/* S, Q, R and T name the parts of the instance `u` in scope. */
+#define S (u->s)
+#define Q (u->q)
+#define R (u->r)
+#define T (u->t)
+
+/*
+ * The send thread. On loopback a sendto(2) also delivers the packet into the peer's socket and
+ * wakes the peer, inside the sender's syscall: bench:load's profile put about 65 % of the
+ * media thread there. send() therefore only copies the packet into this single-producer,
+ * single-consumer ring (the media thread produces, the send thread consumes) and the send
+ * thread makes the syscalls on another core. Packets of one socket leave in order. close()
+ * releases the socket at once (its port is free again) by dup2()ing /dev/null over its
+ * descriptor, and queues the close of that placeholder behind the socket's packets: the
+ * number is not reused while packets for it wait (they fail with ENOTSOCK, uncounted).
+ */
 
 /* The IPv4 destination of a send (host-order address and port). */
 static struct sockaddr_in ipv4_to(uint32_t ip, uint16_t port) {
@@ -145,35 +245,38 @@ static struct sockaddr_in ipv4_to(uint32_t ip, uint16_t port) {
 }
 
 /* One queued datagram out. */
-static void sq_send(const send_slot_t *s) {
+static void sq_send(udp_t *u, const send_slot_t *s) {
   struct sockaddr_in to = ipv4_to(s->ip, s->port);
   if (sendto(s->fd, s->data, (size_t)s->length, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to) >= 0) atomic_fetch_add(&Q.sent, 1);
   else if (errno != ENOTSOCK) atomic_fetch_add(&Q.errors, 1); /* ENOTSOCK: its socket was closed after it was queued */
 }
 
 /* Sends what the receive thread queued, up to the head seen now; returns the new tail. */
-static uint64_t sq_drain_relays(uint64_t rt) {
+static uint64_t sq_drain_relays(udp_t *u, uint64_t rt) {
   uint64_t rh = atomic_load_explicit(&Q.rhead, memory_order_acquire);
   for (; rt != rh; rt++) {
-    sq_send(&Q.rslots[rt & (SQ_SLOTS - 1)]);
+    sq_send(u, &Q.rslots[rt & (SQ_SLOTS - 1)]);
     atomic_store_explicit(&Q.rtail, rt + 1, memory_order_release);
   }
   return rt;
 }
 
 static void *send_thread(void *arg) {
-  (void)arg;
+  udp_t *u = arg;
+  pthread_setname_np(pthread_self(), "recgate-udp-tx"); /* top -H, /proc/<pid>/task/<tid>/comm */
   uint64_t t = atomic_load(&Q.tail);
   uint64_t rt = atomic_load(&Q.rtail);
   for (;;) {
-    rt = sq_drain_relays(rt);
+    rt = sq_drain_relays(u, rt);
     uint64_t h = atomic_load_explicit(&Q.head, memory_order_acquire);
     if (t == h) {
+      /* Teardown (the receive thread has ended): everything queued has gone out. */
+      if (atomic_load(&u->stopping) && atomic_load(&Q.rhead) == rt) break;
       pthread_mutex_lock(&Q.lock);
       atomic_store(&Q.sleeping, 1);
       /* seq_cst store then load, against the producer's store of head then load of sleeping:
        * one of the two sees the other, so a packet never waits for the next one. */
-      while (atomic_load(&Q.head) == t && atomic_load(&Q.rhead) == rt) {
+      while (atomic_load(&Q.head) == t && atomic_load(&Q.rhead) == rt && !atomic_load(&u->stopping)) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += SQ_SAFETY_NS;
@@ -194,11 +297,11 @@ static void *send_thread(void *arg) {
         /* Relays to this descriptor were queued before close() removed them (it holds the
          * receive thread's lock): send those first, so none goes out of a socket that later
          * takes the number. */
-        rt = sq_drain_relays(rt);
+        rt = sq_drain_relays(u, rt);
         close(s->fd);
         continue;
       }
-      sq_send(s);
+      sq_send(u, s);
       atomic_store_explicit(&Q.tail, t + 1, memory_order_release);
     }
     atomic_store_explicit(&Q.tail, t, memory_order_release);
@@ -207,14 +310,14 @@ static void *send_thread(void *arg) {
 }
 
 /* Claims the next slot, or NULL when the ring is full. */
-static send_slot_t *sq_claim(void) {
+static send_slot_t *sq_claim(udp_t *u) {
   uint64_t h = atomic_load_explicit(&Q.head, memory_order_relaxed);
   if (h - atomic_load_explicit(&Q.tail, memory_order_acquire) >= SQ_SLOTS) return NULL;
   return &Q.slots[h & (SQ_SLOTS - 1)];
 }
 
 /* Wakes the send thread if it sleeps with packets waiting. */
-static void sq_kick(void) {
+static void sq_kick(udp_t *u) {
   if (atomic_load(&Q.sleeping) && (atomic_load(&Q.head) != atomic_load(&Q.tail) || atomic_load(&Q.rhead) != atomic_load(&Q.rtail))) {
     atomic_fetch_add(&Q.kicks, 1);
     pthread_mutex_lock(&Q.lock);
@@ -227,19 +330,13 @@ static void sq_kick(void) {
  * one by one and the thread is woken once per batch (kick(), called by JavaScript after the
  * callback that sent them), not once per packet: a futex wake per packet cost the media
  * thread ~3,000 context switches/s at 400 calls. */
-static void sq_publish(void) {
+static void sq_publish(udp_t *u) {
   atomic_fetch_add(&Q.head, 1); /* seq_cst: see send_thread */
 }
 
-/* Starts a detached thread running fn; 0 or -1. */
-static int start_detached(void *(*fn)(void *)) {
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = pthread_create(&t, &attr, fn, NULL);
-  pthread_attr_destroy(&attr);
-  return rc == 0 ? 0 : -1;
+/* Starts a thread running fn(u); 0 or -1. Joined at teardown (on_env_cleanup). */
+static int start_thread(udp_t *u, pthread_t *t, void *(*fn)(void *)) {
+  return pthread_create(t, NULL, fn, u) == 0 ? 0 : -1;
 }
 
 /* Points each of BATCH recvmmsg headers at its scratch slot and source address. */
@@ -254,11 +351,11 @@ static void init_msgs(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_i
   }
 }
 
-static int sq_start(void) {
+static int sq_start(udp_t *u) {
   Q.slots = calloc(SQ_SLOTS, sizeof(send_slot_t));
   Q.rslots = calloc(SQ_SLOTS, sizeof(send_slot_t));
   Q.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (Q.slots == NULL || Q.rslots == NULL || Q.devnull < 0 || start_detached(send_thread) < 0) return -1;
+  if (Q.slots == NULL || Q.rslots == NULL || Q.devnull < 0 || start_thread(u, &u->send_tid, send_thread) < 0) return -1;
   Q.on = 1;
   return 0;
 }
@@ -290,38 +387,7 @@ static int sq_start(void) {
  * When the ring is full the thread keeps what it read aside, waits for room, and leaves the rest
  * in the kernel's socket buffers: nothing it read is dropped.
  */
-#define RX_RING ((size_t)8 << 20) /* bytes: ~45,000 PCMU datagrams, 0.45 s at 1,000 calls */
-#define RX_HDR 24
-#define RX_WRAP (-2)
-#define RX_ROUND_NS 1000000L      /* 1 ms between rounds: batches of ~100 datagrams at 1,000 calls */
-#define RX_ROOM_WAIT_NS 10000000L /* a full ring is checked again at least every 10 ms */
 
-static struct {
-  int on;
-  uint8_t *ring;
-  _Atomic uint64_t head; /* bytes written, by the thread (release) */
-  _Atomic uint64_t tail; /* bytes consumed, by the event loop (release) */
-  pthread_mutex_t lock;  /* the thread while it reads sockets; close() */
-  pthread_mutex_t mu;    /* for rx_cv */
-  pthread_cond_t rx_cv;  /* the thread waits: room in the ring, the end of a gathering pause */
-  _Atomic int waiting;   /* the thread waits for room */
-  _Atomic unsigned closes;
-  uv_async_t async;
-  _Atomic uint64_t rounds, full_waits, high_water;
-  /* A batch read from a socket when the ring was full: pushed before anything else. */
-  int32_t pend_id;
-  int pend_from, pend_n;
-  uint64_t pend_at;
-  struct mmsghdr msgs[BATCH];
-  struct iovec iov[BATCH];
-  struct sockaddr_in from[BATCH];
-  uint8_t scratch[BATCH][SLOT];
-  struct epoll_event events[MAX_EVENTS];
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .rx_cv = PTHREAD_COND_INITIALIZER};
-
-/* Tests only (testRecvDelay()): a pause between epoll_wait and reading the sockets it reported,
- * to widen the window in which a close makes that list stale. */
-static _Atomic long rx_test_delay_ns = 0;
 
 /* Now on CLOCK_MONOTONIC, in ns: when a datagram was read (one reading per recvmmsg). */
 static uint64_t mono_ns(void) {
@@ -340,7 +406,7 @@ static void deadline_in(struct timespec *t, long ns) {
 }
 
 /* Appends one datagram, read at `at`, to the ring; 0 when there is no room. */
-static int rx_push(int32_t id, int i, uint64_t at) {
+static int rx_push(udp_t *u, int32_t id, int i, uint64_t at) {
   size_t len = R.msgs[i].msg_len;
   size_t need = RX_HDR + ((len + 7) & ~(size_t)7);
   uint64_t h = atomic_load_explicit(&R.head, memory_order_relaxed);
@@ -383,58 +449,28 @@ static int rx_push(int32_t id, int i, uint64_t at) {
  * that missed (each packet of a socket that does not relay: RTCP, recorded-only calls) probed
  * all 8,192 slots.
  */
-#define RELAY_SLOTS 8192 /* relaying sources at once: two per bridged call */
-#define INDEX_BITS 14    /* twice the entries: chains stay short */
-#define INDEX_SLOTS (1u << INDEX_BITS)
-#define INDEX_MASK (INDEX_SLOTS - 1)
-
-typedef struct {
-  int32_t src_id; /* 0: free */
-  int32_t dst_id;
-  int src_fd, dst_fd;
-  uint32_t src_ip, dst_ip; /* host order; 0 with port 0: not known yet */
-  uint16_t src_port, dst_port;
-  uint8_t match_pt, out_pt;
-  uint32_t ssrc, ts_per_packet;
-  /* forward()'s state */
-  int active, relaying, talkspurt, resume_seq;
-  uint16_t seq_off, next_seq, pk_seq;
-  uint32_t ts_off, next_ts, pk_ts;
-  _Atomic uint64_t relayed; /* read by relayCount() without the lock */
-} relay_t;
-
-static relay_t relays[RELAY_SLOTS];
-static unsigned relay_count;
-/* Free entries, a stack of indexes (filled at the first insert). */
-static uint16_t relay_free[RELAY_SLOTS];
-static unsigned relay_free_top;
-static int relay_free_ready;
-/* Entry index + 1 (0: empty), keyed by the entry's src_id (by_src) or dst_id (by_dst). */
-static uint16_t by_src[INDEX_SLOTS], by_dst[INDEX_SLOTS];
-static _Atomic uint64_t relay_total; /* packets relayed by the thread, all sockets, since start */
-static uint8_t relay_buf[SQ_BYTES];
 
 static inline unsigned index_home(int32_t key) { return ((uint32_t)key * 2654435761u) >> (32 - INDEX_BITS); }
 
-static inline int32_t index_key(const uint16_t *tab, uint16_t v) {
-  return tab == by_src ? relays[v - 1].src_id : relays[v - 1].dst_id;
+static inline int32_t index_key(udp_t *u, const uint16_t *tab, uint16_t v) {
+  return tab == T->by_src ? T->relays[v - 1].src_id : T->relays[v - 1].dst_id;
 }
 
-static void index_add(uint16_t *tab, int32_t key, unsigned e) {
+static void index_add(udp_t *u, uint16_t *tab, int32_t key, unsigned e) {
   unsigned i = index_home(key);
   while (tab[i] != 0) i = (i + 1) & INDEX_MASK;
   tab[i] = (uint16_t)(e + 1);
 }
 
 /* Removes entry e (whose key is `key`), moving later entries of the chain back into the hole. */
-static void index_remove(uint16_t *tab, int32_t key, unsigned e) {
+static void index_remove(udp_t *u, uint16_t *tab, int32_t key, unsigned e) {
   unsigned i = index_home(key);
   while (tab[i] != e + 1) {
     if (tab[i] == 0) return;
     i = (i + 1) & INDEX_MASK;
   }
   for (unsigned j = (i + 1) & INDEX_MASK; tab[j] != 0; j = (j + 1) & INDEX_MASK) {
-    unsigned home = index_home(index_key(tab, tab[j]));
+    unsigned home = index_home(index_key(u, tab, tab[j]));
     /* The entry at j may fill the hole when the hole lies between its home and j. */
     if (((j - home) & INDEX_MASK) >= ((j - i) & INDEX_MASK)) {
       tab[i] = tab[j];
@@ -446,62 +482,63 @@ static void index_remove(uint16_t *tab, int32_t key, unsigned e) {
 
 /* The next entry of `tab` whose key is `key`, from slot *pos on (start at index_home(key));
  * *pos is left after it. NULL at the end of the chain. */
-static relay_t *index_next(const uint16_t *tab, int32_t key, unsigned *pos) {
+static relay_t *index_next(udp_t *u, const uint16_t *tab, int32_t key, unsigned *pos) {
   for (unsigned i = *pos; tab[i] != 0; i = (i + 1) & INDEX_MASK) {
-    if (index_key(tab, tab[i]) == key) {
+    if (index_key(u, tab, tab[i]) == key) {
       *pos = (i + 1) & INDEX_MASK;
-      return &relays[tab[i] - 1];
+      return &T->relays[tab[i] - 1];
     }
   }
   return NULL;
 }
 
-static relay_t *relay_find(int32_t id) {
-  if (relay_count == 0) return NULL;
+static relay_t *relay_find(udp_t *u, int32_t id) {
+  if (u->relay_count == 0) return NULL;
   unsigned pos = index_home(id);
-  return index_next(by_src, id, &pos);
+  return index_next(u, T->by_src, id, &pos);
 }
 
-/* Sets the entry's destination socket id, keeping by_dst in step. */
-static void relay_set_dst(relay_t *r, int32_t dst_id) {
+/* Sets the entry's destination socket id, keeping T->by_dst in step. */
+static void relay_set_dst(udp_t *u, relay_t *r, int32_t dst_id) {
   if (r->dst_id == dst_id) return;
-  unsigned e = (unsigned)(r - relays);
-  if (r->dst_id > 0) index_remove(by_dst, r->dst_id, e);
+  unsigned e = (unsigned)(r - T->relays);
+  if (r->dst_id > 0) index_remove(u, T->by_dst, r->dst_id, e);
   r->dst_id = dst_id;
-  if (dst_id > 0) index_add(by_dst, dst_id, e);
+  if (dst_id > 0) index_add(u, T->by_dst, dst_id, e);
 }
 
-static void relay_delete(relay_t *r) {
-  unsigned e = (unsigned)(r - relays);
-  index_remove(by_src, r->src_id, e);
-  relay_set_dst(r, 0);
+static void relay_delete(udp_t *u, relay_t *r) {
+  unsigned e = (unsigned)(r - T->relays);
+  index_remove(u, T->by_src, r->src_id, e);
+  relay_set_dst(u, r, 0);
   r->src_id = 0;
-  relay_free[relay_free_top++] = (uint16_t)e;
-  relay_count--;
+  T->free[T->free_top++] = (uint16_t)e;
+  u->relay_count--;
 }
 
-static relay_t *relay_insert(int32_t id) {
-  if (!relay_free_ready) {
-    for (unsigned k = 0; k < RELAY_SLOTS; k++) relay_free[k] = (uint16_t)(RELAY_SLOTS - 1 - k);
-    relay_free_top = RELAY_SLOTS;
-    relay_free_ready = 1;
+static relay_t *relay_insert(udp_t *u, int32_t id) {
+  if (T == NULL) {
+    /* ~0.8 MiB, only for an instance that relays (lookups see relay_count 0 until then). */
+    if ((T = calloc(1, sizeof *T)) == NULL) return NULL;
+    for (unsigned k = 0; k < RELAY_SLOTS; k++) T->free[k] = (uint16_t)(RELAY_SLOTS - 1 - k);
+    T->free_top = RELAY_SLOTS;
   }
-  if (relay_free_top == 0) return NULL;
-  unsigned e = relay_free[--relay_free_top];
-  relay_t *r = &relays[e];
+  if (T->free_top == 0) return NULL;
+  unsigned e = T->free[--T->free_top];
+  relay_t *r = &T->relays[e];
   memset(r, 0, sizeof *r);
   r->src_id = id;
-  index_add(by_src, id, e);
-  relay_count++;
+  index_add(u, T->by_src, id, e);
+  u->relay_count++;
   return r;
 }
 
-/* Deletes the relays whose source or destination is socket `id` (the socket closes). */
-static void relay_forget_socket(int32_t id) {
-  relay_t *r = relay_find(id);
-  if (r != NULL) relay_delete(r);
+/* Deletes the T->relays whose source or destination is socket `id` (the socket closes). */
+static void relay_forget_socket(udp_t *u, int32_t id) {
+  relay_t *r = relay_find(u, id);
+  if (r != NULL) relay_delete(u, r);
   /* Each deletion may shift the chain back: look again from the home each time. */
-  for (unsigned pos = index_home(id); (r = index_next(by_dst, id, &pos)) != NULL; pos = index_home(id)) relay_delete(r);
+  for (unsigned pos = index_home(id); (r = index_next(u, T->by_dst, id, &pos)) != NULL; pos = index_home(id)) relay_delete(u, r);
 }
 
 /* RFC 3550 §5.1, as RtpHeaderReader.parse: V=2, not RTCP (RFC 5761 §4), at least 12 bytes, CSRCs,
@@ -527,9 +564,9 @@ static int rtp_payload(const uint8_t *p, size_t len, size_t *off, size_t *plen) 
   return 0;
 }
 
-/* Relays one datagram if its socket relays and it is an audio packet from the learned source. */
-static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, uint16_t port) {
-  relay_t *r = relay_find(id);
+/* Relays one datagram if its socket T->relays and it is an audio packet from the learned source. */
+static void relay_packet(udp_t *u, int32_t id, const uint8_t *p, size_t len, uint32_t ip, uint16_t port) {
+  relay_t *r = relay_find(u, id);
   if (r == NULL) return;
   /* Another source: JavaScript decides whether it takes over (symmetric RTP) and tells us. */
   if (ip != r->src_ip || port != r->src_port) return;
@@ -566,7 +603,7 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
     }
     slot = &Q.rslots[rh & (SQ_SLOTS - 1)];
   }
-  uint8_t *o = slot != NULL ? slot->data : relay_buf;
+  uint8_t *o = slot != NULL ? slot->data : u->relay_buf;
   o[0] = 0x80;
   o[1] = (uint8_t)(((r->talkspurt || (p[1] & 0x80)) ? 0x80 : 0) | r->out_pt);
   o[2] = (uint8_t)(seq >> 8);
@@ -587,7 +624,7 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
     r->next_ts = ts + r->ts_per_packet;
   }
   atomic_fetch_add_explicit(&r->relayed, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&relay_total, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&u->relay_total, 1, memory_order_relaxed);
   if (r->dst_port == 0) return; /* no remote yet: as RtpEndpoint.send, nothing goes out */
   if (slot != NULL) {
     slot->fd = r->dst_fd;
@@ -603,19 +640,20 @@ static void relay_packet(int32_t id, const uint8_t *p, size_t len, uint32_t ip, 
 }
 
 /* Pushes what a full ring left aside; 0 while there is still no room. */
-static int rx_push_pending(void) {
+static int rx_push_pending(udp_t *u) {
   for (; R.pend_from < R.pend_n; R.pend_from++)
-    if (!rx_push(R.pend_id, R.pend_from, R.pend_at)) return 0;
+    if (!rx_push(u, R.pend_id, R.pend_from, R.pend_at)) return 0;
   R.pend_n = 0;
   return 1;
 }
 
 /* Reads the sockets of one epoll_wait result. Returns 1 when all were read, 0 when the ring
  * filled (the rest waits in the kernel), -1 when a close made the list stale. *pushed counts. */
-static int rx_read(int n, unsigned closes, size_t *pushed) {
+static int rx_read(udp_t *u, int n, unsigned closes, size_t *pushed) {
   for (int e = 0; e < n; e++) {
     int fd = (int)(R.events[e].data.u64 >> 32);
     int32_t id = (int32_t)(R.events[e].data.u64 & 0xffffffffu);
+    if (id == 0) continue; /* the teardown's eventfd: rx_thread sees `stopping` */
     /* The lock per socket, not per round: close() and the relay calls from JavaScript wait for
      * one socket's reads at most (a round over 700 sockets takes milliseconds). */
     pthread_mutex_lock(&R.lock);
@@ -628,10 +666,10 @@ static int rx_read(int n, unsigned closes, size_t *pushed) {
       int got = recvmmsg(fd, R.msgs, BATCH, MSG_DONTWAIT, NULL);
       if (got <= 0) break;
       uint64_t at = mono_ns();
-      if (relay_count > 0)
-        for (int i = 0; i < got; i++) relay_packet(id, R.scratch[i], R.msgs[i].msg_len, ntohl(R.from[i].sin_addr.s_addr), ntohs(R.from[i].sin_port));
+      if (u->relay_count > 0)
+        for (int i = 0; i < got; i++) relay_packet(u, id, R.scratch[i], R.msgs[i].msg_len, ntohl(R.from[i].sin_addr.s_addr), ntohs(R.from[i].sin_port));
       for (int i = 0; i < got; i++) {
-        if (!rx_push(id, i, at)) {
+        if (!rx_push(u, id, i, at)) {
           R.pend_id = id;
           R.pend_at = at;
           R.pend_from = i;
@@ -649,9 +687,10 @@ static int rx_read(int n, unsigned closes, size_t *pushed) {
 }
 
 static void *rx_thread(void *arg) {
-  (void)arg;
-  for (;;) {
-    while (!rx_push_pending()) {
+  udp_t *u = arg;
+  pthread_setname_np(pthread_self(), "recgate-udp-rx");
+  while (!atomic_load(&u->stopping)) {
+    while (!rx_push_pending(u) && !atomic_load(&u->stopping)) {
       atomic_fetch_add(&R.full_waits, 1);
       uv_async_send(&R.async);
       struct timespec until;
@@ -669,9 +708,10 @@ static void *rx_thread(void *arg) {
       unsigned closes = atomic_load(&R.closes);
       int n = epoll_wait(S.epfd, R.events, MAX_EVENTS, timeout);
       if (n < 0) break; /* EINTR */
-      long delay = atomic_load_explicit(&rx_test_delay_ns, memory_order_relaxed);
+      if (atomic_load(&u->stopping)) return NULL;
+      long delay = atomic_load_explicit(&u->rx_test_delay_ns, memory_order_relaxed);
       if (delay > 0 && n > 0) nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = delay}, NULL);
-      int rc = rx_read(n, closes, &pushed);
+      int rc = rx_read(u, n, closes, &pushed);
       if (rc == 0) break; /* ring full */
       timeout = 0;
       if (rc == 1 && n < MAX_EVENTS) { /* every ready socket read */
@@ -681,7 +721,7 @@ static void *rx_thread(void *arg) {
     }
     atomic_fetch_add(&R.rounds, 1);
     if (pushed > 0) uv_async_send(&R.async);
-    if (Q.on) sq_kick(); /* the round's relayed packets, one wake-up */
+    if (Q.on) sq_kick(u); /* the round's relayed packets, one wake-up */
     /* Gather: let about a millisecond of traffic collect before the next round. */
     if (done && pushed > 0) {
       struct timespec pause = {.tv_sec = 0, .tv_nsec = RX_ROUND_NS};
@@ -693,15 +733,29 @@ static void *rx_thread(void *arg) {
 
 static void rx_on_async(uv_async_t *handle);
 
-static int rx_start(uv_loop_t *loop) {
+static int rx_start(udp_t *u, uv_loop_t *loop) {
   R.ring = malloc(RX_RING);
   if (R.ring == NULL) return -1;
   init_msgs(R.msgs, R.iov, R.from, R.scratch);
   if (uv_async_init(loop, &R.async, rx_on_async) != 0) return -1;
+  R.async.data = u;
+  R.async_inited = 1;
+  u->handles_open++;
   uv_unref((uv_handle_t *)&R.async);
-  if (start_detached(rx_thread) < 0) return -1;
+  /* Wakes the thread out of epoll_wait at teardown; id 0 marks it (socket ids start at 1). */
+  u->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+  if (u->wake_fd < 0 || epoll_ctl(S.epfd, EPOLL_CTL_ADD, u->wake_fd, &ev) < 0) return -1;
+  if (start_thread(u, &u->rx_tid, rx_thread) < 0) return -1;
   R.on = 1;
   return 0;
+}
+
+/* The calling environment's instance (made by init()). */
+static udp_t *instance(napi_env env) {
+  void *p = NULL;
+  napi_get_instance_data(env, &p);
+  return p;
 }
 
 #define CHECK(call)                                                   \
@@ -722,7 +776,7 @@ static napi_value int_value(napi_env env, int32_t v) {
  * From the event loop (sync 0) through make_callback, whose exceptions are uncaught ones;
  * from poll() (sync 1, JavaScript on the stack) as a plain call whose exception stays pending
  * and is thrown by poll(). */
-static int flush(size_t count, int arena_full, int sync) {
+static int flush(udp_t *u, size_t count, int arena_full, int sync) {
   if (count == 0 && !arena_full) return 0;
   /* Ages at the hand-over: JavaScript takes its clock once per batch and subtracts. */
   uint64_t now = mono_ns();
@@ -761,11 +815,11 @@ static int flush(size_t count, int arena_full, int sync) {
 /* Copies one datagram into the arena and its record into meta, handing the batch so far to
  * JavaScript first when either is full. 0, or -1 to stop (the callback threw, or JavaScript
  * gave no new arena). `before_flush` runs before a hand-over (the ring frees what was copied). */
-static int stage(int32_t id, const uint8_t *data, size_t len, int32_t ip, int32_t port, uint64_t at, size_t *count, int sync, void (*before_flush)(void)) {
+static int stage(udp_t *u, int32_t id, const uint8_t *data, size_t len, int32_t ip, int32_t port, uint64_t at, size_t *count, int sync, void (*before_flush)(udp_t *)) {
   if (*count == S.meta_capacity || S.arena_pos + len > S.arena_len) {
     int full = S.arena_pos + len > S.arena_len;
-    if (before_flush != NULL) before_flush();
-    int rc = flush(*count, full, sync);
+    if (before_flush != NULL) before_flush(u);
+    int rc = flush(u, *count, full, sync);
     *count = 0;
     if (rc < 0 || S.arena_pos + len > S.arena_len) return -1;
   }
@@ -783,7 +837,7 @@ static int stage(int32_t id, const uint8_t *data, size_t len, int32_t ip, int32_
 }
 
 /* Reads every ready socket, at most `cap` datagrams, handing them to JavaScript in batches. */
-static void drain(size_t cap, int sync) {
+static void drain(udp_t *u, size_t cap, int sync) {
   size_t count = 0, total = 0;
   unsigned closes = S.closes;
   /* All ready sockets now, not MAX_EVENTS of them: what is left for the next turn of the loop
@@ -802,7 +856,7 @@ static void drain(size_t cap, int sync) {
         uint64_t at = mono_ns();
         for (int i = 0; i < got; i++) {
           if (S.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) S.truncated++;
-          if (stage(id, S.scratch[i], S.msgs[i].msg_len, (int32_t)ntohl(S.from[i].sin_addr.s_addr), ntohs(S.from[i].sin_port), at, &count, sync, NULL) < 0) goto done;
+          if (stage(u, id, S.scratch[i], S.msgs[i].msg_len, (int32_t)ntohl(S.from[i].sin_addr.s_addr), ntohs(S.from[i].sin_port), at, &count, sync, NULL) < 0) goto done;
           total++;
         }
         /* A socket closed by JavaScript during a flush may have had its descriptor number reused:
@@ -815,18 +869,17 @@ static void drain(size_t cap, int sync) {
   }
 done:
   S.packets += (double)total;
-  if (count > 0) flush(count, 0, sync);
+  if (count > 0) flush(u, count, 0, sync);
 }
 
-/* With the receive thread: hands over what its ring holds, at most `cap` datagrams, as drain()
+/* With the receive thread: hands over what its ring holds, at most `cap` datagrams, as drain(u)
  * does from the sockets (same arena, meta and flush). */
 /* The ring's records staged so far are free for the thread before JavaScript runs. */
-static uint64_t ring_read_pos;
-static void ring_free_staged(void) {
-  atomic_store_explicit(&R.tail, ring_read_pos, memory_order_release);
+static void ring_free_staged(udp_t *u) {
+  atomic_store_explicit(&R.tail, u->ring_read_pos, memory_order_release);
 }
 
-static void drain_ring(size_t cap, int sync) {
+static void drain_ring(udp_t *u, size_t cap, int sync) {
   size_t count = 0, total = 0;
   uint64_t t = atomic_load_explicit(&R.tail, memory_order_relaxed);
   uint64_t h = atomic_load_explicit(&R.head, memory_order_acquire);
@@ -838,8 +891,8 @@ static void drain_ring(size_t cap, int sync) {
       continue;
     }
     size_t len = (size_t)r[1];
-    ring_read_pos = t;
-    if (stage(r[0], R.ring + pos + RX_HDR, len, r[2], r[3], *(const uint64_t *)(r + 4), &count, sync, ring_free_staged) < 0) goto done;
+    u->ring_read_pos = t;
+    if (stage(u, r[0], R.ring + pos + RX_HDR, len, r[2], r[3], *(const uint64_t *)(r + 4), &count, sync, ring_free_staged) < 0) goto done;
     t += RX_HDR + ((len + 7) & ~(size_t)7);
     total++;
     if (count == 1) h = atomic_load_explicit(&R.head, memory_order_acquire); /* after a hand-over: what arrived meanwhile */
@@ -852,26 +905,26 @@ done:
     pthread_mutex_unlock(&R.mu);
   }
   S.packets += (double)total;
-  if (count > 0) flush(count, 0, sync);
+  if (count > 0) flush(u, count, 0, sync);
   /* More than one wake-up's worth: the rest on the next turn of the loop, after the timers. */
   if (!sync && atomic_load_explicit(&R.head, memory_order_acquire) != atomic_load_explicit(&R.tail, memory_order_relaxed)) uv_async_send(&R.async);
 }
 
 static void rx_on_async(uv_async_t *handle) {
-  (void)handle;
+  udp_t *u = handle->data;
   S.wakeups++;
   S.delivering = 1;
-  drain_ring(MAX_PER_WAKE, 0);
+  drain_ring(u, MAX_PER_WAKE, 0);
   S.delivering = 0;
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)handle;
+  udp_t *u = handle->data;
   (void)events;
   if (status < 0) return;
   S.wakeups++;
   S.delivering = 1;
-  drain(MAX_PER_WAKE, 0);
+  drain(u, MAX_PER_WAKE, 0);
   S.delivering = 0;
 }
 
@@ -880,21 +933,21 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
  * timers before it polls, and one wake-up hands over at most MAX_PER_WAKE. Without the receive
  * thread it reads the sockets itself; with it, it takes what the ring holds (see above). */
 static napi_value js_poll(napi_env env, napi_callback_info info) {
-  (void)env;
+  udp_t *u = instance(env);
   (void)info;
   if (!S.started || S.delivering) return NULL;
   S.polls++;
   S.delivering = 1;
   if (R.on) {
-    drain_ring(POLL_CAP, 1);
+    drain_ring(u, POLL_CAP, 1);
   } else {
-    drain(POLL_CAP, 1);
+    drain(u, POLL_CAP, 1);
   }
   S.delivering = 0;
   return NULL;
 }
 
-static int set_arena(napi_env env, napi_value v) {
+static int set_arena(udp_t *u, napi_env env, napi_value v) {
   napi_typedarray_type type;
   size_t length, offset;
   void *data;
@@ -909,6 +962,7 @@ static int set_arena(napi_env env, napi_value v) {
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   size_t argc = 5;
   napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -934,7 +988,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     return NULL;
   }
   CHECK(napi_create_reference(env, argv[0], 1, &S.meta_ref));
-  if (set_arena(env, argv[1]) < 0) {
+  if (set_arena(u, env, argv[1]) < 0) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "arena must be a Uint8Array");
     return NULL;
   }
@@ -950,7 +1004,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   bool send_thread_on = false;
   if (argc >= 4) napi_get_value_bool(env, argv[3], &send_thread_on);
-  if (send_thread_on && sq_start() < 0) {
+  if (send_thread_on && sq_start(u) < 0) {
     napi_throw_error(env, "ERR_IO", "cannot start the UDP send thread");
     return NULL;
   }
@@ -959,12 +1013,15 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   if (recv_thread_on) {
-    if (rx_start(loop) < 0) {
+    if (rx_start(u, loop) < 0) {
       napi_throw_error(env, "ERR_IO", "cannot start the UDP receive thread");
       return NULL;
     }
   } else {
     uv_poll_init(loop, &S.poll, S.epfd);
+    S.poll.data = u;
+    S.poll_inited = 1;
+    u->handles_open++;
     uv_poll_start(&S.poll, UV_READABLE, on_readable);
     /* Referenced only while a socket is open, as a node:dgram socket keeps the process alive. */
     uv_unref((uv_handle_t *)&S.poll);
@@ -974,10 +1031,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_set_arena(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || set_arena(env, argv[0]) < 0) {
+  if (argc < 1 || set_arena(u, env, argv[0]) < 0) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "setArena(arena: Uint8Array)");
     return NULL;
   }
@@ -1000,7 +1058,30 @@ static int get_ints(napi_env env, napi_callback_info info, size_t want, int64_t 
   return 0;
 }
 
+/* The descriptors open() returned and close() has not taken: closed at teardown. A close
+ * scans them (a few thousand ints, twice per call), nothing per packet does. */
+static int track_fd(udp_t *u, int fd) {
+  if (u->nfds == u->fds_cap) {
+    size_t cap = u->fds_cap == 0 ? 64 : u->fds_cap * 2;
+    int *fds = realloc(u->fds, cap * sizeof *fds);
+    if (fds == NULL) return -1;
+    u->fds = fds;
+    u->fds_cap = cap;
+  }
+  u->fds[u->nfds++] = fd;
+  return 0;
+}
+
+static void untrack_fd(udp_t *u, int fd) {
+  for (size_t i = u->nfds; i-- > 0;)
+    if (u->fds[i] == fd) {
+      u->fds[i] = u->fds[--u->nfds];
+      return;
+    }
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[4];
   napi_value argv[4];
   if (!S.started || get_ints(env, info, 4, a, argv) < 0 || a[0] == INT64_MIN || a[1] < 0 || a[1] > 65535 || a[3] < 0 ||
@@ -1033,6 +1114,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return int_value(env, -err);
   }
+  if (track_fd(u, fd) < 0) {
+    epoll_ctl(S.epfd, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+    return int_value(env, -ENOMEM);
+  }
   if (S.open++ == 0) uv_ref(R.on ? (uv_handle_t *)&R.async : (uv_handle_t *)&S.poll);
   return int_value(env, fd);
 }
@@ -1049,6 +1135,7 @@ static int fd_argument(napi_env env, napi_callback_info info, const char *usage)
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[2];
   napi_value argv[2];
   if (get_ints(env, info, 2, a, argv) < 0 || a[0] < 0 || a[0] > INT32_MAX || a[1] <= 0 || a[1] > INT32_MAX) {
@@ -1064,18 +1151,19 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     atomic_fetch_add(&R.closes, 1);
   }
   epoll_ctl(S.epfd, EPOLL_CTL_DEL, fd, NULL);
-  if (R.on && relay_count > 0) relay_forget_socket(id);
+  untrack_fd(u, fd);
+  if (R.on && u->relay_count > 0) relay_forget_socket(u, id);
   if (S.open > 0 && --S.open == 0) uv_unref(R.on ? (uv_handle_t *)&R.async : (uv_handle_t *)&S.poll);
   if (Q.on) {
     /* The socket goes now (dup2 is atomic); the placeholder's close waits behind the socket's
      * packets, for room in the queue if need be (the send thread drains it). */
     dup2(Q.devnull, fd);
     send_slot_t *s;
-    while ((s = sq_claim()) == NULL) sched_yield();
+    while ((s = sq_claim(u)) == NULL) sched_yield();
     s->fd = fd;
     s->length = SQ_CLOSE;
-    sq_publish();
-    sq_kick();
+    sq_publish(u);
+    sq_kick(u);
   } else {
     close(fd);
   }
@@ -1084,6 +1172,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   size_t argc = 6;
   napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -1104,7 +1193,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   }
   if (Q.on) {
     if (length > SQ_BYTES) return int_value(env, -EMSGSIZE);
-    send_slot_t *s = sq_claim();
+    send_slot_t *s = sq_claim(u);
     if (s == NULL) {
       /* The send thread is ~80 ms behind: the machine is overloaded; drop, as a full socket buffer would. */
       atomic_fetch_add(&Q.dropped, 1);
@@ -1115,7 +1204,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     s->ip = ip;
     s->port = (uint16_t)port;
     memcpy(s->data, (uint8_t *)data + offset, (size_t)length);
-    sq_publish();
+    sq_publish(u);
     return int_value(env, 0);
   }
   struct sockaddr_in to = ipv4_to(ip, (uint16_t)port);
@@ -1124,9 +1213,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_kick(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   (void)env;
   (void)info;
-  if (Q.on) sq_kick();
+  if (Q.on) sq_kick(u);
   return NULL;
 }
 
@@ -1134,7 +1224,7 @@ static napi_value js_kick(napi_env env, napi_callback_info info) {
  * relayStart(srcId, srcFd, dstId, dstFd, matchPt, outPt, ssrc, tsPerPacket, state: Int32Array)
  *   state (in): active, relaying, talkspurt, resumeSeq, seqOffset, tsOffset, nextSeq, nextTs,
  *   packetizerSeq, packetizerTs, srcIp, srcPort, dstIp, dstPort (ips as int32)
- *   -> 0, or -1 (no receive thread, or the table is full: JavaScript relays itself)
+ *   -> 0, or -1 (no receive thread, or the table is full: JavaScript T->relays itself)
  * relayStop(srcId, state: Int32Array) -> relayed count; state (out) as above, for forward()
  * relaySetActive(srcId, active, markTalkspurt)
  * relayRemote(id, ip, port): the socket's remote changed (a source's filter, a destination's address)
@@ -1161,6 +1251,7 @@ static int id_args(napi_env env, napi_callback_info info, size_t n, int64_t *a, 
 }
 
 static napi_value js_relay_start(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[9];
   napi_value argv[9];
   int32_t *st;
@@ -1171,11 +1262,11 @@ static napi_value js_relay_start(napi_env env, napi_callback_info info) {
   }
   if (!R.on) return int_value(env, -1);
   pthread_mutex_lock(&R.lock);
-  relay_t *r = relay_find((int32_t)a[0]);
-  if (r == NULL) r = relay_insert((int32_t)a[0]);
+  relay_t *r = relay_find(u, (int32_t)a[0]);
+  if (r == NULL) r = relay_insert(u, (int32_t)a[0]);
   if (r != NULL) {
     r->src_fd = (int)a[1];
-    relay_set_dst(r, (int32_t)a[2]);
+    relay_set_dst(u, r, (int32_t)a[2]);
     r->dst_fd = (int)a[3];
     r->match_pt = (uint8_t)a[4];
     r->out_pt = (uint8_t)a[5];
@@ -1201,6 +1292,7 @@ static napi_value js_relay_start(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[2];
   napi_value argv[2];
   int32_t *st;
@@ -1211,7 +1303,7 @@ static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
   }
   double relayed = -1;
   pthread_mutex_lock(&R.lock);
-  relay_t *r = relay_find((int32_t)a[0]);
+  relay_t *r = relay_find(u, (int32_t)a[0]);
   if (r != NULL) {
     st[RS_ACTIVE] = r->active;
     st[RS_RELAYING] = r->relaying;
@@ -1222,7 +1314,7 @@ static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
     st[RS_NEXT_SEQ] = r->next_seq;
     st[RS_NEXT_TS] = (int32_t)r->next_ts;
     relayed = (double)atomic_load(&r->relayed);
-    relay_delete(r);
+    relay_delete(u, r);
   }
   pthread_mutex_unlock(&R.lock);
   napi_value out;
@@ -1231,11 +1323,12 @@ static napi_value js_relay_stop(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_relay_set_active(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[3];
   napi_value argv[3];
   if (id_args(env, info, 3, a, argv, "relaySetActive(srcId, active, markTalkspurt)") < 0) return NULL;
   pthread_mutex_lock(&R.lock);
-  relay_t *r = relay_find((int32_t)a[0]);
+  relay_t *r = relay_find(u, (int32_t)a[0]);
   if (r != NULL) {
     r->active = a[1] != 0;
     if (a[2] != 0) r->talkspurt = 1;
@@ -1245,6 +1338,7 @@ static napi_value js_relay_set_active(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[3];
   napi_value argv[3];
   if (id_args(env, info, 3, a, argv, "relayRemote(id, ip4, port)") < 0) return NULL;
@@ -1252,16 +1346,16 @@ static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "relayRemote(id, ip4, port)");
     return NULL;
   }
-  if (relay_count == 0) return NULL;
+  if (u->relay_count == 0) return NULL;
   const int32_t id = (int32_t)a[0];
   pthread_mutex_lock(&R.lock);
-  relay_t *src = relay_find(id);
+  relay_t *src = relay_find(u, id);
   if (src != NULL) {
     src->src_ip = (uint32_t)a[1];
     src->src_port = (uint16_t)a[2];
   }
   relay_t *r;
-  for (unsigned pos = index_home(id); (r = index_next(by_dst, id, &pos)) != NULL;) {
+  for (unsigned pos = index_home(id); (r = index_next(u, T->by_dst, id, &pos)) != NULL;) {
     r->dst_ip = (uint32_t)a[1];
     r->dst_port = (uint16_t)a[2];
   }
@@ -1270,6 +1364,7 @@ static napi_value js_relay_remote(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_relay_count(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[1];
   napi_value argv[1];
   if (id_args(env, info, 1, a, argv, "relayCount(srcId)") < 0) return NULL;
@@ -1277,7 +1372,7 @@ static napi_value js_relay_count(napi_env env, napi_callback_info info) {
    * /metrics scrape reads every leg's count, and waiting for the receive thread each time
    * stalled the loop. */
   double n = 0;
-  relay_t *r = relay_find((int32_t)a[0]);
+  relay_t *r = relay_find(u, (int32_t)a[0]);
   if (r != NULL) n = (double)atomic_load_explicit(&r->relayed, memory_order_relaxed);
   napi_value out;
   napi_create_double(env, n, &out);
@@ -1315,28 +1410,30 @@ static napi_value js_rtp_payload(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_test_recv_delay(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[1];
   napi_value argv[1];
   if (get_ints(env, info, 1, a, argv) < 0 || a[0] < 0 || a[0] > 100000) {
     napi_throw_type_error(env, "ERR_INVALID_ARGUMENT", "testRecvDelay(microseconds 0..100000)");
     return NULL;
   }
-  atomic_store(&rx_test_delay_ns, (long)a[0] * 1000L);
+  atomic_store(&u->rx_test_delay_ns, (long)a[0] * 1000L);
   return NULL;
 }
 
-/* relayProbe(id) -> [index slots a lookup of socket `id` reads, 1 if it relays else 0] (tests:
- * chains stay short, closes find their relays). */
+/* relayProbe(id) -> [index slots a lookup of socket `id` reads, 1 if it T->relays else 0] (tests:
+ * chains stay short, closes find their T->relays). */
 static napi_value js_relay_probe(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   int64_t a[1];
   napi_value argv[1];
   if (id_args(env, info, 1, a, argv, "relayProbe(id)") < 0) return NULL;
   int32_t n = 0, found = 0;
   pthread_mutex_lock(&R.lock);
-  if (relay_count > 0)
-    for (unsigned i = index_home((int32_t)a[0]); by_src[i] != 0 && !found; i = (i + 1) & INDEX_MASK) {
+  if (u->relay_count > 0)
+    for (unsigned i = index_home((int32_t)a[0]); T->by_src[i] != 0 && !found; i = (i + 1) & INDEX_MASK) {
       n++;
-      found = relays[by_src[i] - 1].src_id == (int32_t)a[0];
+      found = T->relays[T->by_src[i] - 1].src_id == (int32_t)a[0];
     }
   pthread_mutex_unlock(&R.lock);
   napi_value out;
@@ -1356,12 +1453,13 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
+  udp_t *u = instance(env);
   (void)info;
   napi_value arr, v;
   napi_create_array_with_length(env, 16, &arr);
   double s[16] = {S.wakeups, S.batches, S.packets, S.truncated, (double)Q.on, (double)atomic_load(&Q.sent), (double)atomic_load(&Q.errors),
                   (double)atomic_load(&Q.dropped), (double)atomic_load(&Q.kicks), (double)atomic_load(&Q.missed), S.polls, (double)R.on,
-                  (double)atomic_load(&R.rounds), (double)atomic_load(&R.full_waits), (double)atomic_load(&R.high_water), (double)atomic_load(&relay_total)};
+                  (double)atomic_load(&R.rounds), (double)atomic_load(&R.full_waits), (double)atomic_load(&R.high_water), (double)atomic_load(&u->relay_total)};
   for (uint32_t i = 0; i < 16; i++) {
     napi_create_double(env, s[i], &v);
     napi_set_element(env, arr, i, v);
@@ -1369,7 +1467,82 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/*
+ * Teardown of an instance, when its environment goes (a worker thread ends, or the process
+ * exits normally; process.exit() skips it and the threads die with the process). The threads
+ * are stopped and joined first: the receive thread ends before the send thread, which sends
+ * what was queued and closes the sockets queued to close. Then the sockets JavaScript left
+ * open, the rings and the table go, and last the uv handles, closed asynchronously: the
+ * environment waits for napi_remove_async_cleanup_hook, and the instance is freed then.
+ */
+static void on_handle_closed(uv_handle_t *handle) {
+  udp_t *u = handle->data;
+  if (--u->handles_open > 0) return;
+  napi_remove_async_cleanup_hook(u->cleanup);
+  free(u);
+}
+
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  udp_t *u = arg;
+  u->cleanup = handle;
+  atomic_store(&u->stopping, 1);
+  if (R.on) {
+    uint64_t one = 1;
+    if (write(u->wake_fd, &one, sizeof one) < 0) { /* cannot fail short of a full counter */ }
+    pthread_mutex_lock(&R.mu);
+    pthread_cond_signal(&R.rx_cv);
+    pthread_mutex_unlock(&R.mu);
+    pthread_join(u->rx_tid, NULL);
+  }
+  if (Q.on) {
+    pthread_mutex_lock(&Q.lock);
+    pthread_cond_signal(&Q.wake);
+    pthread_mutex_unlock(&Q.lock);
+    pthread_join(u->send_tid, NULL);
+  }
+  for (size_t i = 0; i < u->nfds; i++) close(u->fds[i]);
+  if (S.epfd >= 0) close(S.epfd);
+  if (u->wake_fd >= 0) close(u->wake_fd);
+  if (Q.devnull >= 0) close(Q.devnull);
+  free(u->fds);
+  free(Q.slots);
+  free(Q.rslots);
+  free(R.ring);
+  free(S.arrived);
+  free(T);
+  pthread_mutex_destroy(&Q.lock);
+  pthread_cond_destroy(&Q.wake);
+  pthread_mutex_destroy(&R.lock);
+  pthread_mutex_destroy(&R.mu);
+  pthread_cond_destroy(&R.rx_cv);
+  if (u->handles_open == 0) {
+    napi_remove_async_cleanup_hook(handle);
+    free(u);
+    return;
+  }
+  if (R.async_inited) uv_close((uv_handle_t *)&R.async, on_handle_closed);
+  if (S.poll_inited) uv_close((uv_handle_t *)&S.poll, on_handle_closed);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  udp_t *u = calloc(1, sizeof *u);
+  if (u == NULL) {
+    napi_throw_error(env, "ERR_IO", "out of memory");
+    return NULL;
+  }
+  S.epfd = -1;
+  Q.devnull = -1;
+  u->wake_fd = -1;
+  pthread_mutex_init(&Q.lock, NULL);
+  pthread_cond_init(&Q.wake, NULL);
+  pthread_mutex_init(&R.lock, NULL);
+  pthread_mutex_init(&R.mu, NULL);
+  pthread_cond_init(&R.rx_cv, NULL);
+  if (napi_set_instance_data(env, u, NULL, NULL) != napi_ok || napi_add_async_cleanup_hook(env, on_env_cleanup, u, NULL) != napi_ok) {
+    free(u);
+    napi_throw_error(env, "ERR_NATIVE_UDP", "cannot set up the addon's instance");
+    return NULL;
+  }
   napi_property_descriptor props[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"setArena", NULL, js_set_arena, NULL, NULL, NULL, napi_default, NULL},

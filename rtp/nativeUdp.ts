@@ -4,6 +4,10 @@
  * over one JavaScript call per wake-up; sends queued to the addon's send thread (or a
  * synchronous sendto with RECGATE_UDP_SEND_THREAD=0).
  *
+ * Per thread: this module's state (receivers, arena, meta) and the addon's instance (epoll
+ * set, threads, rings, relays) belong to the thread that loaded them, so a worker thread that
+ * imports this runs a native path of its own, and relays only between its own sockets.
+ *
  * Optional by construction: when the addon is not built, not on Linux, turned off with
  * RECGATE_NATIVE_UDP=0, or the bind address is not IPv4, RtpEndpoint uses node:dgram. Both
  * paths classify, count and deliver packets the same way (test/rtpEndpoint.test.ts runs on

@@ -8,9 +8,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { AudioSender, PortAllocator, RELAY_STATE_FIELDS, RtpEndpoint, RtpHeaderReader, nativeUdpStats, pollNative, relayProbeNative, relayStartNative, relayStopNative, testRecvDelay, udpPath } from '../rtp/index.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
@@ -504,6 +507,133 @@ test('pollNative() from a receiver, while packets are being handed over, does no
     assert.is(nativeUdpStats().polls - before.polls, 0, 'the nested polls returned at once');
   } finally {
     for (const ep of endpoints) ep.close();
+  }
+});
+
+/** Threads of this process named `name` (the addon names its receive and send threads). */
+function threadsNamed(name: string): number {
+  let n = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === name) n++;
+    } catch {
+      // The thread ended while we listed.
+    }
+  }
+  return n;
+}
+
+interface WorkerReport {
+  type: 'report';
+  received: number;
+  stats: ReturnType<typeof nativeUdpStats>;
+}
+
+test('worker threads: each runs its own native path (receive thread, relays, counters), and a terminated worker takes its threads and sockets with it', async () => {
+  if (!native || !nativeUdpStats().recvThread || !nativeUdpStats().sendThread) {
+    assert.ok(process.platform !== 'linux' || process.env.RECGATE_NATIVE_UDP === '0' || process.env.RECGATE_UDP_RECV_THREAD === '0' || process.env.RECGATE_UDP_SEND_THREAD === '0', udpPath());
+    return;
+  }
+  const WORKERS = 2;
+  const PACKETS = 200;
+  const mainBefore = nativeUdpStats();
+  const rxBefore = threadsNamed('recgate-udp-rx');
+  const txBefore = threadsNamed('recgate-udp-tx');
+  const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+  const [min] = randomPortRange();
+  const sockets: dgram.Socket[] = [];
+  const workers: Worker[] = [];
+  const bound = async () => {
+    const s = dgram.createSocket('udp4');
+    sockets.push(s);
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    return s;
+  };
+  try {
+    const legs = [];
+    for (let w = 0; w < WORKERS; w++) {
+      const sender = await bound();
+      const peer = await bound();
+      // Each relayed packet as [its sequence number, the original's] (the payload names it:
+      // byte 12 is (w * 31 + seq * 7) & 0xff, and 183 is 7's inverse mod 256).
+      const relayed: [number, number][] = [];
+      peer.on('message', (m) => relayed.push([(m[2]! << 8) | m[3]!, ((m[12]! - w * 31) * 183) & 0xff]));
+      const worker = new Worker(new URL('./helpers/nativeUdpWorker.mjs', import.meta.url), {
+        workerData: { portMin: min + 40 * w, senderPort: sender.address().port, peerPort: peer.address().port },
+      });
+      workers.push(worker);
+      const messages: unknown[] = [];
+      worker.on('message', (m) => messages.push(m));
+      worker.on('error', (err) => messages.push({ type: 'error', message: String(err) }));
+      legs.push({ worker, sender, relayed, messages });
+    }
+    const next = async (messages: unknown[], type: string): Promise<Record<string, unknown>> => {
+      const until = Date.now() + 20_000;
+      while (Date.now() < until) {
+        const i = messages.findIndex((m) => (m as { type: string }).type === type || (m as { type: string }).type === 'error');
+        if (i >= 0) return messages.splice(i, 1)[0] as Record<string, unknown>;
+        await delay(20);
+      }
+      throw new Error(`no ${type} from the worker in 20 s`);
+    };
+    const ready = await Promise.all(legs.map((l) => next(l.messages, 'ready')));
+    for (const r of ready) {
+      assert.is(r.type, 'ready', JSON.stringify(r));
+      assert.ok(String(r.path).startsWith('native') && String(r.path).includes('on a thread'), `worker ${r.threadId}: ${r.path}`);
+      assert.ok(r.relaying, 'the worker\'s receive thread relays');
+    }
+    assert.is(threadsNamed('recgate-udp-rx'), rxBefore + WORKERS, 'a receive thread per worker');
+    assert.is(threadsNamed('recgate-udp-tx'), txBefore + WORKERS, 'a send thread per worker');
+
+    // Both workers at once: each gets its own packets, and its receive thread relays them.
+    for (let seq = 0; seq < PACKETS; seq++) {
+      for (let w = 0; w < WORKERS; w++) legs[w]!.sender.send(packet(w, seq), (ready[w]!.ports as number[])[0]!, '127.0.0.1');
+      if (seq % 20 === 19) await delay(5);
+    }
+    const reports: WorkerReport[] = [];
+    for (const l of legs) {
+      let r: WorkerReport;
+      const until = Date.now() + 10_000;
+      do {
+        await delay(20);
+        l.worker.postMessage('report');
+        r = (await next(l.messages, 'report')) as unknown as WorkerReport;
+      } while ((r.received < PACKETS || l.relayed.length < PACKETS) && Date.now() < until);
+      reports.push(r);
+    }
+    for (let w = 0; w < WORKERS; w++) {
+      const r = reports[w]!;
+      console.log(`  worker ${w + 1}: received ${r.received}, its path counted ${r.stats.packets}, relayed ${r.stats.relayedOnRecvThread} (peer got ${legs[w]!.relayed.length})`);
+      assert.is(r.received, PACKETS, `worker ${w + 1} received`);
+      assert.is(r.stats.packets, PACKETS, `worker ${w + 1}'s counters are its own`);
+      assert.is(r.stats.relayedOnRecvThread, PACKETS, `worker ${w + 1} relayed`);
+      // Every packet once, renumbered as one stream: its sequence moves with the original's.
+      const got = legs[w]!.relayed;
+      assert.equal(got.map(([, k]) => k).sort((x, y) => x - y), Array.from({ length: PACKETS }, (_, k) => k), `worker ${w + 1}'s relayed packets`);
+      const [seq0, k0] = got[0]!;
+      assert.ok(got.every(([seq, k]) => ((seq - seq0) & 0xffff) === ((k - k0) & 0xffff)), `worker ${w + 1}'s relayed sequence numbers`);
+    }
+    assert.is(nativeUdpStats().relayedOnRecvThread, mainBefore.relayedOnRecvThread, 'the main thread relayed none of it');
+
+    // Terminated with both endpoints open and the relay running.
+    const ports = ready.flatMap((r) => r.ports as number[]);
+    await Promise.all(workers.map((w) => w.terminate()));
+    workers.length = 0;
+    assert.is(threadsNamed('recgate-udp-rx'), rxBefore, 'the workers\' receive threads ended');
+    assert.is(threadsNamed('recgate-udp-tx'), txBefore, 'the workers\' send threads ended');
+    for (const port of ports) {
+      await new Promise<void>((resolve, reject) => {
+        const again = dgram.createSocket('udp4');
+        again.once('error', (err) => reject(new Error(`port ${port} still held after the worker ended: ${err.message}`)));
+        again.bind(port, '127.0.0.1', () => again.close(() => resolve()));
+      });
+    }
+    for (const s of sockets.splice(0)) s.close();
+    await delay(50);
+    assert.is(fs.readdirSync('/proc/self/fd').length, fdsBefore, 'descriptors back to where they were');
+  } finally {
+    for (const w of workers) await w.terminate();
+    for (const s of sockets) s.close();
   }
 });
 
