@@ -5,13 +5,14 @@
  *
  * Each target runs in a worker thread under a watchdog, so a case that never returns is reported
  * (with the seed and the case's path, to replay it) instead of hanging the run. Prints one table
- * row per target and exits 1 when any target failed. The HTTP round of the short run
- * (test/fuzz.test.ts) is not repeated here: target 6 goes through the same parsers directly.
+ * row per target and exits 1 when any target failed. Every target of fuzz/index.ts: the SIP
+ * message parsers, SDP, RTP, RTCP, RFC 4733, the receiver, the API's parsers, and the HTTP API
+ * over HTTP (a gateway started inside that target's worker).
  */
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { TARGETS, caseAt, runTarget } from './targets.js';
-import type { FuzzResult } from './targets.js';
+import { ALL_TARGETS as TARGETS, caseAt, runTarget } from './index.js';
+import type { FuzzResult } from './index.js';
 
 /** No progress for this long (ms) means a case hangs. */
 const HANG_MS = 30_000;

@@ -5,9 +5,8 @@
  * codes, STYLE.md point 7), never hangs, and what it accepts is consistent (a round trip, or the
  * invariants of the result).
  *
- * The SIP message parsers have their own fuzzing (test/sipFuzz.test.ts) and are not repeated here.
- * The HTTP API is fuzzed by the short run only (it needs a running gateway); the long run goes
- * through the same body and query parsers without HTTP.
+ * The SIP message targets are in fuzz/sip.ts and the HTTP API's in fuzz/http.ts; fuzz/index.ts
+ * lists them all (ALL_TARGETS), which is what the long run runs.
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -63,13 +62,18 @@ export interface FuzzTarget<T> {
   /** What is fuzzed, one line. */
   readonly what: string;
   readonly arbitrary: fc.Arbitrary<T>;
-  /** Throws when the property fails; returns true when the input was accepted (so the checks on accepted results ran). */
-  check(value: T): boolean;
+  /**
+   * Throws when the property fails; returns true when the input was accepted (so the checks on
+   * accepted results ran). A Promise only for an `async` target (one case at a time still).
+   */
+  check(value: T): boolean | Promise<boolean>;
+  /** check() returns a Promise (the HTTP target: a request per case). */
+  readonly async?: boolean;
   /** Counters the check keeps (what it reached), reported with the run; reset by runTarget. */
   readonly counts?: Record<string, number>;
-  /** Resources the target needs (sockets), made once per run. */
+  /** Resources the target needs (sockets, a gateway), made once per run. */
   open?(): Promise<void>;
-  close?(): void;
+  close?(): void | Promise<void>;
 }
 
 export type AnyTarget = FuzzTarget<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -120,30 +124,49 @@ export async function runTarget(t: AnyTarget, o: RunOptions): Promise<FuzzResult
   for (const k of Object.keys(t.counts ?? {})) t.counts![k] = 0;
   await t.open?.();
   const start = performance.now();
+  /** After a case: its time against the limit, and the tallies. `ok` is what check() returned. */
+  const settle = (t0: number, ok: boolean): void => {
+    const dt = performance.now() - t0;
+    if (dt > slowest) slowest = dt;
+    if (dt > slow) throw new Error(`one case took ${dt.toFixed(0)} ms (limit ${slow} ms): a hang or super-linear work`);
+    if (ok && !shrinking) accepted++;
+  };
+  const failed = (err: unknown): never => {
+    // What the run reached before its first failure; shrinking runs more cases after it.
+    if (!shrinking && t.counts !== undefined) frozen = { ...t.counts };
+    shrinking = true;
+    throw err;
+  };
+  const params = { numRuns: o.runs, seed: o.seed, ...(o.path !== undefined ? { path: o.path } : {}) };
   let details: fc.RunDetails<[unknown]>;
   try {
-    details = fc.check(
-      fc.property(t.arbitrary, (v) => {
-        o.onCase?.(++n);
-        const t0 = performance.now();
-        let ok: boolean;
-        try {
-          ok = t.check(v);
-          const dt = performance.now() - t0;
-          if (dt > slowest) slowest = dt;
-          if (dt > slow) throw new Error(`one case took ${dt.toFixed(0)} ms (limit ${slow} ms): a hang or super-linear work`);
-        } catch (err) {
-          // What the run reached before its first failure; shrinking runs more cases after it.
-          if (!shrinking && t.counts !== undefined) frozen = { ...t.counts };
-          shrinking = true;
-          throw err;
-        }
-        if (ok && !shrinking) accepted++;
-      }),
-      { numRuns: o.runs, seed: o.seed, ...(o.path !== undefined ? { path: o.path } : {}) },
-    );
+    details = t.async
+      ? await fc.check(
+          fc.asyncProperty(t.arbitrary, async (v) => {
+            o.onCase?.(++n);
+            const t0 = performance.now();
+            try {
+              settle(t0, await t.check(v));
+            } catch (err) {
+              failed(err);
+            }
+          }),
+          params,
+        )
+      : fc.check(
+          fc.property(t.arbitrary, (v) => {
+            o.onCase?.(++n);
+            const t0 = performance.now();
+            try {
+              settle(t0, t.check(v) as boolean);
+            } catch (err) {
+              failed(err);
+            }
+          }),
+          params,
+        );
   } finally {
-    t.close?.();
+    await t.close?.();
   }
   const ms = performance.now() - start;
   const failure: FuzzFailure | null = details.failed

@@ -11,6 +11,7 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { parseMessage, parseNameAddr, parseUri } from '../sip/index.js';
 import type { ParseError, SipTransportStats } from '../sip/index.js';
+import { mutate, mutation } from '../fuzz/index.js';
 import { startGateway } from './helpers/gateway.js';
 import type { TestGateway } from './helpers/gateway.js';
 
@@ -588,62 +589,6 @@ test('after the whole table a valid OPTIONS still gets 200 (with Allow) over UDP
 
 // ---------------------------------------------------------------------------------------------
 // 2000 random mutations of a valid INVITE over UDP
-
-type Mutation =
-  | { kind: 'flip'; at: number; byte: number }
-  | { kind: 'truncate'; at: number }
-  | { kind: 'duplicateLine'; line: number }
-  | { kind: 'deleteLine'; line: number }
-  | { kind: 'swapLines'; a: number; b: number }
-  | { kind: 'insert'; at: number; bytes: Uint8Array }
-  | { kind: 'crlfToLf' };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('duplicateLine' as const), line: fc.nat() }),
-  fc.record({ kind: fc.constant('deleteLine' as const), line: fc.nat() }),
-  fc.record({ kind: fc.constant('swapLines' as const), a: fc.nat(), b: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  fc.constant({ kind: 'crlfToLf' as const }),
-);
-
-function mutate(seed: Buffer, mutations: Mutation[]): Buffer {
-  let b = Buffer.from(seed);
-  for (const m of mutations) {
-    if (b.length === 0) break;
-    switch (m.kind) {
-      case 'flip':
-        b[m.at % b.length] = m.byte;
-        break;
-      case 'truncate':
-        b = b.subarray(0, m.at % b.length);
-        break;
-      case 'insert': {
-        const at = m.at % b.length;
-        b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-        break;
-      }
-      case 'crlfToLf':
-        b = Buffer.from(b.toString('latin1').replaceAll('\r\n', '\n'), 'latin1');
-        break;
-      default: {
-        const lines = b.toString('latin1').split('\r\n');
-        if (m.kind === 'swapLines') {
-          const i = m.a % lines.length;
-          const j = m.b % lines.length;
-          [lines[i], lines[j]] = [lines[j] as string, lines[i] as string];
-        } else {
-          const i = m.line % lines.length;
-          if (m.kind === 'duplicateLine') lines.splice(i, 0, lines[i] as string);
-          else lines.splice(i, 1);
-        }
-        b = Buffer.from(lines.join('\r\n'), 'latin1');
-      }
-    }
-  }
-  return b;
-}
 
 /**
  * Whether the gateway could send a request outside 127.0.0.1 because of this datagram: a
