@@ -498,7 +498,7 @@ static relay_t *relay_find(udp_t *u, int32_t id) {
   return index_next(u, T->by_src, id, &pos);
 }
 
-/* Sets the entry's destination socket id, keeping T->by_dst in step. */
+/* Sets the entry's destination socket id, keeping by_dst in step. */
 static void relay_set_dst(udp_t *u, relay_t *r, int32_t dst_id) {
   if (r->dst_id == dst_id) return;
   unsigned e = (unsigned)(r - T->relays);
@@ -533,7 +533,7 @@ static relay_t *relay_insert(udp_t *u, int32_t id) {
   return r;
 }
 
-/* Deletes the T->relays whose source or destination is socket `id` (the socket closes). */
+/* Deletes the relays whose source or destination is socket `id` (the socket closes). */
 static void relay_forget_socket(udp_t *u, int32_t id) {
   relay_t *r = relay_find(u, id);
   if (r != NULL) relay_delete(u, r);
@@ -564,7 +564,7 @@ static int rtp_payload(const uint8_t *p, size_t len, size_t *off, size_t *plen) 
   return 0;
 }
 
-/* Relays one datagram if its socket T->relays and it is an audio packet from the learned source. */
+/* Relays one datagram if its socket relays and it is an audio packet from the learned source. */
 static void relay_packet(udp_t *u, int32_t id, const uint8_t *p, size_t len, uint32_t ip, uint16_t port) {
   relay_t *r = relay_find(u, id);
   if (r == NULL) return;
@@ -1224,7 +1224,7 @@ static napi_value js_kick(napi_env env, napi_callback_info info) {
  * relayStart(srcId, srcFd, dstId, dstFd, matchPt, outPt, ssrc, tsPerPacket, state: Int32Array)
  *   state (in): active, relaying, talkspurt, resumeSeq, seqOffset, tsOffset, nextSeq, nextTs,
  *   packetizerSeq, packetizerTs, srcIp, srcPort, dstIp, dstPort (ips as int32)
- *   -> 0, or -1 (no receive thread, or the table is full: JavaScript T->relays itself)
+ *   -> 0, or -1 (no receive thread, or the table is full: JavaScript relays itself)
  * relayStop(srcId, state: Int32Array) -> relayed count; state (out) as above, for forward()
  * relaySetActive(srcId, active, markTalkspurt)
  * relayRemote(id, ip, port): the socket's remote changed (a source's filter, a destination's address)
@@ -1421,8 +1421,8 @@ static napi_value js_test_recv_delay(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* relayProbe(id) -> [index slots a lookup of socket `id` reads, 1 if it T->relays else 0] (tests:
- * chains stay short, closes find their T->relays). */
+/* relayProbe(id) -> [index slots a lookup of socket `id` reads, 1 if it relays else 0] (tests:
+ * chains stay short, closes find their relays). */
 static napi_value js_relay_probe(napi_env env, napi_callback_info info) {
   udp_t *u = instance(env);
   int64_t a[1];
