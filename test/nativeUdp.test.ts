@@ -523,6 +523,27 @@ function threadsNamed(name: string): number {
   return n;
 }
 
+/**
+ * This process's descriptors of the kinds an addon instance holds besides its sockets (whose
+ * ports the test rebinds): epoll sets, eventfds, /dev/null (the send thread's placeholder).
+ * Counted by kind, not in total: other tests' sockets and pipes close on their own schedule.
+ */
+function descriptorKinds(): Record<string, number> {
+  const kinds: Record<string, number> = { eventpoll: 0, eventfd: 0, devnull: 0 };
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    let target = '';
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed while we listed (readdir's own descriptor, among others)
+    }
+    if (target === 'anon_inode:[eventpoll]') kinds.eventpoll!++;
+    else if (target === 'anon_inode:[eventfd]') kinds.eventfd!++;
+    else if (target === '/dev/null') kinds.devnull!++;
+  }
+  return kinds;
+}
+
 interface WorkerReport {
   type: 'report';
   received: number;
@@ -539,7 +560,7 @@ test('worker threads: each runs its own native path (receive thread, relays, cou
   const mainBefore = nativeUdpStats();
   const rxBefore = threadsNamed('recgate-udp-rx');
   const txBefore = threadsNamed('recgate-udp-tx');
-  const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+  const kindsBefore = descriptorKinds();
   const [min] = randomPortRange();
   const sockets: dgram.Socket[] = [];
   const workers: Worker[] = [];
@@ -630,7 +651,10 @@ test('worker threads: each runs its own native path (receive thread, relays, cou
     }
     for (const s of sockets.splice(0)) s.close();
     await delay(50);
-    assert.is(fs.readdirSync('/proc/self/fd').length, fdsBefore, 'descriptors back to where they were');
+    const kindsAfter = descriptorKinds();
+    assert.is(kindsAfter.eventpoll, kindsBefore.eventpoll, 'the workers\' epoll sets (theirs and their loops\') closed');
+    assert.is(kindsAfter.eventfd, kindsBefore.eventfd, 'the workers\' eventfds closed');
+    assert.ok(kindsAfter.devnull! <= kindsBefore.devnull!, 'the workers\' /dev/null placeholders closed');
   } finally {
     for (const w of workers) await w.terminate();
     for (const s of sockets) s.close();
