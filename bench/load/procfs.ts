@@ -32,19 +32,22 @@ export function cpuMicros(pid: number): number {
  * The first is the same quantity as utime + stime without the 10 ms tick, so short windows and
  * small processes are measured precisely (threads that exited are not counted; ours do not exit).
  */
-export function schedMicros(pid: number): { run: number; wait: number } {
+export function schedMicros(pid: number): { run: number; wait: number; byName: Map<string, number> } {
   let run = 0;
   let wait = 0;
+  const byName = new Map<string, number>();
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
       const f = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       run += Number(f[0]);
       wait += Number(f[1]);
+      byName.set(name, (byName.get(name) ?? 0) + Number(f[0]) / 1000);
     } catch {
       // the thread exited meanwhile
     }
   }
-  return { run: run / 1000, wait: wait / 1000 };
+  return { run: run / 1000, wait: wait / 1000, byName };
 }
 
 /** Both CPU clocks of a process at one moment (µs), and its run-queue wait. */
@@ -57,6 +60,11 @@ export interface CpuSample {
   wait: number;
   /** Run time of the main thread alone (for Node: the event loop, JS and the media path). */
   main: number;
+  /**
+   * Run time by thread name (/proc/<pid>/task/<tid>/comm), summed over threads of one name:
+   * the native UDP path's `recgate-udp-rx` (receive, relay) and `recgate-udp-tx` (send).
+   */
+  byName: Map<string, number>;
 }
 
 export function cpuSample(pid: number): CpuSample {
@@ -67,7 +75,7 @@ export function cpuSample(pid: number): CpuSample {
   } catch {
     // gone
   }
-  return { sched: s.run, wait: s.wait, stat: cpuMicros(pid), main };
+  return { sched: s.run, wait: s.wait, stat: cpuMicros(pid), main, byName: s.byName };
 }
 
 /**

@@ -39,6 +39,7 @@ import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
 import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
+import type { CpuSample } from './procfs.js';
 import { benchPorts, commandLine, exitWithin, inspectorUrl, listRecordings, recordingFiles } from './harness.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
@@ -95,6 +96,13 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
+/** A named thread's run time over the window, % of a core; NaN when no thread has that name. */
+function threadPercent(c0: CpuSample, c1: CpuSample, name: string, windowS: number): number {
+  const after = c1.byName.get(name);
+  if (after === undefined) return NaN;
+  return ((after - (c0.byName.get(name) ?? 0)) / 1e6 / windowS) * 100;
+}
+
 interface GatewayResult {
   usPerPacket: number;
   usPerPacketStat: number;
@@ -103,6 +111,9 @@ interface GatewayResult {
   idleCpuPercent: number;
   /** The main thread alone (event loop: JS, sockets, timers), % of a core: near 100 it is saturated. */
   mainThreadPercent: number;
+  /** The native UDP path's receive thread (reads, relays) and send thread, % of a core each (NaN: not running). */
+  recvThreadPercent: number;
+  sendThreadPercent: number;
   /** Time the gateway's threads were runnable but waited for a CPU, % of the window. */
   runQueueWaitPercent: number;
   /** Both sipp processes (signalling and the RTP load), % of a core. */
@@ -342,6 +353,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
         idleCpuPercent,
         mainThreadPercent: ((c1.main - c0.main) / 1e6 / windowS) * 100,
+        recvThreadPercent: threadPercent(c0, c1, 'recgate-udp-rx', windowS),
+        sendThreadPercent: threadPercent(c0, c1, 'recgate-udp-tx', windowS),
         runQueueWaitPercent: ((c1.wait - c0.wait) / 1e6 / windowS) * 100,
         sippCpuPercent: ((sipp1[0]!.sched - sipp0[0]!.sched + sipp1[1]!.sched - sipp0[1]!.sched) / 1e6 / windowS) * 100,
         machineBusyCores: busyCores(mc0, mc1, windowS),
@@ -511,7 +524,8 @@ async function main(): Promise<void> {
   table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.opusComplexity !== null ? ` (opus complexity ${a.opusComplexity})` : ''}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
   console.log('');
   console.log(
-    `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s, of which the main thread ${gw.mainThreadPercent.toFixed(1)} % ` +
+    `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s, of which the main thread ${gw.mainThreadPercent.toFixed(1)} %` +
+      `${Number.isNaN(gw.recvThreadPercent) ? '' : `, the receive thread ${gw.recvThreadPercent.toFixed(1)} %`}${Number.isNaN(gw.sendThreadPercent) ? '' : `, the send thread ${gw.sendThreadPercent.toFixed(1)} %`} ` +
       `(idle, no call: ${gw.idleCpuPercent.toFixed(1)} %), ${gw.packetsInWindow} packets received ` +
       `(${gw.packetsPerCallSecond.toFixed(1)}/s per call, ${PACKETS_PER_CALL_SECOND} expected); utime+stime gave ${gw.usPerPacketStat.toFixed(2)} µs/packet; ` +
       `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}; waited for a CPU ${gw.runQueueWaitPercent.toFixed(1)} % of the window; ` +

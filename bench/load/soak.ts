@@ -91,6 +91,8 @@ interface Sample {
   loopP99Ms: number;
   cpuUs: number;
   mainUs: number;
+  /** The native path's receive thread (reads, relays); NaN without it. */
+  rxUs: number;
   rssKiB: number;
   /** JavaScript heap in use and ArrayBuffers (the gateway's /metrics), MiB. */
   heapMiB: number;
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
       loopP99Ms: (m.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
       cpuUs: c.sched,
       mainUs: c.main,
+      rxUs: c.byName.get('recgate-udp-rx') ?? NaN,
       rssKiB: rssKiB(gw.pid),
       heapMiB: (m.recgate_memory_heap_used_bytes ?? NaN) / 2 ** 20,
       buffersMiB: (m.recgate_memory_array_buffers_bytes ?? NaN) / 2 ** 20,
@@ -218,6 +221,7 @@ async function main(): Promise<void> {
         'rx pkt/s': packets / seconds,
         'µs CPU/packet, set-ups included': usPerPacket,
         'main thread % of a core': ((s.mainUs - p.mainUs) / 1e4 / seconds),
+        'receive thread %': ((s.rxUs - p.rxUs) / 1e4 / seconds),
         'RSS MiB': s.rssKiB / 1024,
         'JS heap MiB': s.heapMiB,
         'ArrayBuffers MiB': s.buffersMiB,
