@@ -2,9 +2,42 @@
  * GET /metrics: Prometheus text (prom-client). Gauges are computed when scraped, from the
  * gateway's counters: nothing is updated on the media path for them.
  */
+import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
 import type { Gateway } from '../calls/index.js';
+
+/** The threads whose CPU /metrics reports, by /proc comm name (the addon names its threads). */
+const NAMED_THREADS: Record<string, string> = { 'recgate-udp-rx': 'udp_recv', 'recgate-udp-tx': 'udp_send' };
+
+/**
+ * CPU seconds (user + system) of the main thread (the event loop: SIP, API, and every call's
+ * media) and of the native UDP path's receive and send threads, from /proc/self/task (Linux;
+ * nothing elsewhere). The main thread's rate is the gateway's capacity gauge: near 1 s per
+ * second it is saturated, whatever the other cores do. Threads of one name are summed (a
+ * worker thread that loads the addon has its own pair).
+ */
+function threadCpuSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const name = Number(tid) === process.pid ? 'main' : NAMED_THREADS[fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()];
+      if (name === undefined) continue;
+      // schedstat: time on a CPU in ns (utime + stime, without stat's 10 ms tick).
+      const ns = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      out.set(name, (out.get(name) ?? 0) + ns / 1e9);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -35,6 +68,15 @@ export class Metrics {
     gauge('recgate_mixer_drift_dropped_samples_total', 'Samples the drift controller dropped to keep a fast sender in step with the mixer clock (0 while senders keep time), since start', () => rtp('driftDropped'));
     gauge('recgate_recording_failures_total', 'Recordings that failed (disk, queue, I/O), since start', () => gateway.recordings.failures);
     gauge('recgate_webhook_queue_depth', 'Webhook deliveries waiting', () => gateway.store.pendingDeliveries());
+    new client.Gauge({
+      name: 'recgate_thread_cpu_seconds_total',
+      help: 'CPU time of the main thread (thread="main": the event loop, which carries SIP, the API and every call\'s media; near 1 s per second it is saturated) and of the native UDP receive and send threads (udp_recv, udp_send), since start (Linux)',
+      labelNames: ['thread'],
+      registers: [this.registry],
+      collect() {
+        for (const [thread, seconds] of threadCpuSeconds()) this.set({ thread }, seconds);
+      },
+    });
     const memory = (k: keyof NodeJS.MemoryUsage) => () => process.memoryUsage()[k];
     gauge('recgate_memory_rss_bytes', 'Resident memory of the process', memory('rss'));
     gauge('recgate_memory_heap_used_bytes', 'JavaScript heap in use (live objects and garbage not yet collected)', memory('heapUsed'));

@@ -276,6 +276,27 @@ test('metrics: Prometheus text with the gateway gauges', async () => {
   assert.ok(p50 >= 0.008 && p50 < 1 && p50 <= p99, `p50 ${p50} s, p99 ${p99} s`);
 });
 
+test('metrics: CPU seconds of the main thread and of the native UDP threads, which follow the work done', async () => {
+  const cpu = async (): Promise<Map<string, number>> => {
+    const text = (await api.request('GET', '/metrics', { token: null })).bytes.toString();
+    return new Map([...text.matchAll(/^recgate_thread_cpu_seconds_total\{thread="(\w+)"\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+  };
+  const before = await cpu();
+  // This process is the gateway: burn 300 ms of the main thread's CPU.
+  const until = performance.now() + 300;
+  let spin = 0;
+  while (performance.now() < until) spin++;
+  const after = await cpu();
+  assert.ok(spin > 0);
+  assert.ok(before.has('main'), `threads: ${[...before.keys()].join(', ')}`);
+  const used = after.get('main')! - before.get('main')!;
+  assert.ok(used >= 0.2 && used < 5, `the main thread used ${used.toFixed(3)} s of CPU over a 300 ms spin`);
+  const stats = api.gateway.udpStats();
+  // The native path's threads are reported when they run (RECGATE_UDP_RECV_THREAD/SEND_THREAD).
+  assert.is(after.has('udp_recv'), stats.recvThread, 'udp_recv reported when the receive thread runs');
+  assert.is(after.has('udp_send'), stats.sendThread, 'udp_send reported when the send thread runs');
+});
+
 test('beep: recording_start with beep plays a short 1 kHz tone to the caller (seen on the wire), kept out of the file', async () => {
   sipPort += 10;
   const silent = path.join(dir, 'silence.ul');
