@@ -2,39 +2,27 @@
  * GET /metrics: Prometheus text (prom-client). Gauges are computed when scraped, from the
  * gateway's counters: nothing is updated on the media path for them.
  */
-import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import client from 'prom-client';
 import type { Gateway } from '../calls/index.js';
-
-/** The threads whose CPU /metrics reports, by /proc comm name (the addon names its threads). */
-const NAMED_THREADS: Record<string, string> = { 'recgate-udp-rx': 'udp_recv', 'recgate-udp-tx': 'udp_send' };
+import { threadTimes } from '../common/index.js';
+import type { ThreadTimes } from '../common/index.js';
+import { NATIVE_THREAD_NAMES } from '../rtp/index.js';
 
 /**
  * CPU seconds (user + system) of the main thread (the event loop: SIP, API, and every call's
- * media) and of the native UDP path's receive and send threads, from /proc/self/task (Linux;
- * nothing elsewhere). The main thread's rate is the gateway's capacity gauge: near 1 s per
- * second it is saturated, whatever the other cores do. Threads of one name are summed (a
- * worker thread that loads the addon has its own pair).
+ * media) and of the native UDP path's receive and send threads (Linux; nothing elsewhere).
+ * The main thread's rate is the gateway's capacity gauge: near 1 s per second it is saturated,
+ * whatever the other cores do. Threads of one name are summed (a worker thread that loads the
+ * addon has its own pair).
  */
 function threadCpuSeconds(): Map<string, number> {
+  const label = (t: ThreadTimes): string | undefined =>
+    t.tid === process.pid ? 'main' : t.name === NATIVE_THREAD_NAMES.recv ? 'udp_recv' : t.name === NATIVE_THREAD_NAMES.send ? 'udp_send' : undefined;
   const out = new Map<string, number>();
-  let tids: string[];
-  try {
-    tids = fs.readdirSync('/proc/self/task');
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const name = Number(tid) === process.pid ? 'main' : NAMED_THREADS[fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()];
-      if (name === undefined) continue;
-      // schedstat: time on a CPU in ns (utime + stime, without stat's 10 ms tick).
-      const ns = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      out.set(name, (out.get(name) ?? 0) + ns / 1e9);
-    } catch {
-      // the thread ended meanwhile
-    }
+  for (const t of threadTimes()) {
+    const name = label(t);
+    if (name !== undefined) out.set(name, (out.get(name) ?? 0) + t.runUs / 1e6);
   }
   return out;
 }

@@ -1,4 +1,4 @@
-/** Shared vocabulary: errors with stable codes and a typed, listener-safe emitter. */
+/** Shared vocabulary: errors with stable codes, a typed listener-safe emitter, byte copy, rate limits, thread CPU times. */
 export {
   RecgateError,
   InvalidArgumentError,
@@ -16,4 +16,6 @@ export { SafeEmitter } from './SafeEmitter.js';
 export type { EventMap, Listener } from './SafeEmitter.js';
 export { copyBytes } from './bytes.js';
 export { KeyedRateLimiter } from './rateLimit.js';
+export { threadTimes } from './threads.js';
+export type { ThreadTimes } from './threads.js';
 export type { RateLimitOptions } from './rateLimit.js';

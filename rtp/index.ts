@@ -39,7 +39,7 @@ export { AudioSender } from './AudioSender.js';
 export type { AudioSenderOptions, PacketSink } from './AudioSender.js';
 export { PortAllocator } from './PortAllocator.js';
 export { RtpEndpoint } from './RtpEndpoint.js';
-export { udpPath, nativeUdpStats, pollNative, testRecvDelay, nativeRtpPayload, relayProbeNative, relayStartNative, relayStopNative, RELAY_STATE_FIELDS } from './nativeUdp.js';
+export { udpPath, nativeUdpStats, pollNative, testRecvDelay, nativeRtpPayload, relayProbeNative, relayStartNative, relayStopNative, RELAY_STATE_FIELDS, NATIVE_THREAD_NAMES } from './nativeUdp.js';
 export type {
   RtpEndpointOptions,
   RtpEndpointEvents,

@@ -330,6 +330,12 @@ export function nativeRtpPayload(bytes: Uint8Array, offset: number, length: numb
   return parserModule === null ? undefined : parserModule.rtpPayload(bytes, offset, length);
 }
 
+/**
+ * The names the addon gives its threads (pthread_setname_np in native/udp.c): what top -H,
+ * /proc/<pid>/task/<tid>/comm, /metrics and the benches show.
+ */
+export const NATIVE_THREAD_NAMES = { recv: 'recgate-udp-rx', send: 'recgate-udp-tx' } as const;
+
 /** Whether the receive thread runs (and can relay). */
 export function nativeRelayAvailable(): boolean {
   load();

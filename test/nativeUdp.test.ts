@@ -14,7 +14,8 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { AudioSender, PortAllocator, RELAY_STATE_FIELDS, RtpEndpoint, RtpHeaderReader, nativeUdpStats, pollNative, relayProbeNative, relayStartNative, relayStopNative, testRecvDelay, udpPath } from '../rtp/index.js';
+import { threadTimes } from '../common/index.js';
+import { AudioSender, NATIVE_THREAD_NAMES, PortAllocator, RELAY_STATE_FIELDS, RtpEndpoint, RtpHeaderReader, nativeUdpStats, pollNative, relayProbeNative, relayStartNative, relayStopNative, testRecvDelay, udpPath } from '../rtp/index.js';
 import { randomPortRange } from './helpers/udpPeer.js';
 
 const native = udpPath().startsWith('native');
@@ -513,15 +514,7 @@ test('pollNative() from a receiver, while packets are being handed over, does no
 
 /** Threads of this process named `name` (the addon names its receive and send threads). */
 function threadsNamed(name: string): number {
-  let n = 0;
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    try {
-      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === name) n++;
-    } catch {
-      // The thread ended while we listed.
-    }
-  }
-  return n;
+  return threadTimes().filter((t) => t.name === name).length;
 }
 
 /**
@@ -559,8 +552,8 @@ test('worker threads: each runs its own native path (receive thread, relays, cou
   const WORKERS = 2;
   const PACKETS = 200;
   const mainBefore = nativeUdpStats();
-  const rxBefore = threadsNamed('recgate-udp-rx');
-  const txBefore = threadsNamed('recgate-udp-tx');
+  const rxBefore = threadsNamed(NATIVE_THREAD_NAMES.recv);
+  const txBefore = threadsNamed(NATIVE_THREAD_NAMES.send);
   const kindsBefore = descriptorKinds();
   const [min] = randomPortRange();
   const sockets: dgram.Socket[] = [];
@@ -604,8 +597,8 @@ test('worker threads: each runs its own native path (receive thread, relays, cou
       assert.ok(String(r.path).startsWith('native') && String(r.path).includes('on a thread'), `worker ${r.threadId}: ${r.path}`);
       assert.ok(r.relaying, 'the worker\'s receive thread relays');
     }
-    assert.is(threadsNamed('recgate-udp-rx'), rxBefore + WORKERS, 'a receive thread per worker');
-    assert.is(threadsNamed('recgate-udp-tx'), txBefore + WORKERS, 'a send thread per worker');
+    assert.is(threadsNamed(NATIVE_THREAD_NAMES.recv), rxBefore + WORKERS, 'a receive thread per worker');
+    assert.is(threadsNamed(NATIVE_THREAD_NAMES.send), txBefore + WORKERS, 'a send thread per worker');
 
     // Both workers at once: each gets its own packets, and its receive thread relays them.
     for (let seq = 0; seq < PACKETS; seq++) {
@@ -641,8 +634,8 @@ test('worker threads: each runs its own native path (receive thread, relays, cou
     const ports = ready.flatMap((r) => r.ports as number[]);
     await Promise.all(workers.map((w) => w.terminate()));
     workers.length = 0;
-    assert.is(threadsNamed('recgate-udp-rx'), rxBefore, 'the workers\' receive threads ended');
-    assert.is(threadsNamed('recgate-udp-tx'), txBefore, 'the workers\' send threads ended');
+    assert.is(threadsNamed(NATIVE_THREAD_NAMES.recv), rxBefore, 'the workers\' receive threads ended');
+    assert.is(threadsNamed(NATIVE_THREAD_NAMES.send), txBefore, 'the workers\' send threads ended');
     for (const port of ports) {
       await new Promise<void>((resolve, reject) => {
         const again = dgram.createSocket('udp4');

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { threadTimes } from '../../common/index.js';
 
 /** Clock ticks per second of utime/stime (getconf CLK_TCK; 100 on Linux). */
 export const CLK_TCK = ((): number => {
@@ -32,22 +33,18 @@ export function cpuMicros(pid: number): number {
  * The first is the same quantity as utime + stime without the 10 ms tick, so short windows and
  * small processes are measured precisely (threads that exited are not counted; ours do not exit).
  */
-export function schedMicros(pid: number): { run: number; wait: number; byName: Map<string, number> } {
+export function schedMicros(pid: number): { run: number; wait: number; main: number; byName: Map<string, number> } {
   let run = 0;
   let wait = 0;
+  let main = NaN;
   const byName = new Map<string, number>();
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const f = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
-      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      run += Number(f[0]);
-      wait += Number(f[1]);
-      byName.set(name, (byName.get(name) ?? 0) + Number(f[0]) / 1000);
-    } catch {
-      // the thread exited meanwhile
-    }
+  for (const t of threadTimes(pid)) {
+    run += t.runUs;
+    wait += t.waitUs;
+    if (t.tid === pid) main = t.runUs;
+    byName.set(t.name, (byName.get(t.name) ?? 0) + t.runUs);
   }
-  return { run: run / 1000, wait: wait / 1000, byName };
+  return { run, wait, main, byName };
 }
 
 /** Both CPU clocks of a process at one moment (µs), and its run-queue wait. */
@@ -62,20 +59,14 @@ export interface CpuSample {
   main: number;
   /**
    * Run time by thread name (/proc/<pid>/task/<tid>/comm), summed over threads of one name:
-   * the native UDP path's `recgate-udp-rx` (receive, relay) and `recgate-udp-tx` (send).
+   * the native UDP path's receive and send threads (rtp/ NATIVE_THREAD_NAMES).
    */
   byName: Map<string, number>;
 }
 
 export function cpuSample(pid: number): CpuSample {
   const s = schedMicros(pid);
-  let main = NaN;
-  try {
-    main = Number(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
-  } catch {
-    // gone
-  }
-  return { sched: s.run, wait: s.wait, stat: cpuMicros(pid), main, byName: s.byName };
+  return { sched: s.run, wait: s.wait, stat: cpuMicros(pid), main: s.main, byName: s.byName };
 }
 
 /**

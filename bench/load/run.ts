@@ -40,6 +40,7 @@ import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
 import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
 import type { CpuSample } from './procfs.js';
+import { NATIVE_THREAD_NAMES } from '../../rtp/index.js';
 import { benchPorts, commandLine, exitWithin, inspectorUrl, listRecordings, recordingFiles } from './harness.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
@@ -353,8 +354,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
         idleCpuPercent,
         mainThreadPercent: ((c1.main - c0.main) / 1e6 / windowS) * 100,
-        recvThreadPercent: threadPercent(c0, c1, 'recgate-udp-rx', windowS),
-        sendThreadPercent: threadPercent(c0, c1, 'recgate-udp-tx', windowS),
+        recvThreadPercent: threadPercent(c0, c1, NATIVE_THREAD_NAMES.recv, windowS),
+        sendThreadPercent: threadPercent(c0, c1, NATIVE_THREAD_NAMES.send, windowS),
         runQueueWaitPercent: ((c1.wait - c0.wait) / 1e6 / windowS) * 100,
         sippCpuPercent: ((sipp1[0]!.sched - sipp0[0]!.sched + sipp1[1]!.sched - sipp0[1]!.sched) / 1e6 / windowS) * 100,
         machineBusyCores: busyCores(mc0, mc1, windowS),

@@ -29,6 +29,7 @@ import { checkAll } from './checkRecordings.js';
 import { startGatewayChild } from './gatewayChild.js';
 import { benchPorts, commandLine, exitWithin, inspectorUrl, listRecordings, recordingFiles } from './harness.js';
 import { cpuSample, machineFacts, rssKiB } from './procfs.js';
+import { NATIVE_THREAD_NAMES } from '../../rtp/index.js';
 import { connectInspector, writeHeapSnapshot } from './profile.js';
 import { installCleanup, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
       loopP99Ms: (m.recgate_event_loop_delay_p99_seconds ?? NaN) * 1000,
       cpuUs: c.sched,
       mainUs: c.main,
-      rxUs: c.byName.get('recgate-udp-rx') ?? NaN,
+      rxUs: c.byName.get(NATIVE_THREAD_NAMES.recv) ?? NaN,
       rssKiB: rssKiB(gw.pid),
       heapMiB: (m.recgate_memory_heap_used_bytes ?? NaN) / 2 ** 20,
       buffersMiB: (m.recgate_memory_array_buffers_bytes ?? NaN) / 2 ** 20,
