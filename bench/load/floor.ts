@@ -67,14 +67,14 @@ async function packetsOf(floor: Child, nth: number): Promise<number> {
  */
 export async function measureFloor(bin: FloorBinaries, calls: number, seconds: number, warmupS = 2, relay = false, sink = false): Promise<FloorResult> {
   const legs = 2 * calls;
-  const floor = startChild(bin.floor, relay ? [String(legs), 'relay'] : [String(legs)]);
+  const floor = startChild(bin.floor, relay ? [String(legs), 'relay'] : [String(legs)], {}, 'gateway');
   let gen: Child | null = null;
   try {
     // The whole line: the floor prints ports while it binds, so stdio flushes the line in 4 KiB
     // pieces, and a partial list (17 % of 4,000 ports) once fed gen.c a sixth of the streams.
     const m = await waitForOutput(floor, /^ports ([\d ]+)\n/m, 30_000);
     const ports = m[1]!.trim().split(' ');
-    gen = startChild(bin.gen, [...(sink ? ['--sink'] : []), String(warmupS + seconds + 2), ...ports]);
+    gen = startChild(bin.gen, [...(sink ? ['--sink'] : []), String(warmupS + seconds + 2), ...ports], {}, 'load');
     await sleep(warmupS * 1000);
     const m0 = machineCpu();
     const g0 = cpuSample(gen.pid);

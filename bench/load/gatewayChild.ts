@@ -63,7 +63,7 @@ export async function startGatewayChild(o: GatewayChildOptions): Promise<Gateway
     RECGATE_RTP_TIMEOUT: '60',
     RECGATE_MAX_CALL_DURATION: '0',
   };
-  const child = startChild(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', path.join(repoRoot, 'bin', 'recgate.ts')], { cwd: repoRoot, env });
+  const child = startChild(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', path.join(repoRoot, 'bin', 'recgate.ts')], { cwd: repoRoot, env }, 'gateway');
   const sip = await waitForOutput(child, /SIP udp 127\.0\.0\.1:(\d+)/, 60_000);
   const http = await waitForOutput(child, /HTTP 127\.0\.0\.1:(\d+)/, 60_000);
   const httpPort = Number(http[1]);

@@ -17,8 +17,20 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
-export function startChild(cmd: string, args: string[], options: SpawnOptions = {}): Child {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+/**
+ * CPUs (a taskset list such as "0" or "0-3") the bench's children run on, by role: the system
+ * under test (the gateway, the C floor) and the load (sipp, the generator); null: wherever the
+ * kernel puts them. Pinned, the gateway's figures are for the cores it was given alone, not for
+ * cores it shares with its own load generator (bench:load --gateway-cpus).
+ */
+export const pinning: { gateway: string | null; load: string | null } = { gateway: null, load: null };
+
+export type Role = keyof typeof pinning;
+
+export function startChild(cmd: string, args: string[], options: SpawnOptions = {}, role: Role | null = null): Child {
+  const cpus = role === null ? null : pinning[role];
+  // taskset execs the command: the pid is the command's, and every thread it starts inherits the CPUs.
+  const proc = cpus === null ? spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options }) : spawn('taskset', ['-c', cpus, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   if (proc.pid === undefined) throw new Error(`could not start ${cmd}`);
   live.add(proc);
   const child: Child = {

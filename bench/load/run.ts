@@ -26,8 +26,12 @@
  *                        tear-down, which the window leaves out), written into DIR at its exit
  *   --no-floor           skip the C floor
  *   --floor-only         only the three C floors (no gateway): what this machine can carry at all
+ *   --gateway-cpus LIST  run the gateway (and the C floor) on these CPUs only (taskset list, e.g. 0),
+ *                        sipp, gen.c and this process on the others: what the gateway carries on
+ *                        the cores it was given, not on cores it shares with its own load
  *   --keep               keep the scratch directory (data dir, scenarios, binaries)
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +46,7 @@ import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from
 import type { CpuSample } from './procfs.js';
 import { NATIVE_THREAD_NAMES } from '../../rtp/index.js';
 import { benchPorts, commandLine, exitWithin, inspectorUrl, listRecordings, recordingFiles } from './harness.js';
-import { installCleanup, sleep, stopChild } from './processes.js';
+import { installCleanup, pinning, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
 import type { AllocationLine, ProfileLine } from './profile.js';
@@ -65,16 +69,18 @@ interface Args {
   floor: boolean;
   floorOnly: boolean;
   keep: boolean;
+  /** CPUs of the gateway and the floor, and of the load (sipp, gen.c, the bench), or null (unpinned). */
+  cpus: { gateway: string; load: string } | null;
 }
 
 function usage(message: string): never {
   console.error(`bench:load: ${message}`);
-  console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--cpu-prof DIR] [--no-floor] [--floor-only] [--keep]');
+  console.error('usage: npm run bench:load -- [--calls N] [--seconds S] [--format wav|mp3|opus] [--rate R] [--warmup S] [--json FILE] [--profile] [--cpu-prof DIR] [--no-floor] [--floor-only] [--gateway-cpus LIST] [--keep]');
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const { value, num, flag } = commandLine(argv, ['calls', 'seconds', 'format', 'opus-complexity', 'rate', 'warmup', 'json', 'profile', 'cpu-prof', 'no-floor', 'floor-only', 'keep'], usage);
+  const { value, num, flag } = commandLine(argv, ['calls', 'seconds', 'format', 'opus-complexity', 'rate', 'warmup', 'json', 'profile', 'cpu-prof', 'no-floor', 'floor-only', 'gateway-cpus', 'keep'], usage);
   const opusComplexity = value('opus-complexity') === undefined ? null : Math.round(num('opus-complexity', 5, 0, 10));
   // The gateway child inherits the environment (bench/load/gatewayChild.ts).
   if (opusComplexity !== null) process.env.RECGATE_OPUS_COMPLEXITY = String(opusComplexity);
@@ -94,7 +100,26 @@ function parseArgs(argv: string[]): Args {
     floor: !flag('no-floor'),
     floorOnly: flag('floor-only'),
     keep: flag('keep'),
+    cpus: splitCpus(value('gateway-cpus')),
   };
+}
+
+/** The gateway's CPUs (a taskset list) and the others, for the load; null when not asked. */
+function splitCpus(list: string | undefined): { gateway: string; load: string } | null {
+  if (list === undefined) return null;
+  const n = os.availableParallelism();
+  const mine = new Set<number>();
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (m === null) usage(`--gateway-cpus takes a CPU list such as 0 or 0-3, got "${list}"`);
+    const lo = Number(m[1]);
+    const hi = Number(m[2] ?? m[1]);
+    for (let c = lo; c <= hi; c++) mine.add(c);
+  }
+  if ([...mine].some((c) => c >= n)) usage(`--gateway-cpus ${list}: this machine has CPUs 0-${n - 1}`);
+  const others = [...Array(n).keys()].filter((c) => !mine.has(c));
+  if (others.length === 0) usage(`--gateway-cpus ${list} leaves no CPU for sipp`);
+  return { gateway: [...mine].sort((x, y) => x - y).join(','), load: others.join(',') };
 }
 
 /** A named thread's run time over the window, % of a core; NaN when no thread has that name. */
@@ -429,6 +454,13 @@ function printFloors(calls: number, floors: [string, FloorResult][]): void {
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   installCleanup();
+  if (a.cpus !== null) {
+    pinning.gateway = a.cpus.gateway;
+    pinning.load = a.cpus.load;
+    // This process (its polls of the gateway, the recordings' checks) counts as load too.
+    const r = spawnSync('taskset', ['-a', '-p', '-c', a.cpus.load, String(process.pid)], { encoding: 'utf8' });
+    if (r.status !== 0) usage(`taskset failed: ${r.error?.message ?? r.stderr}`);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-load-'));
   process.on('exit', () => {
     if (!a.keep) fs.rmSync(dir, { recursive: true, force: true });
@@ -522,7 +554,7 @@ async function main(): Promise<void> {
       lostInGateway < 0 ? `0 (${-lostInGateway} more frames than packets: the edges)` : `${lostInGateway} (${((lostInGateway / Math.max(1, gw.receivedTotal)) * 100).toFixed(1)} %)`,
     'recordings OK': `${ok} / ${a.calls}${refused > 0 ? ` (${refused} refused: 503)` : ''}`,
   };
-  table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.opusComplexity !== null ? ` (opus complexity ${a.opusComplexity})` : ''}${a.profile ? ' (PROFILED: CPU inflated)' : ''}`, [row]);
+  table(`Gateway under load: ${a.calls} two-leg calls (sipp UAC -> recgate connect -> sipp UAS), PCMU 20 ms both legs, stereo ${a.format}${a.opusComplexity !== null ? ` (opus complexity ${a.opusComplexity})` : ''}${a.profile ? ' (PROFILED: CPU inflated)' : ''}${a.cpus === null ? '' : ` (gateway pinned to CPU ${a.cpus.gateway})`}`, [row]);
   console.log('');
   console.log(
     `- gateway: ${gw.cpuPercent.toFixed(1)} % of a core over ${gw.windowS.toFixed(1)} s, of which the main thread ${gw.mainThreadPercent.toFixed(1)} %` +
@@ -530,7 +562,8 @@ async function main(): Promise<void> {
       `(idle, no call: ${gw.idleCpuPercent.toFixed(1)} %), ${gw.packetsInWindow} packets received ` +
       `(${gw.packetsPerCallSecond.toFixed(1)}/s per call, ${PACKETS_PER_CALL_SECOND} expected); utime+stime gave ${gw.usPerPacketStat.toFixed(2)} µs/packet; ` +
       `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}; waited for a CPU ${gw.runQueueWaitPercent.toFixed(1)} % of the window; ` +
-      `sipp (both) ${gw.sippCpuPercent.toFixed(1)} % of a core; whole machine ${gw.machineBusyCores.toFixed(2)} of ${os.availableParallelism()} cores busy`,
+      `sipp (both) ${gw.sippCpuPercent.toFixed(1)} % of a core; whole machine ${gw.machineBusyCores.toFixed(2)} of ${os.availableParallelism()} cores busy` +
+      (a.cpus === null ? '' : `; pinned: the gateway on CPU ${a.cpus.gateway}, sipp and the bench on CPU ${a.cpus.load}`),
   );
   if (floor !== null) {
     console.log(

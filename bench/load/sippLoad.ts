@@ -53,7 +53,7 @@ export function startUas(o: SippLoadOptions): Child {
     '-m', String(o.calls),
     '-timeout', `${runTimeout(o)}s`,
     '-trace_err', '-error_file', errorFile(o.dir, 'uas'),
-  ]);
+  ], {}, 'load');
 }
 
 /** Starts the UAC: `calls` calls at `rate` per second, each held `holdMs`; at most `concurrent` up at once (default all). */
@@ -69,7 +69,7 @@ export function startUac(o: SippLoadOptions): Child {
     '-timeout', `${runTimeout(o)}s`,
     '-trace_err', '-error_file', errorFile(o.dir, 'uac'),
     `127.0.0.1:${o.gatewaySipPort}`,
-  ]);
+  ], {}, 'load');
 }
 
 /** Where sipp writes why its calls failed (-trace_err). */
