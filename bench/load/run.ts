@@ -50,7 +50,7 @@ import { installCleanup, pinning, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
 import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
 import type { AllocationLine, ProfileLine } from './profile.js';
-import { CALLEE_HZ, CALLER_HZ, sippCounts, sippErrors, startUac, startUas } from './sippLoad.js';
+import { CALLEE_HZ, CALLER_HZ, sippCounts, sippErrors, sippStepTrouble, startUac, startUas } from './sippLoad.js';
 
 const PACKETS_PER_CALL_SECOND = 100; // two legs x 50 packets/s (PCMU, 20 ms)
 
@@ -187,8 +187,8 @@ interface GatewayResult {
   refused: { overload: number; maxCalls: number };
   /** The overload guard's view: the highest per-second median loop delay while the calls were set up, and periods at or over the threshold in the run. */
   guard: { rampDelayP50MaxMs: number; overloadedPeriods: number };
-  /** sipp's exit codes, call counts, and its commonest error lines (-trace_err). */
-  sipp: { uac: { code: number | null; successful: number; failed: number; errors: string[] }; uas: { code: number | null; successful: number; failed: number; errors: string[] } };
+  /** sipp's exit codes, call counts, its commonest error lines (-trace_err) and the scenario steps with retransmissions, timeouts or unexpected messages. */
+  sipp: Record<'uac' | 'uas', { code: number | null; successful: number; failed: number; errors: string[]; steps: string[] }>;
   profile: { lines: ProfileLine[]; idlePercent: number } | null;
   allocations: { lines: AllocationLine[]; totalMbPerSecond: number } | null;
 }
@@ -421,7 +421,10 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         rampS,
         refused: { overload: fin.recgate_calls_refused_overload_total ?? 0, maxCalls: fin.recgate_calls_refused_max_calls_total ?? 0 },
         guard: { rampDelayP50MaxMs: rampDelayP50Max, overloadedPeriods },
-        sipp: { uac: { code: uacCode, ...counts(uac), errors: sippErrors(dir, 'uac') }, uas: { code: uasCode, ...counts(uas), errors: sippErrors(dir, 'uas') } },
+        sipp: {
+          uac: { code: uacCode, ...counts(uac), errors: sippErrors(dir, 'uac'), steps: sippStepTrouble(uac.stdout) },
+          uas: { code: uasCode, ...counts(uas), errors: sippErrors(dir, 'uas'), steps: sippStepTrouble(uas.stdout) },
+        },
         profile,
         allocations,
       },
@@ -454,6 +457,8 @@ function printFloors(calls: number, floors: [string, FloorResult][]): void {
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   installCleanup();
+  // Before pinning: once this process runs on the load's CPUs, it counts only those.
+  const machine = machineFacts();
   if (a.cpus !== null) {
     pinning.gateway = a.cpus.gateway;
     pinning.load = a.cpus.load;
@@ -465,7 +470,6 @@ async function main(): Promise<void> {
   process.on('exit', () => {
     if (!a.keep) fs.rmSync(dir, { recursive: true, force: true });
   });
-  const machine = machineFacts();
   const command = `npm run bench:load -- ${process.argv.slice(2).join(' ')}`.trim();
   console.log(`# recgate load bench — ${new Date().toISOString()}`);
   console.log(`\`${command}\``);
@@ -562,7 +566,7 @@ async function main(): Promise<void> {
       `(idle, no call: ${gw.idleCpuPercent.toFixed(1)} %), ${gw.packetsInWindow} packets received ` +
       `(${gw.packetsPerCallSecond.toFixed(1)}/s per call, ${PACKETS_PER_CALL_SECOND} expected); utime+stime gave ${gw.usPerPacketStat.toFixed(2)} µs/packet; ` +
       `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}; waited for a CPU ${gw.runQueueWaitPercent.toFixed(1)} % of the window; ` +
-      `sipp (both) ${gw.sippCpuPercent.toFixed(1)} % of a core; whole machine ${gw.machineBusyCores.toFixed(2)} of ${os.availableParallelism()} cores busy` +
+      `sipp (both) ${gw.sippCpuPercent.toFixed(1)} % of a core; whole machine ${gw.machineBusyCores.toFixed(2)} of ${machine.nproc} cores busy` +
       (a.cpus === null ? '' : `; pinned: the gateway on CPU ${a.cpus.gateway}, sipp and the bench on CPU ${a.cpus.load}`),
   );
   if (floor !== null) {
@@ -624,7 +628,10 @@ async function main(): Promise<void> {
     `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
       `(${gw.sipp.uas.successful} ok, ${gw.sipp.uas.failed} failed); ramp ${gw.rampS} s at ${a.rate} calls/s, each call held ${holdMs / 1000} s`,
   );
-  for (const who of ['uac', 'uas'] as const) for (const e of gw.sipp[who].errors) console.log(`  - sipp ${who.toUpperCase()}: ${e}`);
+  for (const who of ['uac', 'uas'] as const) {
+    for (const e of gw.sipp[who].errors) console.log(`  - sipp ${who.toUpperCase()}: ${e}`);
+    for (const e of gw.sipp[who].steps) console.log(`  - sipp ${who.toUpperCase()} step ${e}`);
+  }
   if (recs.length !== a.calls) console.log(`- ${recs.length} recordings for ${a.calls} calls`);
   console.log(
     `- recordings: ${ok}/${recs.length} OK (${CALLER_HZ} Hz left, ${CALLEE_HZ} Hz right, each in >= ${MIN_TONE_RATIO * 100} % of its 20 ms frames ` +

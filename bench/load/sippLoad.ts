@@ -101,6 +101,37 @@ export function sippErrors(dir: string, who: 'uac' | 'uas', max = 4): string[] {
   return [...counts.entries()].sort((x, y) => y[1] - x[1]).slice(0, max).map(([m, n]) => `${n}x ${m}`);
 }
 
+/**
+ * The steps of sipp's last scenario screen with a retransmission, a timeout or an unexpected
+ * message, as "<step>: <messages> messages, <n> retrans, <n> timeout, <n> unexpected" lines:
+ * where its failed calls stopped. -trace_err logs unexpected messages only, not a step that
+ * timed out (a 200 OK retransmitted until sipp gave up on its ACK), so this is the other half.
+ */
+export function sippStepTrouble(out: string): string[] {
+  const at = out.lastIndexOf('Messages  Retrans');
+  if (at === -1) return [];
+  const header = out.slice(out.lastIndexOf('\n', at) + 1, out.indexOf('\n', at));
+  // The counters stand under their headings (a step without one leaves it blank).
+  const columns = ['Messages', 'Retrans', 'Timeout', 'Unexpected'].map((h) => header.indexOf(h));
+  const lines = out.slice(out.indexOf('\n', at) + 1).split('\n');
+  const end = lines.findIndex((l) => l.startsWith('----'));
+  const trouble: string[] = [];
+  for (const line of end === -1 ? lines : lines.slice(0, end)) {
+    const counts = [0, 0, 0, 0];
+    let name = '';
+    for (const t of line.matchAll(/\S+/g)) {
+      const col = columns.findIndex((c) => Math.abs(t.index! - c) <= 3);
+      if (col !== -1 && /^\d+$/.test(t[0])) counts[col] = Number(t[0]);
+      else if (t.index! < columns[0]! - 3 && !/^[A-Z]-RTD\d$/.test(t[0])) name += `${name === '' ? '' : ' '}${t[0]}`;
+    }
+    const [messages, retrans, timeout, unexpected] = counts as [number, number, number, number];
+    // A pause's second number is the calls in it now, not a fault.
+    if (name === '' || name.startsWith('Pause') || retrans + timeout + unexpected === 0) continue;
+    trouble.push(`${name.replace(/-{2,}/g, '-')}: ${messages} messages, ${retrans} retransmitted, ${timeout} timed out, ${unexpected} unexpected`);
+  }
+  return trouble;
+}
+
 /** sipp's last "Successful call" / "Failed call" counters from its screen output. */
 export function sippCounts(out: string): { successful: number; failed: number } {
   const last = (re: RegExp): number => {
