@@ -56,6 +56,10 @@ export class Metrics {
     gauge('recgate_mixer_drift_dropped_samples_total', 'Samples the drift controller dropped to keep a fast sender in step with the mixer clock (0 while senders keep time), since start', () => rtp('driftDropped'));
     gauge('recgate_recording_failures_total', 'Recordings that failed (disk, queue, I/O), since start', () => gateway.recordings.failures);
     gauge('recgate_webhook_queue_depth', 'Webhook deliveries waiting', () => gateway.store.pendingDeliveries());
+    const checkpoints = () => gateway.store.checkpointStats?.() ?? null;
+    gauge('recgate_store_checkpoint_worker', "The store's journal (SQLite WAL) is copied into its file by a worker thread: 1, or inside the event loop's commits: 0", () => (checkpoints()?.running === true ? 1 : 0));
+    gauge('recgate_store_wal_frames', "Pages in the store's journal (SQLite WAL) at the worker's last checkpoint round (stays small while it keeps up)", () => checkpoints()?.walFrames ?? 0);
+    gauge('recgate_store_checkpoint_rounds_total', 'Checkpoint rounds of the worker since start', () => checkpoints()?.rounds ?? 0);
     new client.Gauge({
       name: 'recgate_thread_cpu_seconds_total',
       help: 'CPU time of the main thread (thread="main": the event loop, which carries SIP, the API and every call\'s media; near 1 s per second it is saturated) and of the native UDP receive and send threads (udp_recv, udp_send), since start (Linux)',

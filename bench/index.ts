@@ -11,6 +11,7 @@ import { benchMixer } from './mixerBench.js';
 import { benchG711, benchParse, benchPipelineVirtual } from './codecBench.js';
 import { benchEncoders } from './encoderBench.js';
 import { benchUdp } from './udpBench.js';
+import { benchStore } from './storeBench.js';
 import { buildC, table } from './util.js';
 
 function arg(name: string, fallback: number): number {
@@ -33,6 +34,7 @@ table('G.711 decode', benchG711(c));
 table('RTP header parse', benchParse());
 table('Receive path in virtual time: 2 PCMU legs, every 8th pair reordered; 10^6 ticks for heap and GC', await benchPipelineVirtual());
 table('Encoders (8 kHz input, 60 s of tone + noise), x realtime = audio seconds per CPU second', benchEncoders());
+table("Store writes on the event loop per recording (insert + 2 state changes, a commit each), SQLite's checkpoints in the commits vs on a worker thread", await benchStore(quick ? 1000 : 3000));
 table(
   `Whole pipeline over UDP on 127.0.0.1: ${calls} calls x 2 legs PCMU 20 ms, load generator in another process, ${seconds} s`,
   await benchUdp(calls, seconds),

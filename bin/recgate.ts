@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     return;
   }
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const store = SqliteStore.open(path.join(config.dataDir, 'recgate.db'));
+  const store = SqliteStore.open(path.join(config.dataDir, 'recgate.db'), { checkpoint: 'worker' });
   const dispatcher = new WebhookDispatcher({ store });
   const recordings = new RecordingService({ store, dataDir: config.dataDir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity, encoderThreads: config.encoderThreads });
   const gateway = new Gateway(config, routes, { store, recordings });

@@ -51,6 +51,7 @@ export type {
 } from './RecordingService.js';
 export { SqliteStore, MAX_PAGE_SIZE } from './store/SqliteStore.js';
 export type { SqliteStoreOptions } from './store/SqliteStore.js';
+export type { CheckpointReply, CheckpointStats } from './store/Checkpointer.js';
 export { WebhookDispatcher, signWebhook, verifyWebhookSignature, webhookRetryDelayMs, WEBHOOK_SIGNATURE_HEADER } from './webhooks.js';
 export type { WebhookDispatcherOptions } from './webhooks.js';
 export { LocalStorage } from './storage.js';

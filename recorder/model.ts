@@ -3,6 +3,7 @@
  * outbox, call flows and conferences. Plain rows, named like the REST API's JSON (snake_case), so the API returns them
  * with little mapping. Times are ISO 8601 UTC strings with milliseconds ('' when unset).
  */
+import type { CheckpointStats } from './store/Checkpointer.js';
 
 /** A recording's states move forward only (see RECORDING_TRANSITIONS). */
 export type RecordingStatus = 'initiating' | 'recording' | 'paused' | 'stopping' | 'ended' | 'failed' | 'deleted';
@@ -302,6 +303,8 @@ export interface Store {
    * dies inside it. Nested calls join the outer one.
    */
   atomically<T>(fn: () => T): T;
+  /** Figures of the thread that checkpoints the store's journal off the event loop; null (or absent) when there is none. */
+  checkpointStats?(): CheckpointStats | null;
   close(): void;
 }
 

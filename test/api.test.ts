@@ -274,6 +274,16 @@ test('metrics: Prometheus text with the gateway gauges', async () => {
   const p50 = Number(/^recgate_event_loop_delay_p50_seconds (\S+)/m.exec(text)![1]);
   const p99 = Number(/^recgate_event_loop_delay_p99_seconds (\S+)/m.exec(text)![1]);
   assert.ok(p50 >= 0.008 && p50 < 1 && p50 <= p99, `p50 ${p50} s, p99 ${p99} s`);
+  // The store's journal is checkpointed by its worker thread, round after round.
+  const rounds = async (): Promise<number> => {
+    const t = (await api.request('GET', '/metrics', { token: null })).bytes.toString();
+    assert.match(t, /^recgate_store_checkpoint_worker 1$/m);
+    assert.match(t, /^recgate_store_wal_frames \d+$/m);
+    return Number(/^recgate_store_checkpoint_rounds_total (\d+)$/m.exec(t)![1]);
+  };
+  const first = await rounds();
+  await new Promise((r) => setTimeout(r, 600));
+  assert.ok((await rounds()) > first, 'a round every 250 ms');
 });
 
 test('metrics: CPU seconds of the main thread and of the native UDP threads, which follow the work done', async () => {

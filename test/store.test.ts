@@ -838,4 +838,89 @@ test('JSON columns: a damaged tracks, actions, participants or recording reads a
   }
 });
 
+/** Frames in a WAL file now (32-byte header, then each frame a 24-byte header and a page). */
+function walFrames(file: string, pageSize = 4096): number {
+  try {
+    return Math.max(0, (fs.statSync(`${file}-wal`).size - 32) / (pageSize + 24));
+  } catch {
+    return 0;
+  }
+}
+
+/** `n` recordings, each its own commit (as the gateway writes them): a few WAL pages each. */
+function burst(store: SqliteStore, from: number, n: number): void {
+  for (let i = from; i < from + n; i++) store.insertRecording(recording(`burst-${i}`, { options: { note: 'x'.repeat(400) } }));
+}
+
+test("checkpoint 'worker': commits leave the WAL to a worker thread, which copies all of it; 'auto' checkpoints inside the commits", async () => {
+  const dir = tmpDir();
+  try {
+    // SQLite's own checkpoint runs in the commit that takes the WAL past 1,000 pages.
+    const autoFile = path.join(dir, 'auto.db');
+    const auto = SqliteStore.open(autoFile);
+    auto.createAccount(account('A'));
+    burst(auto, 0, 600);
+    const autoFrames = walFrames(autoFile);
+    assert.ok(autoFrames < 1200, `'auto' keeps the WAL near 1,000 frames, found ${autoFrames}`);
+    assert.is(auto.checkpointStats(), null);
+    auto.close();
+
+    // With the worker (its periodic rounds an hour apart here), no commit checkpoints.
+    const file = path.join(dir, 'worker.db');
+    const store = SqliteStore.open(file, { checkpoint: 'worker', checkpointIntervalMs: 3_600_000 });
+    store.createAccount(account('A'));
+    burst(store, 0, 600);
+    const frames = walFrames(file);
+    assert.ok(frames > 1500, `the same writes left ${frames} frames in the WAL: no checkpoint in a commit`);
+    const round = await store.checkpointNow();
+    assert.ok(round !== null, 'the worker answered');
+    assert.is(round.busy, 0);
+    assert.ok(round.log >= frames - 1, `the round saw the WAL: ${round.log} of ${frames} frames`);
+    assert.is(round.checkpointed, round.log, 'every frame is in the database file now');
+    assert.ok(round.threadId > 0, 'on a worker thread, not the event loop');
+    const st = store.checkpointStats()!;
+    assert.equal([st.running, st.walFrames, st.walFramesCheckpointed, st.threadId], [true, round.log, round.log, round.threadId]);
+    // The WAL starts over after a complete checkpoint: the next writes reuse it from the top.
+    burst(store, 600, 10);
+    assert.ok(walFrames(file) <= frames, 'the WAL file did not grow');
+    store.close();
+    // The worker's connection closes last, emptying the WAL into the file; every row is there.
+    for (let i = 0; i < 100 && fs.existsSync(`${file}-wal`); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.not.ok(fs.existsSync(`${file}-wal`), 'the WAL is gone after both connections closed');
+    const raw = new Database(file, { readonly: true });
+    assert.is(raw.prepare("SELECT count(*) FROM recordings WHERE id LIKE 'burst-%'").pluck().get(), 610);
+    raw.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("checkpoint 'worker': when the worker dies, the store's connection checkpoints again (the WAL stays bounded)", async () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'recgate.db');
+    const store = SqliteStore.open(file, { checkpoint: 'worker', checkpointIntervalMs: 3_600_000 });
+    store.createAccount(account('A'));
+    assert.ok((await store.checkpointNow()) !== null, 'the worker runs');
+    await store.terminateCheckpointerForTest();
+    for (let i = 0; i < 100 && store.checkpointStats()!.running; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(store.checkpointStats()!.running, false);
+    assert.is(await store.checkpointNow(), null, 'no worker to ask');
+    burst(store, 0, 600);
+    const frames = walFrames(file);
+    assert.ok(frames < 1200, `the WAL holds ${frames} frames: SQLite checkpoints in the commits again`);
+    assert.is(store.getRecording('burst-599')?.id, 'burst-599');
+    store.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("checkpoint 'worker' is refused a bad interval; ':memory:' has no worker", () => {
+  assert.is(codeOf(() => SqliteStore.open(':memory:', { checkpoint: 'worker', checkpointIntervalMs: 0 })), 'ERR_INVALID_ARGUMENT');
+  const mem = SqliteStore.open(':memory:', { checkpoint: 'worker' });
+  assert.is(mem.checkpointStats(), null);
+  mem.close();
+});
+
 test.run();

@@ -11,8 +11,11 @@
  * Constraint violations (an id that exists, an unknown account) throw InvalidArgumentError; a
  * store used after close() throws InvalidStateError.
  */
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { InvalidArgumentError, InvalidStateError } from '../../common/index.js';
+import { Checkpointer } from './Checkpointer.js';
+import type { CheckpointReply, CheckpointStats } from './Checkpointer.js';
 import type {
   AccountRow,
   CallQuery,
@@ -35,7 +38,20 @@ import { migrate } from './migrations.js';
 export interface SqliteStoreOptions {
   /** How long a statement waits for another connection's write lock, ms (5000). */
   busyTimeoutMs?: number;
+  /**
+   * Who moves the WAL into the database file: 'auto', SQLite inside the commit that crosses
+   * 1,000 pages (on the caller's thread); 'worker', a worker thread every `checkpointIntervalMs`
+   * (Checkpointer.ts: the gateway's event loop must not wait for it). Default 'auto'.
+   */
+  checkpoint?: 'auto' | 'worker';
+  /** How often the worker checkpoints, ms (250). */
+  checkpointIntervalMs?: number;
 }
+
+/** SQLite's own default, given back to the store's connection when the checkpoint worker fails. */
+const AUTO_CHECKPOINT_PAGES = 1000;
+/** The WAL file is cut back to this size when it restarts, bytes: a burst must not leave it large. */
+const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
 
 /** Largest page a list returns. */
 export const MAX_PAGE_SIZE = 100;
@@ -295,6 +311,7 @@ function isConstraintError(err: unknown): boolean {
 
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
+  #checkpointer: Checkpointer | null = null;
   /** The schema version after migration. */
   readonly schemaVersion: number;
   /** Statements of list queries, one per combination of filters, each prepared once. */
@@ -460,23 +477,59 @@ export class SqliteStore implements Store {
    * Opens (creating if needed) the database at `path` (':memory:' for a private in-memory one)
    * and brings its schema up to date.
    */
-  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  static open(file: string, options: SqliteStoreOptions = {}): SqliteStore {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
       throw new InvalidArgumentError(`busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`);
     }
-    const db = new Database(path, { timeout: busyTimeoutMs });
+    const intervalMs = options.checkpointIntervalMs ?? 250;
+    if (!Number.isInteger(intervalMs) || intervalMs < 1) {
+      throw new InvalidArgumentError(`checkpointIntervalMs must be a positive integer, got ${String(intervalMs)}`);
+    }
+    const db = new Database(file, { timeout: busyTimeoutMs });
+    let store: SqliteStore;
     try {
       db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode: a commit may be lost on power failure, never corrupted.
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      return new SqliteStore(db);
+      store = new SqliteStore(db);
     } catch (err) {
       db.close();
       throw err;
     }
+    if (options.checkpoint === 'worker' && file !== ':memory:' && file !== '') store.#checkpointOnWorker(path.resolve(file), intervalMs);
+    return store;
+  }
+
+  #checkpointOnWorker(file: string, intervalMs: number): void {
+    const db = this.#db;
+    const giveBack = (): void => {
+      if (db.open) db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+    };
+    db.pragma('wal_autocheckpoint = 0');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+    try {
+      this.#checkpointer = new Checkpointer(file, intervalMs, giveBack);
+    } catch {
+      giveBack();
+    }
+  }
+
+  /** The checkpoint worker's figures, or null when SQLite checkpoints in the commits ('auto'). */
+  checkpointStats(): CheckpointStats | null {
+    return this.#checkpointer?.stats() ?? null;
+  }
+
+  /** Runs a checkpoint round on the worker now; null without one (tests). */
+  checkpointNow(): Promise<CheckpointReply | null> {
+    return this.#checkpointer?.checkpointNow() ?? Promise.resolve(null);
+  }
+
+  /** Tests only: the checkpoint worker dies as in a crash. */
+  terminateCheckpointerForTest(): Promise<number> {
+    return this.#checkpointer?.terminateForTest() ?? Promise.resolve(0);
   }
 
   /** The journal mode in effect ('wal' for a file, 'memory' for ':memory:'). */
@@ -713,8 +766,12 @@ export class SqliteStore implements Store {
     return this.#check().transaction(fn)();
   }
 
-  /** Closes the database; safe to call twice. */
+  /**
+   * Closes the database; safe to call twice. The checkpoint worker runs a last round and closes
+   * its connection after this one (the last connection to close empties the WAL).
+   */
   close(): void {
+    void this.#checkpointer?.close();
     if (this.#db.open) this.#db.close();
   }
 

@@ -59,7 +59,7 @@ export async function startGateway(
   };
   fs.mkdirSync(dir, { recursive: true });
   // The same wiring as bin/recgate.ts: store, webhook dispatcher (fast retries here), recordings.
-  const store = SqliteStore.open(path.join(dir, 'recgate.db'));
+  const store = SqliteStore.open(path.join(dir, 'recgate.db'), { checkpoint: 'worker' });
   const dispatcher = new WebhookDispatcher({ store, baseDelayMs: opts.webhookDelayMs ?? 50, pollMs: 50 });
   const recordings = new RecordingService({ store, dataDir: dir, dispatcher, minFreeBytes: config.minFreeMb * 1024 * 1024, encoderThreads: config.encoderThreads });
   const gateway = new Gateway(config, opts.routes === undefined ? defaultRoutes() : parseRoutes(opts.routes), { store, recordings });
