@@ -90,12 +90,14 @@ export function sippErrors(dir: string, who: 'uac' | 'uas', max = 4): string[] {
   }
   const counts = new Map<string, number>();
   for (const line of text.split('\n')) {
-    // An entry starts "2026-12-07\t09:00:46.681276\t1796634046.681276: <message>"; the SIP
-    // message it quotes follows on lines of its own, which are left out.
-    const m = /^\S+\t\S+\t[\d.]+: (.*)$/.exec(line);
+    // An entry starts "2026-12-07\t09:00:46.681276\t1796634046.681276: <message>" (after the
+    // closing quote of the SIP message the one before quoted, when there is one); the message
+    // it quotes follows on lines of its own (CRLF), which are left out.
+    const m = /^'?\d{4}-\d\d-\d\d\t\S+\t[\d.]+: ([^\r]*)/.exec(line);
     const msg = m?.[1]?.trim() ?? '';
     if (msg === '') continue;
-    const key = msg.replace(/\d+/g, 'N').slice(0, 160);
+    // Calls differ by their Call-ID and long numbers; status codes and steps are kept.
+    const key = msg.replace(/Call-Id '[^']*'/, "Call-Id '…'").replace(/\d{4,}/g, 'N').slice(0, 160);
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts.entries()].sort((x, y) => y[1] - x[1]).slice(0, max).map(([m, n]) => `${n}x ${m}`);
