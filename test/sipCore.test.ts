@@ -8,11 +8,19 @@
  * and their absorption happen for real; tests that count retransmissions or wait for 64*T1
  * drive a FakeTimers clock through TransactionLayerOptions instead of waiting.
  */
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { freeUdpPort } from './helpers/baresip.js';
+import { writeScenario } from './helpers/sipp.js';
+import { uasLateRingScenario } from './helpers/sippScenarios.js';
 import {
   FakeTimers,
   SipTransport,
@@ -991,6 +999,54 @@ test('regression (a TCP connect in flight at close() leaked its socket): the sen
     await transport.close();
     for (const s of sockets) s.destroy(); // server.close() waits for every connection
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test('regression (INVITE resent after a stall): a 180 already in the socket when the event loop resumes stops Timer A before it fires', async () => {
+  // A real UAS (sipp) rings 20 ms after the INVITE and answers at once, while this process's
+  // event loop is held up for 6 T1 by a socket callback (as by a batch of RTP) right after the
+  // INVITE left. The loop then goes on to its timers phase before the poll phase that reads the SIP
+  // socket: Timer A, due since 50 ms, resent the INVITE although its 180 was waiting. sipp's UAS
+  // aborts a call that gets an INVITE after its 200 (bench:load lost the callee's audio of 41-86
+  // calls of 900 that way).
+  const alice = await agent({ user: 'alice' });
+  const port = await freeUdpPort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recgate-stall-'));
+  const scenario = writeScenario(dir, 'uas.xml', uasLateRingScenario(20));
+  const sipp = spawn('sipp', ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-m', '1', '-nostdin'], { stdio: 'ignore' });
+  const busy = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => busy.bind(0, '127.0.0.1', () => resolve()));
+    let heldMs = 0;
+    busy.on('message', () => {
+      const start = Date.now();
+      while (Date.now() - start < 6 * SMALL.T1);
+      heldMs = Date.now() - start;
+    });
+    await sleep(1000); // sipp binds its port
+    let invites = 0;
+    const send = alice.transport.send.bind(alice.transport);
+    alice.transport.send = (message, destination) => {
+      if (message.kind !== 'request' || message.method !== 'INVITE') return send(message, destination);
+      invites++;
+      // Once the first INVITE is on the wire, a datagram to the busy socket holds the loop.
+      return send(message, destination).then((ok) => {
+        if (invites === 1) busy.send(Buffer.from('hold'), busy.address().port, '127.0.0.1');
+        return ok;
+      });
+    };
+    const caller = call(alice, port, 'udp');
+    await until(() => caller.state === 'confirmed', 'the call is answered and ACKed');
+    assert.ok(heldMs >= 6 * SMALL.T1, 'the loop was held past Timer A');
+    assert.is(find(alice.received, isResponse(180)).length, 1, "sipp's 180 arrived");
+    assert.is(invites, 1, 'the INVITE went out once: the waiting 180 was read before Timer A fired');
+    caller.bye();
+    await until(() => find(alice.received, isResponse(200, 'BYE')).length === 1, 'the BYE answered');
+  } finally {
+    sipp.kill('SIGKILL');
+    busy.close();
+    await alice.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -97,7 +97,7 @@ export function sippErrors(dir: string, who: 'uac' | 'uas', max = 4): string[] {
     const msg = m?.[1]?.trim() ?? '';
     if (msg === '') continue;
     // Calls differ by their Call-ID and long numbers; status codes and steps are kept.
-    const key = msg.replace(/Call-Id '[^']*'/, "Call-Id '…'").replace(/\d{4,}/g, 'N').slice(0, 160);
+    const key = msg.replace(/Call-Id '[^']*'/, "Call-Id '…'").replace(/^Dead call \S+/, 'Dead call …').replace(/\d{4,}/g, 'N').slice(0, 160);
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts.entries()].sort((x, y) => y[1] - x[1]).slice(0, max).map(([m, n]) => `${n}x ${m}`);

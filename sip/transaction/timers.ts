@@ -29,15 +29,46 @@ export interface TimerApi {
   clear(handle: TimerHandle | null): void;
 }
 
+/** A Node timer whose callback, once due, waits for the socket reads that are ready. */
+class NodeTimer implements TimerHandle {
+  readonly id: NodeJS.Timeout;
+  immediate: NodeJS.Immediate | null = null;
+
+  constructor(fn: () => void, ms: number) {
+    this.id = setTimeout(() => {
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        fn();
+      });
+      this.immediate.unref();
+    }, ms);
+    // Protocol timers must not keep a stopping process alive.
+    this.id.unref();
+  }
+
+  clear(): void {
+    clearTimeout(this.id);
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.immediate = null;
+  }
+}
+
+/**
+ * Node's timers, with one difference: a due timer fires after the I/O that is ready, not
+ * before it. After the event loop was held up (a busy media thread, a long collection), its
+ * timers phase runs before the poll phase that reads the sockets, so Timer A would resend an
+ * INVITE whose 180 was already in the socket, unread, and Timer G a 200 whose ACK was. Under
+ * load, that is more traffic exactly when there is least room: at 900 calls on one core,
+ * bench:load's sipp UAS saw such a second INVITE after its 200 OK, aborted 41-86 calls and sent
+ * no audio on them. The callback therefore runs from setImmediate (the check phase, after poll):
+ * a response or ACK that is waiting is read first and stops the timer.
+ */
 export const nodeTimers: TimerApi = {
   set(fn, ms) {
-    const t = setTimeout(fn, ms);
-    // Protocol timers must not keep a stopping process alive.
-    t.unref();
-    return { id: t };
+    return new NodeTimer(fn, ms);
   },
   clear(handle) {
-    if (handle !== null) clearTimeout(handle.id as NodeJS.Timeout);
+    if (handle instanceof NodeTimer) handle.clear();
   },
 };
 

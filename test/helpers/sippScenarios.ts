@@ -251,6 +251,27 @@ ${uasReply('200 OK', false)}
 </scenario>`;
 }
 
+/** A UAS that takes `delayMs` to ring, then answers at once (with SDP), and hangs up when told (BYE). */
+export function uasLateRingScenario(delayMs: number): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas late ring">
+  <recv request="INVITE" crlf="true"/>
+  <pause milliseconds="${delayMs}"/>
+${uasReply('180 Ringing', true)}
+${uasReply('200 OK', true, `v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+`, true)}
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+${uasReply('200 OK', false)}
+</scenario>`;
+}
+
 /** A UAS that rings until CANCEL (answers 200 to it and 487 to the INVITE). */
 export function uasRingScenario(): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
