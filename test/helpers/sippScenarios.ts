@@ -227,6 +227,17 @@ ${body ? `      ${body}` : ''}
     ]]>
   </send>`;
 
+/** The UAS's PCMU 20 ms answer, its audio on `port` (a sipp keyword). */
+const uasAnswerSdp = (port: string): string => `v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio ${port} RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      a=ptime:20
+`;
+
 /** A UAS that rings and answers, streams `toneFile` (PCMU) after the ACK, until the BYE. */
 export function uasToneScenario(toneFile: string, ringMs = 200): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -234,15 +245,7 @@ export function uasToneScenario(toneFile: string, ringMs = 200): string {
   <recv request="INVITE" crlf="true"/>
 ${uasReply('180 Ringing', true)}
   <pause milliseconds="${ringMs}"/>
-${uasReply('200 OK', true, `v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [rtpstream_audio_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-      a=ptime:20
-`, true)}
+${uasReply('200 OK', true, uasAnswerSdp('[rtpstream_audio_port]'), true)}
   <recv request="ACK" rtd="true" crlf="true"/>
   <nop><action><exec rtp_stream="${toneFile},-1,0"/></action></nop>
   <recv request="BYE"/>
@@ -258,14 +261,7 @@ export function uasLateRingScenario(delayMs: number): string {
   <recv request="INVITE" crlf="true"/>
   <pause milliseconds="${delayMs}"/>
 ${uasReply('180 Ringing', true)}
-${uasReply('200 OK', true, `v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-`, true)}
+${uasReply('200 OK', true, uasAnswerSdp('[media_port]'), true)}
   <recv request="ACK"/>
   <recv request="BYE"/>
 ${uasReply('200 OK', false)}
