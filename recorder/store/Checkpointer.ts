@@ -15,6 +15,10 @@
  * changes for durability: a commit is in the WAL either way, and a crash leaves the WAL for the
  * next open to replay. When the worker cannot start or dies, `onFail` gives the checkpoints
  * back to the store's connection (else the WAL would grow without bound).
+ *
+ * The worker (checkpointWorker.mjs) is plain JavaScript and speaks the messages typed below: a
+ * worker that registers tsx also starts Node 20's module-hooks thread, 30 MiB of RSS in all
+ * against 13 MiB without.
  */
 import { Worker } from 'node:worker_threads';
 
