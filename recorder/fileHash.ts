@@ -126,9 +126,10 @@ export function hashFile(path: string, size = Infinity): Promise<string> {
  * Starts the hash worker now and resolves once it has hashed (an empty prefix of its own
  * file): true when it runs, false when hashing falls back to the event loop. The gateway calls
  * it at start-up. Started at the first recording's end instead, under load, the worker's first
- * load (tsx compiling its TypeScript, once per install) landed while 80 calls a second ended:
- * on a 2-core machine full with 800 calls every first bench:load run in a fresh clone lost
- * audio (4 of 4 runs; 156 to 780 of 800 recordings whole), and none once the worker was warm.
+ * load (then tsx compiling its TypeScript, once per install; the worker is plain JavaScript
+ * since) landed while 80 calls a second ended: on a 2-core machine full with 800 calls every
+ * first bench:load run in a fresh clone lost audio (4 of 4 runs; 156 to 780 of 800 recordings
+ * whole), and none once the worker was warm.
  */
 export function warmFileHash(): Promise<boolean> {
   return hasher.hash(fileURLToPath(new URL('./hashWorker.mjs', import.meta.url)), 0).then(
