@@ -13,36 +13,12 @@ import path from 'node:path';
 import { SqliteStore } from '../recorder/index.js';
 import type { RecordingRow } from '../recorder/index.js';
 import type { Row } from './util.js';
+import { recordingRow } from '../test/helpers/rows.js';
 
+/** A stereo WAV recording of its own call, as the gateway inserts it when a call is answered. */
 function recording(id: string): RecordingRow {
   const now = new Date().toISOString();
-  return {
-    id,
-    account_id: 'bench',
-    reference_type: 'call',
-    reference_id: `call-${id}`,
-    status: 'recording',
-    format: 'wav',
-    channels: 'stereo',
-    sample_rate: 8000,
-    bitrate: null,
-    participant: 'all',
-    label: '',
-    duration_ms: 0,
-    file_size: 0,
-    checksum_sha256: '',
-    pauses: [],
-    recovered: false,
-    reason: '',
-    file_path: `recordings/${id}.wav`,
-    options: { format: 'wav', channels: 'stereo' },
-    tm_start: now,
-    tm_end: '',
-    tm_create: now,
-    tm_update: now,
-    tm_delete: '',
-    tracks: [],
-  };
+  return recordingRow(id, { account_id: 'bench', reference_id: `call-${id}`, channels: 'stereo', options: { format: 'wav', channels: 'stereo' }, tm_start: now, tm_create: now, tm_update: now });
 }
 
 async function run(mode: 'auto' | 'worker', recordings: number): Promise<Row> {
@@ -51,7 +27,7 @@ async function run(mode: 'auto' | 'worker', recordings: number): Promise<Row> {
     const store = SqliteStore.open(path.join(dir, 'recgate.db'), { checkpoint: mode });
     const now = new Date().toISOString();
     store.createAccount({ id: 'bench', name: 'bench', token_sha256: '', webhook_url: '', webhook_secret: '', admin: false, tm_create: now, tm_update: now });
-    // The worker's first round (its thread starts, tsx loads) is not what is measured.
+    // The worker's first round (its thread starts) is not what is measured.
     if (mode === 'worker') await store.checkpointNow();
     const ms: number[] = [];
     for (let i = 0; i < recordings; i++) {

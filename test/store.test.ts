@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { RecgateError } from '../common/index.js';
 import { SqliteStore } from '../recorder/index.js';
 import { MIGRATIONS, migrate } from '../recorder/store/migrations.js';
+import { recordingRow } from './helpers/rows.js';
 
 /** The newest schema version this code knows. */
 const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -35,36 +36,8 @@ function account(id: string, patch: Partial<AccountRow> = {}): AccountRow {
   };
 }
 
-function recording(id: string, patch: Partial<RecordingRow> = {}): RecordingRow {
-  return {
-    id,
-    account_id: 'A',
-    reference_type: 'call',
-    reference_id: 'call-1',
-    status: 'recording',
-    format: 'wav',
-    channels: 'mono',
-    sample_rate: 8000,
-    bitrate: null,
-    participant: 'all',
-    label: '',
-    duration_ms: 0,
-    file_size: 0,
-    checksum_sha256: '',
-    pauses: [],
-    recovered: false,
-    reason: '',
-    file_path: `recordings/${id}.wav`,
-    options: {},
-    tm_start: '',
-    tm_end: '',
-    tm_create: tm(0),
-    tm_update: tm(0),
-    tm_delete: '',
-    tracks: [],
-    ...patch,
-  };
-}
+/** A recording row (tm(0) is the helper's ROW_TIME). */
+const recording = recordingRow;
 
 function call(id: string, patch: Partial<CallRow> = {}): CallRow {
   return {

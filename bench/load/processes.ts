@@ -30,7 +30,8 @@ export type Role = keyof typeof pinning;
 export function startChild(cmd: string, args: string[], options: SpawnOptions = {}, role: Role | null = null): Child {
   const cpus = role === null ? null : pinning[role];
   // taskset execs the command: the pid is the command's, and every thread it starts inherits the CPUs.
-  const proc = cpus === null ? spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options }) : spawn('taskset', ['-c', cpus, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const [file, argv] = cpus === null ? [cmd, args] : ['taskset', ['-c', cpus, cmd, ...args]];
+  const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   if (proc.pid === undefined) throw new Error(`could not start ${cmd}`);
   live.add(proc);
   const child: Child = {

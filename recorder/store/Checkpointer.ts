@@ -65,7 +65,7 @@ export class Checkpointer {
   #running = true;
   #closing: Promise<void> | null = null;
   readonly #onFail: () => void;
-  readonly #stats: CheckpointStats = { running: true, rounds: 0, busyRounds: 0, walFrames: 0, walFramesCheckpointed: 0, maxMs: 0, threadId: 0 };
+  readonly #stats: Omit<CheckpointStats, 'running'> = { rounds: 0, busyRounds: 0, walFrames: 0, walFramesCheckpointed: 0, maxMs: 0, threadId: 0 };
 
   /** Throws when the worker cannot be created; `onFail` runs if it fails later. */
   constructor(path: string, intervalMs: number, onFail: () => void) {

@@ -32,15 +32,15 @@ export interface TimerApi {
 /** A Node timer whose callback, once due, waits for the socket reads that are ready. */
 class NodeTimer implements TimerHandle {
   readonly id: NodeJS.Timeout;
-  immediate: NodeJS.Immediate | null = null;
+  #immediate: NodeJS.Immediate | null = null;
 
   constructor(fn: () => void, ms: number) {
     this.id = setTimeout(() => {
-      this.immediate = setImmediate(() => {
-        this.immediate = null;
+      this.#immediate = setImmediate(() => {
+        this.#immediate = null;
         fn();
       });
-      this.immediate.unref();
+      this.#immediate.unref();
     }, ms);
     // Protocol timers must not keep a stopping process alive.
     this.id.unref();
@@ -48,8 +48,8 @@ class NodeTimer implements TimerHandle {
 
   clear(): void {
     clearTimeout(this.id);
-    if (this.immediate !== null) clearImmediate(this.immediate);
-    this.immediate = null;
+    if (this.#immediate !== null) clearImmediate(this.#immediate);
+    this.#immediate = null;
   }
 }
 
