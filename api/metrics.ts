@@ -8,6 +8,7 @@ import type { Gateway } from '../calls/index.js';
 import { threadTimes } from '../common/index.js';
 import type { ThreadTimes } from '../common/index.js';
 import { NATIVE_THREAD_NAMES } from '../rtp/index.js';
+import { batchWriteStats } from '../recorder/index.js';
 
 /**
  * CPU seconds (user + system) of the main thread (the event loop: SIP, API, and every call's
@@ -60,6 +61,9 @@ export class Metrics {
     gauge('recgate_store_checkpoint_worker', "The store's journal (SQLite WAL) is copied into its file by a worker thread: 1, or inside the event loop's commits: 0", () => (checkpoints()?.running === true ? 1 : 0));
     gauge('recgate_store_wal_frames', "Pages in the store's journal (SQLite WAL) at the worker's last checkpoint round (stays small while it keeps up)", () => checkpoints()?.walFrames ?? 0);
     gauge('recgate_store_checkpoint_rounds_total', 'Checkpoint rounds of the worker since start', () => checkpoints()?.rounds ?? 0);
+    gauge('recgate_file_writes_batched', "Recordings' file writes go to the threadpool as one job per event-loop turn (native/fileio.c): 1, or an fs.write each: 0", () => (batchWriteStats().path.startsWith('batched') ? 1 : 0));
+    gauge('recgate_file_writes_total', "Recordings' file writes submitted in batches since start", () => batchWriteStats().writes);
+    gauge('recgate_file_write_jobs_total', 'Threadpool jobs those writes took since start', () => batchWriteStats().jobs);
     new client.Gauge({
       name: 'recgate_thread_cpu_seconds_total',
       help: 'CPU time of the main thread (thread="main": the event loop, which carries SIP, the API and every call\'s media; near 1 s per second it is saturated) and of the native UDP receive and send threads (udp_recv, udp_send), since start (Linux)',

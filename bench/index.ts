@@ -12,6 +12,7 @@ import { benchG711, benchParse, benchPipelineVirtual } from './codecBench.js';
 import { benchEncoders } from './encoderBench.js';
 import { benchUdp } from './udpBench.js';
 import { benchStore } from './storeBench.js';
+import { benchWrites } from './writeBench.js';
 import { buildC, table } from './util.js';
 
 function arg(name: string, fallback: number): number {
@@ -35,6 +36,10 @@ table('RTP header parse', benchParse());
 table('Receive path in virtual time: 2 PCMU legs, every 8th pair reordered; 10^6 ticks for heap and GC', await benchPipelineVirtual());
 table('Encoders (8 kHz input, 60 s of tone + noise), x realtime = audio seconds per CPU second', benchEncoders());
 table("Store writes on the event loop per recording (insert + 2 state changes, a commit each), SQLite's checkpoints in the commits vs on a worker thread", await benchStore(quick ? 1000 : 3000));
+table(
+  "Recordings' file writes: 800 sinks fed a 20 ms stereo frame every 20 ms, flushed at the 250 ms boundaries; an fs.write each vs one threadpool job per event-loop turn",
+  await benchWrites(800, quick ? 3 : 6),
+);
 table(
   `Whole pipeline over UDP on 127.0.0.1: ${calls} calls x 2 legs PCMU 20 ms, load generator in another process, ${seconds} s`,
   await benchUdp(calls, seconds),

@@ -12,6 +12,7 @@ export type {
   StopReason,
 } from './Recording.js';
 export { FileSink } from './FileSink.js';
+export { batchWriteStats, useBatchedWrites } from './batchWrite.js';
 export type { FileSinkOptions } from './FileSink.js';
 export { parseRecordingSpec, channelCount, RECORDING_DEFAULTS, RECORDING_OPTION_KEYS, RecordingOptionError } from './options.js';
 export type { RecordingSpec, Participant } from './options.js';

@@ -281,6 +281,11 @@ test('metrics: Prometheus text with the gateway gauges', async () => {
     assert.match(t, /^recgate_store_wal_frames \d+$/m);
     return Number(/^recgate_store_checkpoint_rounds_total (\d+)$/m.exec(t)![1]);
   };
+  // The recordings of the earlier tests went to the disk in batches: fewer jobs than writes.
+  assert.match(text, /^recgate_file_writes_batched 1$/m);
+  const writes = Number(/^recgate_file_writes_total (\d+)$/m.exec(text)![1]);
+  const jobs = Number(/^recgate_file_write_jobs_total (\d+)$/m.exec(text)![1]);
+  assert.ok(writes > 0 && jobs > 0 && jobs <= writes, `${writes} writes in ${jobs} jobs`);
   const first = await rounds();
   await new Promise((r) => setTimeout(r, 600));
   assert.ok((await rounds()) > first, 'a round every 250 ms');

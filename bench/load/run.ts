@@ -178,6 +178,8 @@ interface GatewayResult {
   packetsPerRecvRound: number;
   recvRingFullInWindow: number;
   packetsPerWake: number;
+  /** Recordings' file writes per threadpool job in the window (NaN: an fs.write each). */
+  writesPerJob: number;
   receivedTotal: number;
   lostTotal: number;
   concealedTotal: number;
@@ -414,6 +416,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         recvRingFullInWindow: inWindow('recgate_udp_recv_ring_full_total', NaN),
         // Datagrams per wake-up of the native path: how much each epoll/recvmmsg round batches.
         packetsPerWake: inWindow('recgate_udp_native_packets_total', NaN) / inWindow('recgate_udp_wakeups_total', NaN),
+        writesPerJob: m1.recgate_file_writes_batched === 1 ? inWindow('recgate_file_writes_total', NaN) / inWindow('recgate_file_write_jobs_total', NaN) : NaN,
         receivedTotal: fin.recgate_rtp_packets_received_total ?? NaN,
         lostTotal: fin.recgate_rtp_packets_lost_total ?? NaN,
         concealedTotal: fin.recgate_rtp_packets_concealed_total ?? NaN,
@@ -595,6 +598,7 @@ async function main(): Promise<void> {
         ? `native (epoll + recvmmsg${gw.udpRecvThread ? ` on the receive thread, ${gw.packetsPerRecvRound.toFixed(1)} datagrams per round, ring full ${gw.recvRingFullInWindow}x` : ''}${gw.udpSendThread ? ', sends on the send thread' : ''}), ${gw.packetsPerWake.toFixed(1)} datagrams per wake-up of the media thread`
         : 'node:dgram'
     }; ` +
+      `file writes: ${Number.isNaN(gw.writesPerJob) ? 'an fs.write each' : `${gw.writesPerJob.toFixed(1)} per threadpool job`}; ` +
       `packets late for their playout time (dropped): ${gw.lateInWindow} in the window, ${gw.lateTotal} in all; ` +
       `relayed leg to leg as they arrived (same codec): ${((gw.relayedInWindow / Math.max(1, gw.packetsInWindow)) * 100).toFixed(1)} % of the packets received in the window; ` +
       `samples the drift controller inserted/dropped: ${gw.driftInsertedInWindow}/${gw.driftDroppedInWindow} in the window, ${gw.driftInsertedTotal}/${gw.driftDroppedTotal} in all ` +
