@@ -142,7 +142,8 @@ export function pipeline(withWav: boolean): PipelineSetup {
       v.setUint16(2, s & 0xffff);
       v.setUint32(4, (s * 160) >>> 0);
       h.parse(b, 0, b.length);
-      receivers[l]!.receive(b, h, t);
+      h.arrivalMs = t;
+    receivers[l]!.receive(b, h);
     }
   };
   return {

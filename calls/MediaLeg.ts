@@ -105,10 +105,10 @@ export class MediaLeg {
   #forwardTo: AudioSender | null = null;
   /** The transport's handler: relays the audio packets (when relaying in JavaScript), then records them. */
   readonly #tap: RtpPacketHandler = {
-    receive: (bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void => {
+    receive: (bytes: Uint8Array, h: RtpHeaderReader): void => {
       const to = this.#forwardTo;
       if (to !== null && h.payloadType === this.#relayPt) to.forward(bytes, h);
-      this.receiver?.receive(bytes, h, nowMs);
+      this.receiver?.receive(bytes, h);
     },
   };
   /** Counters of the receivers and inputs this leg had before (a codec change, a conference join). */

@@ -1271,7 +1271,8 @@ function checkAudioReceiver(input: {
     const drop = rxReader.parse(bytes, 0, bytes.length);
     if (drop !== RtpDrop.None) continue; // RTCP-range second byte: the endpoint hands it elsewhere
     if (!formats.some((f) => f.payloadType === p.pt)) unknownPt++;
-    receiver.receive(bytes, rxReader, t);
+    rxReader.arrivalMs = t;
+    receiver.receive(bytes, rxReader);
     assert.ok(leg.writeHead >= leg.readHead || !leg.anchored, 'the write head never falls behind the read head');
   }
   t += 1000;

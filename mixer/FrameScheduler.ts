@@ -27,6 +27,10 @@ export class FrameScheduler {
   readonly intervalMs: number;
   readonly catchUpTicks: number;
   readonly #now: () => number;
+  /** The round's time, handed to every mixer (Mixer.serviceFrom). */
+  readonly #clock = new Float64Array(1);
+  /** On performance.now() (not a test's clock): the rounds publish their time in mediaClock. */
+  readonly #realClock: boolean;
   readonly #readIo: (() => void) | null;
   readonly #mixers: Mixer[] = [];
   #timer: NodeJS.Timeout | null = null;
@@ -43,6 +47,7 @@ export class FrameScheduler {
     this.intervalMs = options.intervalMs ?? 10;
     this.catchUpTicks = options.catchUpTicks ?? 4;
     this.#now = options.now ?? (() => performance.now());
+    this.#realClock = options.now === undefined;
     this.#readIo = options.readIo ?? null;
   }
 
@@ -78,13 +83,19 @@ export class FrameScheduler {
 
   #service(maxTicks: number): void {
     if (this.#readIo !== null && this.#mixers.length > 0) this.#readIo();
-    const now = this.#now();
+    const clock = this.#clock;
+    clock[0] = this.#now();
+    if (this.#realClock) mediaClock[0] = clock[0];
     let behind = false;
     const mixers = this.#mixers;
-    for (let i = 0; i < mixers.length; i++) {
-      const mixer = mixers[i]!;
-      if (mixer.closed) continue;
-      if (mixer.service(now, maxTicks)) behind = true;
+    try {
+      for (let i = 0; i < mixers.length; i++) {
+        const mixer = mixers[i]!;
+        if (mixer.closed) continue;
+        if (mixer.serviceFrom(clock, maxTicks)) behind = true;
+      }
+    } finally {
+      mediaClock[0] = NaN;
     }
     if (behind && !this.#catchUpScheduled) {
       this.#catchUpScheduled = true;
@@ -93,6 +104,14 @@ export class FrameScheduler {
     }
   }
 }
+
+/**
+ * While a scheduler on the real clock runs its round: the round's time (performance.now() ms),
+ * which is when its frames are made; NaN otherwise. File sinks read it once per frame instead
+ * of performance.now(), which allocates (about 26 bytes a call in Node 20): 40,000 frames a
+ * second at 800 recordings.
+ */
+export const mediaClock = new Float64Array([NaN]);
 
 /** The process-wide scheduler used when a caller does not bring its own. */
 let shared: FrameScheduler | null = null;

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import { IoError, InvalidStateError, QueueFullError, copyBytes, errnoCode } from '../common/index.js';
 import type { RecgateError } from '../common/index.js';
 import type { ByteSink } from '../encoders/index.js';
+import { mediaClock } from '../mixer/index.js';
 import { writeAt } from './batchWrite.js';
 
 /** A closed sink's staging chunk: empty (see close()). */
@@ -31,7 +32,7 @@ export interface FileSinkOptions {
   maxQueuedBytes?: number;
   /** Longest time bytes wait in a partial chunk, in ms; default 250 (what a crash may lose, plus the write). */
   flushIntervalMs?: number;
-  /** Monotonic clock in ms; default performance.now. */
+  /** Monotonic clock in ms; default performance.now (the media clock's round time inside one). */
   now?: () => number;
   /** Open an existing file and truncate it instead of refusing (default false: never overwrite a recording). */
   overwrite?: boolean;
@@ -56,7 +57,8 @@ export class FileSink implements ByteSink {
   #fd: number;
   /** Settles when the file is open (or could not be); null once it has. */
   #opening: Promise<void> | null = null;
-  readonly #now: () => number;
+  /** options.now, or null: the media clock's round (mediaClock) or performance.now(). */
+  readonly #customNow: (() => number) | null;
   readonly #pool: Uint8Array[] = [];
   readonly #queue: Pending[] = [];
   #chunk: Uint8Array;
@@ -86,9 +88,19 @@ export class FileSink implements ByteSink {
     this.chunkBytes = options.chunkBytes ?? 32 * 1024;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 250;
-    this.#now = options.now ?? (() => performance.now());
+    this.#customNow = options.now ?? null;
     this.#chunk = new Uint8Array(this.chunkBytes);
     this.#chunkSince = this.#now();
+  }
+
+  /**
+   * The time, once per frame: inside a round of the media clock its time (frames are made
+   * then), else performance.now(), which allocates a little each call (mediaClock).
+   */
+  #now(): number {
+    if (this.#customNow !== null) return this.#customNow();
+    const t = mediaClock[0]!;
+    return t === t ? t : performance.now();
   }
 
   /** Creates the file (refuses to overwrite an existing one unless `overwrite`). */
@@ -170,7 +182,11 @@ export class FileSink implements ByteSink {
   maybeFlush(): void {
     if (this.#chunkFill === 0) return;
     const every = this.flushIntervalMs;
-    if (every <= 0 || Math.floor(this.#now() / every) !== Math.floor(this.#chunkSince / every)) this.#queueChunk();
+    // The media clock's round time read here, not through #now(): a method that returns a
+    // fractional double and is not inlined boxes it, once per frame per recording.
+    const round = this.#customNow === null ? mediaClock[0]! : NaN;
+    const now = round === round ? round : this.#now();
+    if (every <= 0 || Math.floor(now / every) !== Math.floor(this.#chunkSince / every)) this.#queueChunk();
   }
 
   /** Queues the staged bytes now. */

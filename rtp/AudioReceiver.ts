@@ -154,7 +154,11 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
 
   // RFC 3550 jitter.
   #jitter = 0;
-  #lastTransit = NaN;
+  /** The previous packet's arrival (ms) and timestamp, for the interarrival jitter (NaN: none). */
+  #lastArrivalMs = NaN;
+  #lastJitterTs = 0;
+  /** The arrival of the packet being received (ms; see receive()). */
+  #arrivalMs = NaN;
 
   // Counters.
   unexpectedPayloadType = 0;
@@ -204,27 +208,29 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
   }
 
   /**
-   * One parsed RTP packet from the endpoint. `h` holds the parsed header of `bytes`; `nowMs`
-   * is its arrival time on the monotonic clock. The receiver may keep a reference to `bytes`
-   * until the packet is played (reordering), so the caller must not reuse that buffer; Node's
-   * dgram gives every datagram its own.
+   * One parsed RTP packet from the endpoint. `h` holds the parsed header of `bytes` and, in
+   * `h.arrivalMs`, its arrival time on the monotonic clock. The receiver may keep a reference
+   * to `bytes` until the packet is played (reordering), so the caller must not reuse that
+   * buffer; Node's dgram gives every datagram its own.
    */
-  receive(bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void {
+  receive(bytes: Uint8Array, h: RtpHeaderReader): void {
+    // Kept in a field for the methods below, not passed: see RtpHeaderReader.arrivalMs.
+    this.#arrivalMs = h.arrivalMs;
     const sink = this.#sink;
     if (sink === null) {
-      this.#receive(bytes, h, nowMs);
+      this.#receive(bytes, h);
       return;
     }
     // The sink anchors and measures at the packet's arrival, not at this hand-over.
-    sink.arrivalMs = nowMs;
+    sink.arrivalMs = h.arrivalMs;
     try {
-      this.#receive(bytes, h, nowMs);
+      this.#receive(bytes, h);
     } finally {
       sink.arrivalMs = NaN;
     }
   }
 
-  #receive(bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void {
+  #receive(bytes: Uint8Array, h: RtpHeaderReader): void {
     const pt = h.payloadType;
     const fmt = this.#formats[pt];
     if (fmt === undefined) {
@@ -248,7 +254,9 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
       this.#candidateSsrc = -1;
       this.strayPackets++;
     }
-    this.#accept(fmt, bytes, h.payloadOffset, h.payloadLength, h.sequenceNumber, h.timestamp, h.marker, nowMs);
+    // The timestamp as an int32 (the same 32 bits): one above 2^31 would be a boxed double in
+    // every call it is passed to. Every use of it is modulo 2^32.
+    this.#accept(fmt, bytes, h.payloadOffset, h.payloadLength, h.sequenceNumber, h.timestamp | 0, h.marker);
   }
 
   #accept(
@@ -259,13 +267,12 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     seq: number,
     ts: number,
     marker: boolean,
-    nowMs: number,
   ): void {
     const isEvent = fmt.codec === 'telephone-event';
     const sink = this.#sink;
-    if (isEvent) this.#dtmf[fmt.payloadType]!.push(ts, marker, bytes, offset, length);
+    if (isEvent) this.#dtmf[fmt.payloadType]!.push(ts >>> 0, marker, bytes, offset, length); // events report the unsigned timestamp
     else if (fmt.codec !== 'CN') {
-      this.#updateJitter(ts, fmt.clockRate, nowMs);
+      this.#updateJitter(ts, fmt.clockRate);
       // Fast path: the packet the buffer waits for, nothing queued behind it: play it
       // straight from the socket buffer, no copy into the jitter buffer.
       if (sink !== null && length <= this.#jb.slotBytes) {
@@ -315,7 +322,7 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
       this.underrunSamples += pad;
       const padTs = Math.round((pad * this.#clockRate) / this.mixerRate);
       this.#padTs += padTs;
-      this.#expectedTs = (this.#expectedTs + padTs) >>> 0;
+      this.#expectedTs = (this.#expectedTs + padTs) | 0;
       return;
     }
   }
@@ -376,7 +383,7 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
       }
       // Leave packets queued when the ring is full (sender far ahead of the clock).
       if (sink.space() < this.#maxPacketOut) return true;
-      this.#play(sink, fmt, jb.headBytes, jb.headOffset, jb.headLength, jb.headTimestamp);
+      this.#play(sink, fmt, jb.headBytes, jb.headOffset, jb.headLength, jb.headTimestamp | 0);
       jb.pop();
     }
     return false;
@@ -454,7 +461,7 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     this.#lastLength = n;
     this.#lastWasReal = true;
     this.#lastSamples = samples;
-    this.#expectedTs = (ts + samples) >>> 0;
+    this.#expectedTs = (ts + samples) | 0;
     this.#padTs = 0;
   }
 
@@ -471,7 +478,7 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     }
     this.#lastWasReal = false;
     this.concealed++;
-    this.#expectedTs = (this.#expectedTs + this.#lastSamples) >>> 0;
+    this.#expectedTs = (this.#expectedTs + this.#lastSamples) | 0;
     this.#jb.skip();
   }
 
@@ -501,22 +508,26 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     return this.#resampler8k.process(this.#pcm, samples, this.#out);
   }
 
-  /** RFC 3550 §6.4.1: J += (|D| - J) / 16, D the change in transit time, in clock units. */
-  #updateJitter(ts: number, clockRate: number, nowMs: number): void {
-    const transit = (nowMs * clockRate) / 1000 - ts;
-    if (!Number.isNaN(this.#lastTransit)) {
-      let d = transit - this.#lastTransit;
+  /**
+   * RFC 3550 §6.4.1: J += (|D| - J) / 16, D the change in transit time, in clock units:
+   * D = (arrival - arrival') * rate - (ts - ts'), the timestamps' difference taken modulo 2^32.
+   */
+  #updateJitter(ts: number, clockRate: number): void {
+    const arrival = this.#arrivalMs;
+    if (!Number.isNaN(this.#lastArrivalMs) && !Number.isNaN(arrival)) {
+      let d = ((arrival - this.#lastArrivalMs) * clockRate) / 1000 - ((ts - this.#lastJitterTs) | 0);
       if (d < 0) d = -d;
-      // A timestamp wrap or jump is not jitter.
+      // A timestamp jump is not jitter.
       if (d < clockRate) this.#jitter += (d - this.#jitter) / 16;
     }
-    this.#lastTransit = transit;
+    this.#lastArrivalMs = arrival;
+    this.#lastJitterTs = ts;
   }
 
   #holdCandidate(bytes: Uint8Array, h: RtpHeaderReader): void {
     this.#candidateSsrc = h.ssrc;
     this.#candidateSeq = h.sequenceNumber;
-    this.#candidateTs = h.timestamp;
+    this.#candidateTs = h.timestamp | 0;
     this.#candidatePt = h.payloadType;
     this.#candidateMarker = h.marker;
     // Kept by reference, like the jitter buffer keeps its packets.
@@ -533,19 +544,14 @@ export class AudioReceiver extends SafeEmitter<AudioReceiverEvents> {
     this.#ssrc = this.#candidateSsrc;
     this.#candidateSsrc = -1;
     this.#tsStarted = false;
-    this.#lastTransit = NaN;
+    this.#lastArrivalMs = NaN;
     const fmt = this.#formats[this.#candidatePt];
     if (fmt !== undefined) {
-      this.#accept(
-        fmt,
-        this.#candidate,
-        this.#candidateOffset,
-        this.#candidateLength,
-        this.#candidateSeq,
-        this.#candidateTs,
-        this.#candidateMarker,
-        NaN,
-      );
+      // The held packet's arrival is not known here: it does not count for the jitter.
+      const arrival = this.#arrivalMs;
+      this.#arrivalMs = NaN;
+      this.#accept(fmt, this.#candidate, this.#candidateOffset, this.#candidateLength, this.#candidateSeq, this.#candidateTs, this.#candidateMarker);
+      this.#arrivalMs = arrival;
     }
   }
 }

@@ -19,16 +19,16 @@ import { isRtcp, CompoundPacket, SenderReportPacket } from 'rtp.js/packets';
 import { IoError, NoPortError, SafeEmitter, errnoCode, InvalidStateError } from '../common/index.js';
 import { PortAllocator } from './PortAllocator.js';
 import { RtpDrop, RtpHeaderReader } from './RtpHeader.js';
-import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, openNative, relayCountNative, relayRemoteNative, sendNative, systemError } from './nativeUdp.js';
+import { EACCES, EADDRINUSE, closeNative, intToIp4, ip4ToInt, nativeArrival, openNative, relayCountNative, relayRemoteNative, sendNative, systemError } from './nativeUdp.js';
 import type { NativeReceiver, NativeSocket } from './nativeUdp.js';
 
 /**
- * Receives valid RTP packets: `h` holds the parsed header of bytes; `nowMs` is when the packet
- * was read from its socket (performance.now() time), which on the native path can be well
- * before this call.
+ * Receives valid RTP packets: `h` holds the parsed header of bytes, and in `h.arrivalMs` when
+ * the packet was read from its socket (performance.now() time), which on the native path can
+ * be well before this call.
  */
 export interface RtpPacketHandler {
-  receive(bytes: Uint8Array, h: RtpHeaderReader, nowMs: number): void;
+  receive(bytes: Uint8Array, h: RtpHeaderReader): void;
 }
 
 export interface RemoteAddress {
@@ -113,6 +113,8 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   #remotePort = 0;
   /** #remoteAddress as a uint32 when it is an IPv4 literal, else -1 (the native path compares and sends with it). */
   #remoteIp4 = -1;
+  /** The same as an int32, as the native path delivers sources (NaN: none, matches nothing). */
+  #remoteIp4s = NaN;
   #learned = false;
   #closed = false;
   lastSenderReport: RtcpSenderInfo | null = null;
@@ -262,6 +264,7 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
     this.#remoteAddress = address;
     this.#remotePort = port;
     this.#remoteIp4 = ip4ToInt(address);
+    this.#remoteIp4s = this.#remoteIp4 < 0 ? NaN : this.#remoteIp4 | 0;
     // Relays on the receive thread filter by this source and send to this destination.
     if (this.#native) relayRemoteNative(this.#native, this.#remoteIp4, port);
   }
@@ -357,21 +360,26 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
 
   #handle(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (!this.#parse(msg, 0, msg.length)) return;
-    const now = performance.now();
-    if (!this.#fromRemote(rinfo.address, -1, rinfo.port, now)) return;
-    this.lastPacketMs = now;
-    this.handler?.receive(msg, this.#reader, now);
+    const h = this.#reader;
+    h.arrivalMs = performance.now();
+    if (!this.#fromRemote(rinfo.address, 0, rinfo.port)) return;
+    this.lastPacketMs = h.arrivalMs;
+    this.handler?.receive(msg, h);
   }
 
   /**
    * A datagram on the native RTP socket (bytes is the shared arena: never reused, see
-   * nativeUdp.ts), read from the socket at `now` (performance.now() time; defaults to now).
+   * nativeUdp.ts) from `ip4` (its 32 bits as an int32 or a uint32), read from the socket at
+   * `nativeArrival[0]` (performance.now() time; now when that is NaN: not inside a batch).
    */
-  onNativeRtp(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, now = performance.now()): void {
+  onNativeRtp(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void {
     if (this.#closed || !this.#parse(bytes, offset, length)) return;
-    if (!this.#fromRemote(null, ip4, port, now)) return;
-    this.lastPacketMs = now;
-    this.handler?.receive(bytes, this.#reader, now);
+    const h = this.#reader;
+    const at = nativeArrival[0]!;
+    h.arrivalMs = at === at ? at : performance.now();
+    if (!this.#fromRemote(null, ip4 | 0, port)) return;
+    this.lastPacketMs = h.arrivalMs;
+    this.handler?.receive(bytes, h);
   }
 
   /** A datagram on the native RTCP socket. */
@@ -405,16 +413,16 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
   }
 
   /**
-   * Symmetric RTP: learn, accept, or count a packet from a foreign source. The source is
-   * `address` (node:dgram) or, with address null, the uint32 `ip4` (native path: no string
-   * is made unless the source is learned).
+   * Symmetric RTP: learn, accept, or count a packet from a foreign source, which arrived at
+   * the reader's arrivalMs. The source is `address` (node:dgram) or, with address null, the
+   * int32 `ip4` (native path: no string is made unless the source is learned).
    */
-  #fromRemote(address: string | null, ip4: number, port: number, now: number): boolean {
-    if (port === this.#remotePort && (address === null ? ip4 === this.#remoteIp4 : address === this.#remoteAddress)) {
+  #fromRemote(address: string | null, ip4: number, port: number): boolean {
+    if (port === this.#remotePort && (address === null ? ip4 === this.#remoteIp4s : address === this.#remoteAddress)) {
       this.#learned = true;
       return true;
     }
-    const stale = this.lastPacketMs < 0 || now - this.lastPacketMs >= this.#relearnMs;
+    const stale = this.lastPacketMs < 0 || this.#reader.arrivalMs - this.lastPacketMs >= this.#relearnMs;
     if (!this.#learned || stale) {
       if (this.#learned) this.relearned++;
       const from = address ?? intToIp4(ip4);
@@ -462,11 +470,11 @@ export class RtpEndpoint extends SafeEmitter<RtpEndpointEvents> {
 class NativeTap implements NativeReceiver {
   endpoint: RtpEndpoint | null = null;
   constructor(readonly rtcp: boolean) {}
-  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, atMs: number): void {
+  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void {
     const ep = this.endpoint;
     if (ep === null) return;
     if (this.rtcp) ep.onNativeRtcp(bytes, offset, length);
-    else ep.onNativeRtp(bytes, offset, length, ip4, port, atMs);
+    else ep.onNativeRtp(bytes, offset, length, ip4, port);
   }
 }
 

@@ -94,6 +94,13 @@ export class RtpHeaderReader {
   payloadLength = 0;
   /** Padding bytes at the end of the packet, including the count byte; 0 when P is clear. */
   paddingLength = 0;
+  /**
+   * When the packet was read from its socket (performance.now() ms), set by the transport
+   * after parse(); NaN when unknown. It travels with the header rather than as an argument:
+   * a fractional double passed to a function that is not inlined is boxed (a heap number per
+   * packet per call), a field store is not.
+   */
+  arrivalMs = NaN;
 
   #bytes: Uint8Array = EMPTY;
   #offset = 0;

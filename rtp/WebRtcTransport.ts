@@ -373,9 +373,9 @@ export class WebRtcTransport extends SafeEmitter<WebRtcTransportEvents> {
       this.malformed++;
       return;
     }
-    const now = performance.now();
-    this.lastPacketMs = now;
-    this.handler?.receive(bytes, h, now);
+    h.arrivalMs = performance.now();
+    this.lastPacketMs = h.arrivalMs;
+    this.handler?.receive(bytes, h);
   }
 
   #onState(s: RTCPeerConnection['connectionState']): void {

@@ -24,7 +24,12 @@ import util from 'node:util';
  * receive ring until the event loop is free, so `atMs` can be well before the hand-over.
  */
 export interface NativeReceiver {
-  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number, atMs: number): void;
+  /**
+   * One datagram: `ip4` is the source address's 32 bits as a signed int32 (a small integer
+   * for V8: a uint32 above 2^31 would be boxed in every call it is passed to); when it was
+   * read from its socket is in `nativeArrival[0]` for the duration of the call.
+   */
+  onDatagram(bytes: Uint8Array, offset: number, length: number, ip4: number, port: number): void;
 }
 
 interface Addon {
@@ -68,6 +73,12 @@ const receivers = new Map<number, NativeReceiver>();
 let nextId = 1;
 let meta: Int32Array;
 let arena: Uint8Array;
+/**
+ * While onBatch delivers a datagram: when it was read from its socket (performance.now() ms);
+ * NaN otherwise. A typed-array slot rather than an argument: a fractional double passed down
+ * three calls would be boxed three times per packet.
+ */
+export const nativeArrival = new Float64Array([NaN]);
 /** Datagrams for a socket closed while its batch was being delivered. */
 let stale = 0;
 let openSockets = 0;
@@ -86,14 +97,16 @@ function onBatch(count: number, arenaFull: boolean): void {
       continue;
     }
     // A receiver may throw (a bug): the rest of the batch still goes to its sockets.
+    nativeArrival[0] = now - m[j + 5]! / 1000;
     try {
-      r.onDatagram(a, m[j + 1]!, m[j + 2]!, m[j + 3]! >>> 0, m[j + 4]!, now - m[j + 5]! / 1000);
+      r.onDatagram(a, m[j + 1]!, m[j + 2]!, m[j + 3]!, m[j + 4]!);
     } catch (err) {
       queueMicrotask(() => {
         throw err;
       });
     }
   }
+  nativeArrival[0] = NaN;
   if (arenaFull) {
     arena = new Uint8Array(ARENA_BYTES);
     addon!.setArena(arena);

@@ -61,7 +61,8 @@ function run(arrivals: Arrival[], o: RunOptions) {
     while (k < sorted.length && sorted[k]!.at <= t) {
       const b = sorted[k++]!.bytes;
       assert.is(h.parse(b, 0, b.length), RtpDrop.None);
-      receiver.receive(b, h, t);
+      h.arrivalMs = t;
+      receiver.receive(b, h);
     }
     mixer.service(t, 1000);
   }
@@ -272,7 +273,8 @@ test('regression: a mixer that stops reading (teardown race) never hangs the rec
     const b = all[i % 10 === 0 && i + 1 < all.length ? i + 1 : i % 10 === 1 ? i - 1 : i]!;
     t = i * 20;
     h.parse(b, 0, b.length);
-    receiver.receive(b, h, t);
+    h.arrivalMs = t;
+    receiver.receive(b, h);
   }
   receiver.drain(input);
   mixer.drain();

@@ -29,10 +29,21 @@ async function until(done: () => boolean, what: string): Promise<void> {
   assert.ok(done(), what);
 }
 
+/** Waits until no other file of this process is being written (an earlier test's recordings closing). */
+async function quiet(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const jobs = batchWriteStats().jobs;
+    await new Promise((r) => setTimeout(r, 50));
+    if (batchWriteStats().jobs === jobs && batchWriteStats().inFlight === 0) return;
+  }
+  assert.unreachable('the process kept writing files for 5 s');
+}
+
 test('300 sinks flushing in one turn: 2 threadpool jobs, not 300 writes each its own; every file whole and in order', async () => {
   assert.match(batchWriteStats().path, /^batched/);
   const n = 300;
   const sinks = await Promise.all(Array.from({ length: n }, (_, i) => FileSink.create(path.join(dir, `s${i}.bin`), { chunkBytes: 1024, flushIntervalMs: 0 })));
+  await quiet();
   const s0 = batchWriteStats();
   // One turn: 1,000 bytes each, flushed.
   sinks.forEach((s, i) => s.append(pattern(i, 0, 1000), 0, 1000));
@@ -68,6 +79,7 @@ test('a full disk in the same job as a healthy file: only that sink fails, with 
   const ok = await FileSink.create(path.join(dir, 'beside-full.bin'), { flushIntervalMs: 0 });
   const errors: string[] = [];
   full.onError = (e) => errors.push(e.message);
+  await quiet();
   const s0 = batchWriteStats();
   full.append(pattern(1, 0, 500), 0, 500);
   ok.append(pattern(2, 0, 500), 0, 500);
