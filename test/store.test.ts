@@ -280,6 +280,39 @@ test('migrations: a database newer than this code is refused, not guessed at', (
   }
 });
 
+test('recordings: a state change sets only the columns it changes (the other indexed columns are not rewritten)', () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'recgate.db');
+  const store = SqliteStore.open(file);
+  const spy = new Database(file);
+  try {
+    store.createAccount(account('A'));
+    store.insertRecording(recording('r1', { status: 'initiating', pauses: [] }));
+    // SQLite fires an UPDATE OF trigger when the statement sets one of those columns, changed or not.
+    spy.exec(`CREATE TABLE set_columns (name TEXT);
+      CREATE TRIGGER set_indexed AFTER UPDATE OF account_id, reference_id, tm_create ON recordings BEGIN INSERT INTO set_columns VALUES ('indexed'); END;
+      CREATE TRIGGER set_status AFTER UPDATE OF status ON recordings BEGIN INSERT INTO set_columns VALUES ('status'); END;`);
+    const sets = (): string[] => spy.prepare('SELECT name FROM set_columns ORDER BY rowid').pluck().all() as string[];
+    store.updateRecording('r1', { status: 'recording', tm_start: tm(1), tm_update: tm(1) });
+    store.updateRecording('r1', { pauses: [{ offset_ms: 500, call_start_ms: 500, call_end_ms: 900, tm_start: tm(1), tm_end: tm(2), by: 'api' }], tm_update: tm(2) });
+    assert.equal(sets(), ['status'], 'the status index only, and once');
+    const row = store.getRecording('r1')!;
+    assert.is(row.status, 'recording');
+    assert.is(row.tm_start, tm(1));
+    assert.is(row.pauses.length, 1);
+    assert.is(row.account_id, 'A');
+    // The trigger does see a patch that sets an indexed column: the check can fail.
+    store.updateRecording('r1', { reference_id: 'call-2' });
+    assert.equal(sets(), ['status', 'indexed']);
+    assert.is(store.getRecording('r1')!.reference_id, 'call-2');
+    assert.is(store.updateRecording('missing', { status: 'ended' }), null);
+  } finally {
+    spy.close();
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('accounts: by token hash, never by an empty one; update, list, duplicates refused', () => {
   const store = SqliteStore.open(':memory:');
   store.createAccount(account('A', { admin: true, webhook_url: 'https://a.example/hook', webhook_secret: 'k' }));
