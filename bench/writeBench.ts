@@ -11,12 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FileSink, batchWriteStats, useBatchedWrites } from '../recorder/index.js';
-import { threadTimes } from '../common/index.js';
+import { schedMicros } from './load/procfs.js';
 import type { Row } from './util.js';
-
-function mainThreadUs(): number {
-  return threadTimes().find((t) => t.tid === process.pid)?.runUs ?? NaN;
-}
 
 async function run(batched: boolean, sinks: number, seconds: number): Promise<Row> {
   useBatchedWrites(batched);
@@ -28,7 +24,7 @@ async function run(batched: boolean, sinks: number, seconds: number): Promise<Ro
     const s0 = batchWriteStats();
     const w0 = all.reduce((n, s) => n + s.writes, 0);
     const cpu0 = process.cpuUsage();
-    const main0 = mainThreadUs();
+    const main0 = schedMicros(process.pid).main;
     loop.enable();
     await new Promise<void>((resolve) => {
       const end = performance.now() + seconds * 1000;
@@ -47,7 +43,7 @@ async function run(batched: boolean, sinks: number, seconds: number): Promise<Ro
     // The writes still in flight are part of the cost.
     for (let i = 0; i < 200 && all.some((s) => s.backlog > 0 && s.writes === 0); i++) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 100));
-    const mainUs = mainThreadUs() - main0;
+    const mainUs = schedMicros(process.pid).main - main0;
     const cpu = process.cpuUsage(cpu0);
     const writes = all.reduce((n, s) => n + s.writes, 0) - w0;
     const jobs = batchWriteStats().jobs - s0.jobs;

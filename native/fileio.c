@@ -90,15 +90,15 @@ static void batch_complete(napi_env env, napi_status status, void *arg) {
   batch_free(env, b);
 }
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t min, void **data) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+/* Whether v is a typed array of type `want` with at least `min` elements; its data and length. */
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t min, void **data, size_t *length) {
+  bool is = false;
   napi_typedarray_type type;
-  size_t length;
   napi_value ab;
   size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok) return 0;
-  return type == want && length >= min;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, v, &type, length, data, &ab, &offset) != napi_ok) return 0;
+  return type == want && *length >= min;
 }
 
 static napi_value js_write_batch(napi_env env, napi_callback_info info) {
@@ -119,10 +119,11 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   b->count = count;
   b->data = calloc(count > 0 ? count : 1, sizeof *b->data);
   void *fds, *lengths, *positions, *results;
+  size_t n;
   bool isArray = false;
   uint32_t nbufs = 0;
-  if (b->data == NULL || !typed(env, argv[0], napi_int32_array, count, &fds) || !typed(env, argv[2], napi_int32_array, count, &lengths) ||
-      !typed(env, argv[3], napi_float64_array, count, &positions) || !typed(env, argv[5], napi_float64_array, count, &results) ||
+  if (b->data == NULL || !typed(env, argv[0], napi_int32_array, count, &fds, &n) || !typed(env, argv[2], napi_int32_array, count, &lengths, &n) ||
+      !typed(env, argv[3], napi_float64_array, count, &positions, &n) || !typed(env, argv[5], napi_float64_array, count, &results, &n) ||
       napi_is_array(env, argv[1], &isArray) != napi_ok || !isArray || napi_get_array_length(env, argv[1], &nbufs) != napi_ok || nbufs < count) {
     batch_free(env, b);
     napi_throw_type_error(env, "ERR_INVALID_ARG", "writeBatch: fds/lengths Int32Array, positions/results Float64Array and bufs an Array, each of at least count");
@@ -136,13 +137,8 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
     napi_value buf;
     void *data;
     size_t length = 0;
-    napi_typedarray_type type;
-    napi_value ab;
-    size_t offset;
-    bool is = false;
-    if (napi_get_element(env, argv[1], i, &buf) != napi_ok || napi_is_typedarray(env, buf, &is) != napi_ok || !is ||
-        napi_get_typedarray_info(env, buf, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_uint8_array ||
-        b->lengths[i] < 0 || (size_t)b->lengths[i] > length || b->positions[i] < 0 || b->fds[i] < 0) {
+    if (napi_get_element(env, argv[1], i, &buf) != napi_ok || !typed(env, buf, napi_uint8_array, 0, &data, &length) || b->lengths[i] < 0 ||
+        (size_t)b->lengths[i] > length || b->positions[i] < 0 || b->fds[i] < 0) {
       batch_free(env, b);
       napi_throw_range_error(env, "ERR_INVALID_ARG", "writeBatch: an entry's buffer, length, position or fd is out of range");
       return NULL;

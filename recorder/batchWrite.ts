@@ -65,9 +65,14 @@ const counters = { jobs: 0, writes: 0, largestJob: 0, inFlight: 0, slots: 0 };
 const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
 function load(): Addon | null {
-  if (addon !== undefined) return addon;
+  if (addon === undefined) choose(process.env.RECGATE_NATIVE_WRITES !== '0');
+  return addon ?? null;
+}
+
+/** Batches through the addon when `batched` and it loads, else an fs.write each. */
+function choose(batched: boolean): void {
   addon = null;
-  if (process.env.RECGATE_NATIVE_WRITES === '0') {
+  if (!batched) {
     why = 'fs.write per write (RECGATE_NATIVE_WRITES=0)';
   } else if (process.platform !== 'linux') {
     why = `fs.write per write (not built for ${process.platform})`;
@@ -79,7 +84,6 @@ function load(): Addon | null {
       why = `fs.write per write (native addon unavailable: ${(err as Error).message.split('\n')[0]})`;
     }
   }
-  return addon;
 }
 
 /**
@@ -182,15 +186,7 @@ function errnoError(errno: number): NodeJS.ErrnoException {
  */
 export function useBatchedWrites(on: boolean): void {
   if (counters.inFlight > 0 || filling !== null) throw new Error('writes are in flight');
-  addon = undefined;
-  const saved = process.env.RECGATE_NATIVE_WRITES;
-  process.env.RECGATE_NATIVE_WRITES = on ? '1' : '0';
-  try {
-    load();
-  } finally {
-    if (saved === undefined) delete process.env.RECGATE_NATIVE_WRITES;
-    else process.env.RECGATE_NATIVE_WRITES = saved;
-  }
+  choose(on);
 }
 
 /** How the recordings' writes reach the disk, and how many went in how many jobs. */
