@@ -42,12 +42,15 @@ import type { RecordingCheck, RecordingInfo } from './checkRecordings.js';
 import { buildFloor, measureFloor } from './floor.js';
 import type { FloorResult } from './floor.js';
 import { repoRoot, startGatewayChild } from './gatewayChild.js';
+import type { GatewayChild } from './gatewayChild.js';
 import { busyCores, cpuSample, machineCpu, machineFacts, rssKiB, udpDrops } from './procfs.js';
 import type { CpuSample } from './procfs.js';
 import { NATIVE_THREAD_NAMES } from '../../rtp/index.js';
 import { benchPorts, commandLine, exitWithin, inspectorUrl, listRecordings, recordingFiles } from './harness.js';
 import { installCleanup, pinning, sleep, stopChild } from './processes.js';
 import type { Child } from './processes.js';
+import { PhaseMeter, perCall, rateOf } from './phases.js';
+import type { Phase, PerCall } from './phases.js';
 import { startProfile, summariseAllocations, summariseProfile } from './profile.js';
 import type { AllocationLine, ProfileLine } from './profile.js';
 import { CALLEE_HZ, CALLER_HZ, sippCounts, sippErrors, sippStepTrouble, startUac, startUas } from './sippLoad.js';
@@ -185,6 +188,12 @@ interface GatewayResult {
   concealedTotal: number;
   recordingFailures: number;
   rampS: number;
+  /**
+   * The ramp and the hang-up: the gateway's CPU over each, and per call beyond the media of the
+   * calls up meanwhile and the idle gateway (phases.ts). Teardown null when it was not seen.
+   */
+  setup: { phase: Phase; perCall: PerCall };
+  teardown: { phase: Phase; perCall: PerCall } | null;
   /** New calls the gateway refused with 503 (admission control: RECGATE_OVERLOAD_DELAY_MS, RECGATE_MAX_CALLS). */
   refused: { overload: number; maxCalls: number };
   /** The overload guard's view: the highest per-second median loop delay while the calls were set up, and periods at or over the threshold in the run. */
@@ -240,6 +249,34 @@ interface Result {
   impliedCallsPerCore: number;
 }
 
+/**
+ * The hang-up as a phase: from the first call that ends (fewer than `callsUp` up) until none is
+ * up and no recording is still finishing (fsync, checksum); null when that did not happen
+ * within `ms`.
+ */
+async function followHangup(gw: GatewayChild, callsUp: number, ms: number): Promise<Phase | null> {
+  const end = Date.now() + ms;
+  let up = (await gw.healthz()).activeCalls;
+  while (up >= callsUp && up > 0) {
+    if (Date.now() > end) return null;
+    await sleep(100);
+    up = (await gw.healthz()).activeCalls;
+  }
+  const meter = new PhaseMeter(gw.pid, up);
+  while (up > 0) {
+    if (Date.now() > end) return null;
+    await sleep(250);
+    up = (await gw.healthz()).activeCalls;
+    meter.poll(up);
+  }
+  for (;;) {
+    if (((await gw.metrics()).recgate_active_recordings ?? 0) === 0) break;
+    if (Date.now() > end) return null;
+    await sleep(250);
+  }
+  return meter.end(callsUp);
+}
+
 async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; checks: RecordingCheck[]; holdMs: number; recs: RecordingInfo[] }> {
   const n = a.calls;
   const rampS = Math.ceil(n / a.rate);
@@ -277,7 +314,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const ti0 = performance.now();
     await sleep(2000);
     const ci1 = cpuSample(gw.pid);
-    const idleCpuPercent = ((ci1.sched - ci0.sched) / 1e3 / (performance.now() - ti0)) * 100;
+    const ti1 = performance.now();
+    const idleCpuPercent = ((ci1.sched - ci0.sched) / 1e3 / (ti1 - ti0)) * 100;
     const idle = await gw.metrics();
     const rssIdleKiB = rssKiB(gw.pid);
 
@@ -285,6 +323,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     uas = startUas(sippOpts);
     await sleep(500);
     uac = startUac(sippOpts);
+    // The ramp's CPU, less the media of the calls already up and the idle gateway: set-up per call.
+    const ramp = new PhaseMeter(gw.pid, 0);
     console.error(`bench:load: ${n} calls at ${a.rate}/s, each held ${holdMs / 1000} s; waiting for all to be up`);
     const upBy = Date.now() + (rampS + 60) * 1000;
     let uacGone = false;
@@ -292,10 +332,13 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     // Calls the gateway refused (admission control) are not coming up: they count as settled.
     const refusedOf = (h: { rejected: Record<string, number> }): number => (h.rejected.overload ?? 0) + (h.rejected.max_calls ?? 0);
     let refusedAtUp = 0;
+    let callsUpAfterRamp = 0;
     // What the overload guard saw while the calls were set up: its per-second median delay.
     let rampDelayP50Max = 0;
     for (;;) {
       const h = await gw.healthz();
+      ramp.poll(h.activeCalls);
+      callsUpAfterRamp = h.activeCalls;
       refusedAtUp = refusedOf(h);
       rampDelayP50Max = Math.max(rampDelayP50Max, h.admission.delayP50Ms);
       // Every call arrived (up, or refused): with refusals the accepted ones need not all be up at once.
@@ -304,6 +347,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       if (Date.now() > upBy) throw new Error(`only ${h.activeCalls}/${n} calls up after ${rampS + 60} s`);
       await sleep(250);
     }
+    const rampPhase = ramp.end(callsUpAfterRamp);
     await sleep(a.warmup * 1000);
 
     const profiler = a.profile ? await startProfile(inspectorUrl(gw.child)) : null;
@@ -346,7 +390,9 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     if (callsUpAtStart < n - refusedAtUp || callsUpAtEnd < n - refusedAtUp) console.error(`bench:load: warning: only ${Math.min(callsUpAtStart, callsUpAtEnd)}/${n - refusedAtUp} calls up during the window`);
 
     // Let the calls end (sipp hangs up after holdMs), then collect.
+    const hangup = followHangup(gw, callsUpAtEnd, holdMs + 60_000);
     const [uacCode, uasCode] = await Promise.all([exitWithin(uac, holdMs + 60_000, 'UAC'), exitWithin(uas, holdMs + 60_000, 'UAS')]);
+    const hangupPhase = await hangup;
     const overloadedPeriods = (await gw.healthz()).admission.overloadedPeriods;
     for (let i = 0; i < 200 && (await gw.healthz()).activeCalls > 0; i++) await sleep(250);
     await sleep(500);
@@ -371,6 +417,13 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const packetsInWindow = inWindow('recgate_rtp_packets_received_total', NaN);
     const rssSteadyKiB = rss.length > 0 ? rss.reduce((s, v) => s + v, 0) / rss.length : rssKiB(gw.pid);
     const counts = (c: Child): { successful: number; failed: number } => sippCounts(c.stdout);
+    // Per call-second of media (the window, less the idle gateway) and per second idle.
+    const idleRate = rateOf(ci0, ci1, (ti1 - ti0) / 1000);
+    const windowRate = rateOf(c0, c1, windowS);
+    const mediaRate = {
+      all: (windowRate.all - idleRate.all) / Math.max(1, callsUpAtStart),
+      main: (windowRate.main - idleRate.main) / Math.max(1, callsUpAtStart),
+    };
     return {
       holdMs,
       recs,
@@ -422,6 +475,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         concealedTotal: fin.recgate_rtp_packets_concealed_total ?? NaN,
         recordingFailures: fin.recgate_recording_failures_total ?? NaN,
         rampS,
+        setup: { phase: rampPhase, perCall: perCall(rampPhase, mediaRate, idleRate) },
+        teardown: hangupPhase === null ? null : { phase: hangupPhase, perCall: perCall(hangupPhase, mediaRate, idleRate) },
         refused: { overload: fin.recgate_calls_refused_overload_total ?? 0, maxCalls: fin.recgate_calls_refused_max_calls_total ?? 0 },
         guard: { rampDelayP50MaxMs: rampDelayP50Max, overloadedPeriods },
         sipp: {
@@ -571,6 +626,13 @@ async function main(): Promise<void> {
       `calls up at window start/end ${gw.callsUpAtStart}/${gw.callsUpAtEnd}; waited for a CPU ${gw.runQueueWaitPercent.toFixed(1)} % of the window; ` +
       `sipp (both) ${gw.sippCpuPercent.toFixed(1)} % of a core; whole machine ${gw.machineBusyCores.toFixed(2)} of ${machine.nproc} cores busy` +
       (a.cpus === null ? '' : `; pinned: the gateway on CPU ${a.cpus.gateway}, sipp and the bench on CPU ${a.cpus.load}`),
+  );
+  const phase = (what: string, p: { phase: Phase; perCall: PerCall }): string =>
+    `${what} ${p.perCall.mainMs.toFixed(2)} ms of the main thread per call (${p.perCall.allMs.toFixed(2)} ms all threads), ` +
+    `${p.phase.calls} calls in ${p.phase.seconds.toFixed(1)} s, the main thread ${((p.phase.main / p.phase.seconds) * 100).toFixed(1)} % of a core meanwhile`;
+  console.log(
+    `- setting calls up and tearing them down, in CPU beyond the media of the calls up meanwhile (the window's rate per call-second) and the idle gateway: ` +
+      `${phase('set-up', gw.setup)}; ${gw.teardown === null ? 'the hang-up was not seen' : phase('tear-down (to the last recording closed)', gw.teardown)}`,
   );
   if (floor !== null) {
     console.log(
