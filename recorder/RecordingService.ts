@@ -277,7 +277,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     const copy = tracks.map((t) => ({ ...t }));
     const a = this.#active.get(id);
     if (a !== undefined) a.row.tracks = copy;
-    this.store.updateRecording(id, { tracks: copy, tm_update: nowIso() });
+    this.store.setRecording(id, { tracks: copy, tm_update: nowIso() });
   }
 
   /** Pauses an active recording; idempotent while paused. */
@@ -434,7 +434,7 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     // commits kept the state and lost the event for good (recovery looks only at unfinished
     // rows, and an ended one is finished).
     const ev = this.store.atomically(() => {
-      this.store.updateRecording(row.id, { ...patch, status, tm_update: next.tm_update });
+      this.store.setRecording(row.id, { ...patch, status, tm_update: next.tm_update });
       return event === null ? null : this.#queueEvent(next, event);
     });
     Object.assign(row, next);

@@ -265,6 +265,11 @@ export interface Store {
   // Recordings
   insertRecording(row: RecordingRow): void;
   updateRecording(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): RecordingRow | null;
+  /**
+   * Writes the patch over the stored row without reading it back (for a caller that holds the
+   * row: one statement instead of a read, a merge and a write); false when there is no such row.
+   */
+  setRecording(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): boolean;
   getRecording(id: string): RecordingRow | null;
   listRecordings(q: RecordingQuery): Page<RecordingRow>;
   /** Recording ids of a call or conference, oldest first. */

@@ -293,7 +293,8 @@ test('recordings: a state change sets only the columns it changes (the other ind
       CREATE TRIGGER set_indexed AFTER UPDATE OF account_id, reference_id, tm_create ON recordings BEGIN INSERT INTO set_columns VALUES ('indexed'); END;
       CREATE TRIGGER set_status AFTER UPDATE OF status ON recordings BEGIN INSERT INTO set_columns VALUES ('status'); END;`);
     const sets = (): string[] => spy.prepare('SELECT name FROM set_columns ORDER BY rowid').pluck().all() as string[];
-    store.updateRecording('r1', { status: 'recording', tm_start: tm(1), tm_update: tm(1) });
+    // As the recording service makes them (setRecording: no read back), then through updateRecording.
+    assert.ok(store.setRecording('r1', { status: 'recording', tm_start: tm(1), tm_update: tm(1) }));
     store.updateRecording('r1', { pauses: [{ offset_ms: 500, call_start_ms: 500, call_end_ms: 900, tm_start: tm(1), tm_end: tm(2), by: 'api' }], tm_update: tm(2) });
     assert.equal(sets(), ['status'], 'the status index only, and once');
     const row = store.getRecording('r1')!;
@@ -306,6 +307,9 @@ test('recordings: a state change sets only the columns it changes (the other ind
     assert.equal(sets(), ['status', 'indexed']);
     assert.is(store.getRecording('r1')!.reference_id, 'call-2');
     assert.is(store.updateRecording('missing', { status: 'ended' }), null);
+    assert.is(store.setRecording('missing', { status: 'ended' }), false);
+    assert.ok(store.setRecording('r1', {}), 'an empty patch of a row that exists');
+    assert.is(store.setRecording('missing', {}), false);
   } finally {
     spy.close();
     store.close();
@@ -391,6 +395,10 @@ test('recordings: insert, get and update round trip every field (JSON pauses and
   const expected = { ...row, status: 'ended' as const, bitrate: 32, recovered: false, pauses: [], options: { a: [1, 2] }, duration_ms: 61_234, file_size: 987_654, checksum_sha256: 'ab'.repeat(32), tm_end: tm(61) };
   assert.equal(patched, expected);
   assert.equal(store.getRecording('r1'), expected);
+  // setRecording binds every kind of column as updateRecording does (JSON, booleans, null).
+  const tracks = [{ call_id: 'c1', participant: 'sip:a@b', recording_id: 'r1t', join_offset_ms: 0, leave_offset_ms: -1 }];
+  assert.ok(store.setRecording('r1', { status: 'recording', bitrate: null, recovered: true, pauses, options, tracks, tm_end: '' }));
+  assert.equal(store.getRecording('r1'), { ...expected, status: 'recording', bitrate: null, recovered: true, pauses, options, tracks, tm_end: '' });
   assert.is(store.updateRecording('missing', { status: 'ended' }), null);
   assert.is(store.getRecording('missing'), null);
   assert.is(codeOf(() => store.insertRecording(row)), 'ERR_INVALID_ARGUMENT');

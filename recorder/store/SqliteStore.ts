@@ -221,6 +221,20 @@ function recordingParams(row: RecordingRow): Record<string, Bind> {
   };
 }
 
+/** The bound values of a patch's columns (those set and not undefined), as recordingParams binds them. */
+function recordingPatchParams(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): { columns: string[]; params: Record<string, Bind> } {
+  const columns: string[] = [];
+  const params: Record<string, Bind> = { id };
+  const values = patch as Record<string, unknown>;
+  for (const c of RECORDING_COLUMNS) {
+    const v = values[c];
+    if (c === 'id' || v === undefined) continue;
+    columns.push(c);
+    params[c] = c === 'pauses' || c === 'options' || c === 'tracks' ? JSON.stringify(v) : c === 'recovered' ? (v ? 1 : 0) : (v as Bind);
+  }
+  return { columns, params };
+}
+
 function recordingRow(r: RecordingRecord): RecordingRow {
   return {
     ...r,
@@ -360,6 +374,7 @@ export class SqliteStore implements Store {
   readonly #updateAccountTx: (id: string, patch: Partial<Omit<AccountRow, 'id'>>) => AccountRow | null;
   readonly #updateRecordingTx: (id: string, patch: Partial<Omit<RecordingRow, 'id'>>) => RecordingRow | null;
   readonly #enqueueTx: (rows: EnqueueRow[]) => void;
+  readonly #atomically: (fn: () => unknown) => unknown;
 
   private constructor(db: Database.Database) {
     this.#db = db;
@@ -453,17 +468,10 @@ export class SqliteStore implements Store {
       const current = this.#getRecording.get(id);
       if (current === undefined) return null;
       const next = merge(recordingRow(current), patch);
-      // Only the patched columns are SET: SQLite rewrites an index only when the statement
-      // sets one of its columns, and setting all of them rewrote all three of the table's
-      // indexes on every state change (a third of a recording's store time, measured alone).
-      const columns = RECORDING_COLUMNS.filter((c) => c !== 'id' && (patch as Record<string, unknown>)[c] !== undefined);
-      if (columns.length === 0) return next;
-      const all = recordingParams(next);
-      const params: Record<string, Bind> = { id: next.id };
-      for (const c of columns) params[c] = all[c]!;
-      this.#recordingUpdate(columns).run(params);
+      this.#setRecording(id, patch);
       return next;
     });
+    this.#atomically = db.transaction((fn: () => unknown) => fn());
     this.#enqueueTx = db.transaction((rows: EnqueueRow[]) => {
       for (const row of rows) {
         this.#enqueue.run({
@@ -638,6 +646,21 @@ export class SqliteStore implements Store {
     return this.#write(`recording ${id}`, () => this.#updateRecordingTx(id, patch));
   }
 
+  setRecording(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): boolean {
+    return this.#write(`recording ${id}`, () => this.#setRecording(id, patch));
+  }
+
+  /**
+   * One UPDATE of the patched columns only: SQLite rewrites an index only when the statement
+   * sets one of its columns, and setting all of them rewrote all three of the table's indexes on
+   * every state change (a third of a recording's store time, measured alone).
+   */
+  #setRecording(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): boolean {
+    const { columns, params } = recordingPatchParams(id, patch);
+    if (columns.length === 0) return this.#getRecording.get(id) !== undefined;
+    return this.#recordingUpdate(columns).run(params).changes > 0;
+  }
+
   getRecording(id: string): RecordingRow | null {
     const r = this.#guard(() => this.#getRecording.get(id));
     return r === undefined ? null : recordingRow(r);
@@ -781,8 +804,10 @@ export class SqliteStore implements Store {
   }
 
   atomically<T>(fn: () => T): T {
-    // better-sqlite3 makes a nested transaction a savepoint of the outer one.
-    return this.#check().transaction(fn)();
+    // better-sqlite3 makes a nested transaction a savepoint of the outer one. One transaction
+    // function for all: making one per call cost more than the statements of a state change.
+    this.#check();
+    return this.#atomically(fn) as T;
   }
 
   /**
