@@ -8,9 +8,10 @@
  *
  * - a fixed cap (`maxCalls`), the capacity an operator measured with bench:load;
  * - an overload guard on the media thread: the event loop mixes and records every call, and
- *   when its median delay over a period of `periodMs` reaches `overloadDelayMs` in
- *   `sustainedPeriods` periods in a row, it is not keeping its 20 ms clock. New calls are
- *   refused from then until `holdMs` after the last such period.
+ *   when its median delay over a period of `periodMs` reaches `overloadDelayMs`, or its
+ *   utilization reaches `overloadUtilizationPercent`, in `sustainedPeriods` periods in a row,
+ *   it is not keeping its 20 ms clock or about to stop keeping it. New calls are refused from
+ *   then until `holdMs` after the last such period.
  *
  * Why the median: stalls (a collection, a large API answer, a burst of call set-ups) move the
  * p99 but not the median, and a gateway past its capacity is late all the time. On the 2-core
@@ -21,8 +22,18 @@
  * late starts to miss packets' turns. At a 90 calls/s ramp to 900 calls, 40 ms refused 277 calls
  * and 60 ms refused 14, with every recording of the calls taken whole either way (one run
  * each). It watches the gateway's own delay, not late packets, which a bad network causes too.
+ *
+ * Why the utilization too: the delay only rises once the loop is saturated, and calls are long.
+ * Ramping at 50 calls/s to 2,000 on a 2-core Xeon (bench:load, sipp on the same cores), the
+ * median stayed at 10-14 ms up to 1,415 calls up while the loop's utilization (the share of
+ * the period it spent outside its wait for I/O: running, or runnable and waiting for a CPU)
+ * went 0.71, 0.80, 0.97; the delay guard fired at 1,586 calls with a 483 ms median, took 1,656,
+ * and every one of them lost audio. The 1,600 calls the same machine recorded whole ran at
+ * 0.74 once up. The utilization says how much of the loop is left before the delay says it is
+ * gone; at the default 90 % it refuses while a tenth of the loop is still free.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';
 
 export type Refusal = 'max_calls' | 'overload';
@@ -30,8 +41,10 @@ export type Refusal = 'max_calls' | 'overload';
 export interface AdmissionOptions {
   /** Calls (up or being set up) beyond which new ones are refused; 0: no cap. */
   maxCalls: number;
-  /** Event-loop median delay in ms over a period that marks the media thread overloaded; 0: no guard. */
+  /** Event-loop median delay in ms over a period that marks the media thread overloaded; 0: no delay guard. */
   overloadDelayMs: number;
+  /** Event-loop utilization in % over a period that marks it overloaded; 0 or absent: no utilization guard. */
+  overloadUtilizationPercent?: number;
   /** Sampling period in ms; default 1000. */
   periodMs?: number;
   /** Periods in a row over the delay before new calls are refused; default 2. */
@@ -45,10 +58,16 @@ export interface AdmissionOptions {
 export interface AdmissionStats {
   maxCalls: number;
   overloadDelayMs: number;
+  overloadUtilizationPercent: number;
   /** New calls are refused for overload now. */
   overloaded: boolean;
   /** Event-loop median delay of the last period, in ms. */
   delayP50Ms: number;
+  /**
+   * The event loop's utilization over the last period (0-1): the share of it the loop spent
+   * outside its wait for I/O, running or waiting for a CPU (performance.eventLoopUtilization).
+   */
+  utilization: number;
   /** Periods found overloaded since start. */
   overloadedPeriods: number;
 }
@@ -56,6 +75,7 @@ export interface AdmissionStats {
 export class Admission {
   readonly maxCalls: number;
   readonly overloadDelayMs: number;
+  readonly overloadUtilizationPercent: number;
   readonly periodMs: number;
   readonly holdMs: number;
   readonly sustainedPeriods: number;
@@ -65,6 +85,8 @@ export class Admission {
   /** Monotonic ms until which new calls are refused for overload. */
   #until = -Infinity;
   #delayP50Ms = 0;
+  #utilization = 0;
+  #elu: EventLoopUtilization | null = null;
   #overloadedPeriods = 0;
   /** Periods in a row over the delay, up to now. */
   #run = 0;
@@ -72,18 +94,25 @@ export class Admission {
   constructor(options: AdmissionOptions) {
     this.maxCalls = options.maxCalls;
     this.overloadDelayMs = options.overloadDelayMs;
+    this.overloadUtilizationPercent = options.overloadUtilizationPercent ?? 0;
     this.periodMs = options.periodMs ?? 1000;
     this.holdMs = options.holdMs ?? 5000;
     this.sustainedPeriods = Math.max(1, options.sustainedPeriods ?? 2);
     this.#now = options.now ?? (() => performance.now());
   }
 
+  /** The overload guard watches the loop (its delay, its utilization or both). */
+  get guarding(): boolean {
+    return this.overloadDelayMs > 0 || this.overloadUtilizationPercent > 0;
+  }
+
   /** Starts watching the event loop (when the guard is on). Idempotent. */
   start(): void {
-    if (this.overloadDelayMs <= 0 || this.#timer !== null) return;
+    if (!this.guarding || this.#timer !== null) return;
     // 10 ms resolution: what the media clock's own timer runs at.
     this.#histogram = monitorEventLoopDelay({ resolution: 10 });
     this.#histogram.enable();
+    this.#elu = performance.eventLoopUtilization();
     this.#timer = setInterval(() => this.#sample(), this.periodMs);
     this.#timer.unref();
   }
@@ -95,10 +124,16 @@ export class Admission {
     this.#histogram = null;
   }
 
-  /** One period's median delay, in ms: from the histogram, or given (tests drive it directly). */
-  observe(delayP50Ms: number): void {
+  /**
+   * One period's median delay in ms and the loop's utilization (0-1): measured, or given (tests
+   * drive it directly).
+   */
+  observe(delayP50Ms: number, utilization = 0): void {
     this.#delayP50Ms = delayP50Ms;
-    if (this.overloadDelayMs <= 0 || delayP50Ms < this.overloadDelayMs) {
+    this.#utilization = utilization;
+    const late = this.overloadDelayMs > 0 && delayP50Ms >= this.overloadDelayMs;
+    const busy = this.overloadUtilizationPercent > 0 && utilization * 100 >= this.overloadUtilizationPercent;
+    if (!late && !busy) {
       this.#run = 0;
       return;
     }
@@ -112,7 +147,10 @@ export class Admission {
     // An idle loop has no samples in a period only if it was blocked for all of it.
     const p50 = h.count > 0 ? h.percentile(50) / 1e6 : this.periodMs;
     h.reset();
-    this.observe(p50);
+    const now = performance.eventLoopUtilization();
+    const utilization = this.#elu === null ? 0 : performance.eventLoopUtilization(now, this.#elu).utilization;
+    this.#elu = now;
+    this.observe(p50, utilization);
   }
 
   get overloaded(): boolean {
@@ -135,8 +173,10 @@ export class Admission {
     return {
       maxCalls: this.maxCalls,
       overloadDelayMs: this.overloadDelayMs,
+      overloadUtilizationPercent: this.overloadUtilizationPercent,
       overloaded: this.overloaded,
       delayP50Ms: this.#delayP50Ms,
+      utilization: this.#utilization,
       overloadedPeriods: this.#overloadedPeriods,
     };
   }

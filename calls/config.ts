@@ -29,6 +29,8 @@ export interface GatewayConfig {
   maxCalls: number;
   /** Event-loop median delay (ms, per second) at which new calls get 503 for a few seconds; 0: no guard. */
   overloadDelayMs: number;
+  /** Event-loop utilization (%, per second) at which new calls get 503 for a few seconds; 0: no guard. */
+  overloadUtilization: number;
   /** MiB the recordings' disk keeps free: below it new recordings are refused (HTTP 507, SIP 503). */
   minFreeMb: number;
   /** Worker threads that encode MP3 and Opus recordings (0: on the media thread). */
@@ -79,6 +81,12 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
     flag: '--overload-delay-ms',
     help: 'event-loop median delay in ms (per second, two in a row; an idle loop reads ~10) at which the media thread counts as overloaded: new calls get 503 until 5 s after it eases (0: off; the default is the playout delay, past which packets start missing their turn)',
     default: '60',
+  },
+  overloadUtilization: {
+    env: 'RECGATE_OVERLOAD_UTILIZATION',
+    flag: '--overload-utilization',
+    help: "the event loop's utilization in % (per second, two in a row: the share it spent outside its wait for I/O) at which the media thread counts as overloaded, with the same 503s (0: off; the delay only rises once the loop is saturated, this before)",
+    default: '90',
   },
   minFreeMb: { env: 'RECGATE_MIN_FREE_MB', flag: '--min-free-mb', help: 'MiB to keep free on the recordings disk; below it new recordings are refused', default: '16' },
   encoderThreads: {
@@ -173,6 +181,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     inviteRate: int('inviteRate', 0, 1_000_000),
     maxCalls: int('maxCalls', 0, 1_000_000),
     overloadDelayMs: int('overloadDelayMs', 0, 60_000),
+    overloadUtilization: int('overloadUtilization', 0, 100),
     tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key, httpsPort: int('httpsPort', 0, 65535) },
     log,
     apiToken: get('apiToken'),

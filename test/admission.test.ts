@@ -89,4 +89,63 @@ test('start() samples the real event loop: a loop late all the time is overload,
   }
 });
 
+test('utilization: two periods in a row at overloadUtilizationPercent refuse new calls, with the delay still low; one does not; 0 is off', () => {
+  let t = 0;
+  const a = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 90, holdMs: 5000, now: () => t });
+  a.observe(11, 0.97);
+  assert.is(a.check(0), null, 'one busy period is not overload');
+  t += 1000;
+  a.observe(11, 0.89); // under: the run is broken
+  t += 1000;
+  a.observe(12, 0.9);
+  assert.is(a.check(0), null);
+  t += 1000;
+  a.observe(14, 0.95); // the second period in a row at 90 %, the median still 14 ms
+  assert.is(a.check(0), 'overload');
+  assert.equal([a.stats().utilization, a.stats().delayP50Ms, a.stats().overloadUtilizationPercent], [0.95, 14, 90]);
+  t += 5000;
+  a.observe(10, 0.5);
+  assert.is(a.check(0), null, 'taken again 5 s after the last busy period');
+  // Either rule makes a period count: a late period then a busy one are two in a row.
+  a.observe(80, 0.5);
+  a.observe(10, 0.99);
+  assert.is(a.check(0), 'overload');
+
+  const off = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 0, now: () => t });
+  for (let i = 0; i < 5; i++) off.observe(10, 1);
+  assert.is(off.check(0), null, 'utilization guard off');
+  assert.ok(off.guarding, 'the delay guard still on');
+  const none = new Admission({ maxCalls: 0, overloadDelayMs: 0, overloadUtilizationPercent: 0 });
+  assert.not.ok(none.guarding);
+  assert.ok(new Admission({ maxCalls: 0, overloadDelayMs: 0, overloadUtilizationPercent: 90 }).guarding, 'utilization alone');
+});
+
+test('start() samples the real loop\'s utilization: busy 80 % of every 10 ms is overload at 70 % while its median delay stays under 60 ms', async () => {
+  const a = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 70, periodMs: 500 });
+  a.start();
+  try {
+    const busy = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // busy: a media thread with a fifth of its time left
+      }
+    };
+    // An idle loop first: not overloaded, utilization near 0.
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.not.ok(a.overloaded, JSON.stringify(a.stats()));
+    assert.ok(a.stats().utilization < 0.3, JSON.stringify(a.stats()));
+    const until = performance.now() + 4000;
+    while (performance.now() < until && !a.overloaded) {
+      busy(8);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const s = a.stats();
+    assert.ok(a.overloaded, JSON.stringify(s));
+    assert.ok(s.utilization >= 0.7, JSON.stringify(s));
+    assert.ok(s.delayP50Ms < 60, `the delay guard alone would not have fired: ${JSON.stringify(s)}`);
+  } finally {
+    a.close();
+  }
+});
+
 test.run();

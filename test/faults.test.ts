@@ -210,6 +210,9 @@ test('overload guard: while the media thread cannot keep its clock new calls get
     assert.ok(api.gateway.admission.overloaded, JSON.stringify(api.gateway.admission.stats()));
     const metrics = (await api.request('GET', '/metrics')).bytes.toString();
     assert.match(metrics, /^recgate_overloaded 1$/m);
+    // The loop was busy nearly all the time: its utilization says so too.
+    const utilization = Number(/^recgate_event_loop_utilization (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(utilization > 0.5 && utilization <= 1, `utilization ${utilization}`);
     assert.is((await caller(api, 'b', 0, 503, true)).code, 0, 'refused with 503 and a Retry-After while overloaded');
     assert.is(api.gateway.stats().rejected.overload, 1);
     assert.match((await api.request('GET', '/metrics')).bytes.toString(), /^recgate_calls_refused_overload_total 1$/m);

@@ -132,6 +132,13 @@ function threadPercent(c0: CpuSample, c1: CpuSample, name: string, windowS: numb
   return ((after - (c0.byName.get(name) ?? 0)) / 1e6 / windowS) * 100;
 }
 
+/** What the overload guard saw in one of its periods: the calls up, its median loop delay and the loop's utilization. */
+interface GuardSample {
+  calls: number;
+  delayP50Ms: number;
+  utilization: number;
+}
+
 interface GatewayResult {
   usPerPacket: number;
   usPerPacketStat: number;
@@ -197,7 +204,7 @@ interface GatewayResult {
   /** New calls the gateway refused with 503 (admission control: RECGATE_OVERLOAD_DELAY_MS, RECGATE_MAX_CALLS). */
   refused: { overload: number; maxCalls: number };
   /** The overload guard's view: the highest per-second median loop delay while the calls were set up, and periods at or over the threshold in the run. */
-  guard: { rampDelayP50MaxMs: number; overloadedPeriods: number };
+  guard: { rampDelayP50MaxMs: number; overloadedPeriods: number; rampSamples: GuardSample[]; windowUtilization: number };
   /** sipp's exit codes, call counts, its commonest error lines (-trace_err) and the scenario steps with retransmissions, timeouts or unexpected messages. */
   sipp: Record<'uac' | 'uas', { code: number | null; successful: number; failed: number; errors: string[]; steps: string[] }>;
   profile: { lines: ProfileLine[]; idlePercent: number } | null;
@@ -332,6 +339,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     // Calls the gateway refused (admission control) are not coming up: they count as settled.
     const refusedOf = (h: { rejected: Record<string, number> }): number => (h.rejected.overload ?? 0) + (h.rejected.max_calls ?? 0);
     let refusedAtUp = 0;
+    // The guard's per-second view while the calls were set up (a sample each time it changes).
+    const rampSamples: GuardSample[] = [];
     let callsUpAfterRamp = 0;
     // What the overload guard saw while the calls were set up: its per-second median delay.
     let rampDelayP50Max = 0;
@@ -341,6 +350,10 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       callsUpAfterRamp = h.activeCalls;
       refusedAtUp = refusedOf(h);
       rampDelayP50Max = Math.max(rampDelayP50Max, h.admission.delayP50Ms);
+      const last = rampSamples[rampSamples.length - 1];
+      if (last === undefined || last.delayP50Ms !== h.admission.delayP50Ms || last.utilization !== h.admission.utilization) {
+        rampSamples.push({ calls: h.activeCalls, delayP50Ms: h.admission.delayP50Ms, utilization: h.admission.utilization });
+      }
       // Every call arrived (up, or refused): with refusals the accepted ones need not all be up at once.
       if (h.activeCalls + refusedAtUp >= n || (refusedAtUp > 0 && h.callsTotal + refusedAtUp >= n)) break;
       if (uacGone) throw new Error(`sipp UAC exited before all calls were up: ${uac.stderr.slice(-800)}\n${uac.stdout.slice(-1500)}`);
@@ -373,7 +386,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const sipp1 = [cpuSample(uac.pid), cpuSample(uas.pid)];
     const mc1 = machineCpu();
     const drops1 = udpDrops(gw.pid);
-    const callsUpAtEnd = (await gw.healthz()).activeCalls;
+    const atEnd = await gw.healthz();
+    const callsUpAtEnd = atEnd.activeCalls;
     let profile = null;
     let allocations = null;
     if (profiler !== null) {
@@ -478,7 +492,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
         setup: { phase: rampPhase, perCall: perCall(rampPhase, mediaRate, idleRate) },
         teardown: hangupPhase === null ? null : { phase: hangupPhase, perCall: perCall(hangupPhase, mediaRate, idleRate) },
         refused: { overload: fin.recgate_calls_refused_overload_total ?? 0, maxCalls: fin.recgate_calls_refused_max_calls_total ?? 0 },
-        guard: { rampDelayP50MaxMs: rampDelayP50Max, overloadedPeriods },
+        guard: { rampDelayP50MaxMs: rampDelayP50Max, overloadedPeriods, rampSamples, windowUtilization: atEnd.admission.utilization },
         sipp: {
           uac: { code: uacCode, ...counts(uac), errors: sippErrors(dir, 'uac'), steps: sippStepTrouble(uac.stdout) },
           uas: { code: uasCode, ...counts(uas), errors: sippErrors(dir, 'uas'), steps: sippStepTrouble(uas.stdout) },
@@ -688,8 +702,15 @@ async function main(): Promise<void> {
   console.log(
     `- admission: ${refused === 0 ? 'every call taken' : `${refused} of ${a.calls} calls refused with 503 (${gw.refused.overload} for overload, ${gw.refused.maxCalls} at RECGATE_MAX_CALLS)`}` +
       ` (overload guard at RECGATE_OVERLOAD_DELAY_MS=${process.env.RECGATE_OVERLOAD_DELAY_MS || 'its default'}, cap RECGATE_MAX_CALLS=${process.env.RECGATE_MAX_CALLS || 'none'});` +
-      ` the event loop's per-second median delay peaked at ${gw.guard.rampDelayP50MaxMs.toFixed(1)} ms while the calls were set up, ${gw.guard.overloadedPeriods} periods at or over the threshold in the run`,
+      ` the event loop's per-second median delay peaked at ${gw.guard.rampDelayP50MaxMs.toFixed(1)} ms while the calls were set up, ${gw.guard.overloadedPeriods} periods at or over the threshold in the run;` +
+      ` the loop's utilization ${gw.guard.windowUtilization.toFixed(2)} at the window's end`,
   );
+  // Every few periods of the ramp: what a guard could have known, by calls up.
+  const step = Math.max(1, Math.ceil(gw.guard.rampSamples.length / 12));
+  const shown = gw.guard.rampSamples.filter((_, i) => i % step === 0 || i === gw.guard.rampSamples.length - 1);
+  if (shown.length > 0) {
+    console.log(`  the guard's periods during the ramp (calls up: loop utilization, median delay): ${shown.map((g) => `${g.calls}: ${g.utilization.toFixed(2)}, ${g.delayP50Ms.toFixed(0)} ms`).join('; ')}`);
+  }
   console.log(
     `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
       `(${gw.sipp.uas.successful} ok, ${gw.sipp.uas.failed} failed); ramp ${gw.rampS} s at ${a.rate} calls/s, each call held ${holdMs / 1000} s`,

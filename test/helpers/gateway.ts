@@ -50,6 +50,7 @@ export async function startGateway(
     // Off: tests here share the gateway's event loop and some block it on purpose (the tests of
     // the guard turn it on).
     overloadDelayMs: 0,
+    overloadUtilization: 0,
     log: 'off',
     apiToken: '',
     publicUrl: '',
