@@ -191,37 +191,11 @@ function callParams(row: CallRow): Record<string, Bind> {
 }
 
 function recordingParams(row: RecordingRow): Record<string, Bind> {
-  return {
-    id: row.id,
-    account_id: row.account_id,
-    reference_type: row.reference_type,
-    reference_id: row.reference_id,
-    status: row.status,
-    format: row.format,
-    channels: row.channels,
-    sample_rate: row.sample_rate,
-    bitrate: row.bitrate,
-    participant: row.participant,
-    label: row.label,
-    duration_ms: row.duration_ms,
-    file_size: row.file_size,
-    checksum_sha256: row.checksum_sha256,
-    pauses: JSON.stringify(row.pauses),
-    recovered: row.recovered ? 1 : 0,
-    reason: row.reason,
-    file_path: row.file_path,
-    options: JSON.stringify(row.options),
-    tm_start: row.tm_start,
-    tm_end: row.tm_end,
-    tm_create: row.tm_create,
-    tm_update: row.tm_update,
-    tm_delete: row.tm_delete,
-    // A row built by a caller that predates tracks stores [] rather than failing the insert.
-    tracks: JSON.stringify((row.tracks as TrackRecord[] | undefined) ?? []),
-  };
+  // A row built by a caller that predates tracks stores [] rather than failing the insert.
+  return recordingPatchParams(row.id, { ...row, tracks: (row.tracks as TrackRecord[] | undefined) ?? [] }).params;
 }
 
-/** The bound values of a patch's columns (those set and not undefined), as recordingParams binds them. */
+/** The bound values of a patch's columns (those set and not undefined): JSON text for the JSON columns, 0/1 for recovered. */
 function recordingPatchParams(id: string, patch: Partial<Omit<RecordingRow, 'id'>>): { columns: string[]; params: Record<string, Bind> } {
   const columns: string[] = [];
   const params: Record<string, Bind> = { id };
