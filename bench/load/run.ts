@@ -201,7 +201,7 @@ interface GatewayResult {
    */
   setup: { phase: Phase; perCall: PerCall };
   teardown: { phase: Phase; perCall: PerCall } | null;
-  /** New calls the gateway refused with 503 (admission control: RECGATE_OVERLOAD_DELAY_MS, RECGATE_MAX_CALLS). */
+  /** New calls the gateway refused with 503 (admission control: RECGATE_OVERLOAD_DELAY_MS, RECGATE_OVERLOAD_UTILIZATION, RECGATE_MAX_CALLS). */
   refused: { overload: number; maxCalls: number };
   /** The overload guard's view: the highest per-second median loop delay while the calls were set up, and periods at or over the threshold in the run. */
   guard: { rampDelayP50MaxMs: number; overloadedPeriods: number; rampSamples: GuardSample[]; windowUtilization: number };
@@ -701,7 +701,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `- admission: ${refused === 0 ? 'every call taken' : `${refused} of ${a.calls} calls refused with 503 (${gw.refused.overload} for overload, ${gw.refused.maxCalls} at RECGATE_MAX_CALLS)`}` +
-      ` (overload guard at RECGATE_OVERLOAD_DELAY_MS=${process.env.RECGATE_OVERLOAD_DELAY_MS || 'its default'}, cap RECGATE_MAX_CALLS=${process.env.RECGATE_MAX_CALLS || 'none'});` +
+      ` (overload guard at RECGATE_OVERLOAD_DELAY_MS=${process.env.RECGATE_OVERLOAD_DELAY_MS || 'its default'} and RECGATE_OVERLOAD_UTILIZATION=${process.env.RECGATE_OVERLOAD_UTILIZATION || 'its default'}, cap RECGATE_MAX_CALLS=${process.env.RECGATE_MAX_CALLS || 'none'});` +
       ` the event loop's per-second median delay peaked at ${gw.guard.rampDelayP50MaxMs.toFixed(1)} ms while the calls were set up, ${gw.guard.overloadedPeriods} periods at or over the threshold in the run;` +
       ` the loop's utilization ${gw.guard.windowUtilization.toFixed(2)} at the window's end`,
   );
