@@ -104,9 +104,10 @@ export class Metrics {
     gauge('recgate_calls_total', 'Calls handled since start', () => gateway.callsTotal);
     gauge(
       'recgate_overloaded',
-      'New calls refused now because the media thread cannot keep its clock or is about to (event-loop median delay at RECGATE_OVERLOAD_DELAY_MS, or its utilization at RECGATE_OVERLOAD_UTILIZATION, two seconds in a row): 1, else 0',
+      'New calls refused now because the media thread cannot keep its clock or is about to (event-loop median delay at RECGATE_OVERLOAD_DELAY_MS, its utilization at RECGATE_OVERLOAD_UTILIZATION, or the encoder workers RECGATE_OVERLOAD_ENCODER_LAG_MS behind, two seconds in a row): 1, else 0',
       () => (gateway.admission.overloaded ? 1 : 0),
     );
+    gauge('recgate_encoder_lag_seconds', 'How far behind the MP3/Opus encoder workers are: the age of the oldest batch of audio they have not answered (0 when they keep up)', () => gateway.recordings.encoderLagMs() / 1000);
     gauge('recgate_event_loop_utilization', "The event loop's utilization over the overload guard's last period (0-1: the share it spent outside its wait for I/O); 0 with the guard off", () => gateway.admission.stats().utilization);
     gauge('recgate_calls_refused_overload_total', 'New calls refused with 503 for overload since start', () => gateway.rejected.overload ?? 0);
     gauge('recgate_calls_refused_max_calls_total', 'New calls refused with 503 at RECGATE_MAX_CALLS since start', () => gateway.rejected.max_calls ?? 0);

@@ -31,6 +31,12 @@
  * and every one of them lost audio. The 1,600 calls the same machine recorded whole ran at
  * 0.74 once up. The utilization says how much of the loop is left before the delay says it is
  * gone; at the default 90 % it refuses while a tenth of the loop is still free.
+ *
+ * Why the encoder workers: MP3 and Opus encode on worker threads, which have no clock to miss.
+ * One that cannot keep up holds its recordings' audio in memory, off the disk (a kill -9 loses
+ * it), and the backlog only grows. At 800 Opus calls on one worker (bench:load, 2-core Xeon)
+ * the files closed up to 38 s after their calls while the loop was 0.58 busy; at 150 MP3
+ * calls, 8 s. So a period also counts when the workers are `overloadEncoderLagMs` behind.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization } from 'node:perf_hooks';
@@ -45,6 +51,10 @@ export interface AdmissionOptions {
   overloadDelayMs: number;
   /** Event-loop utilization in % over a period that marks it overloaded; 0 or absent: no utilization guard. */
   overloadUtilizationPercent?: number;
+  /** How far behind the encoder workers may fall (ms) before a period counts as overloaded; 0 or absent: not watched. */
+  overloadEncoderLagMs?: number;
+  /** How far behind the encoder workers are now, in ms (RecordingService.encoderLagMs). */
+  encoderLagMs?: () => number;
   /** Sampling period in ms; default 1000. */
   periodMs?: number;
   /** Periods in a row over the delay before new calls are refused; default 2. */
@@ -59,6 +69,7 @@ export interface AdmissionStats {
   maxCalls: number;
   overloadDelayMs: number;
   overloadUtilizationPercent: number;
+  overloadEncoderLagMs: number;
   /** New calls are refused for overload now. */
   overloaded: boolean;
   /** Event-loop median delay of the last period, in ms. */
@@ -68,6 +79,8 @@ export interface AdmissionStats {
    * outside its wait for I/O, running or waiting for a CPU (performance.eventLoopUtilization).
    */
   utilization: number;
+  /** How far behind the encoder workers were at the last period's end, in ms. */
+  encoderLagMs: number;
   /** Periods found overloaded since start. */
   overloadedPeriods: number;
 }
@@ -76,6 +89,7 @@ export class Admission {
   readonly maxCalls: number;
   readonly overloadDelayMs: number;
   readonly overloadUtilizationPercent: number;
+  readonly overloadEncoderLagMs: number;
   readonly periodMs: number;
   readonly holdMs: number;
   readonly sustainedPeriods: number;
@@ -86,6 +100,8 @@ export class Admission {
   #until = -Infinity;
   #delayP50Ms = 0;
   #utilization = 0;
+  #encoderLagMs = 0;
+  readonly #encoderLag: (() => number) | null;
   #elu: EventLoopUtilization | null = null;
   #overloadedPeriods = 0;
   /** Periods in a row over the delay, up to now. */
@@ -95,6 +111,8 @@ export class Admission {
     this.maxCalls = options.maxCalls;
     this.overloadDelayMs = options.overloadDelayMs;
     this.overloadUtilizationPercent = options.overloadUtilizationPercent ?? 0;
+    this.overloadEncoderLagMs = options.overloadEncoderLagMs ?? 0;
+    this.#encoderLag = options.encoderLagMs ?? null;
     this.periodMs = options.periodMs ?? 1000;
     this.holdMs = options.holdMs ?? 5000;
     this.sustainedPeriods = Math.max(1, options.sustainedPeriods ?? 2);
@@ -103,7 +121,7 @@ export class Admission {
 
   /** The overload guard watches the loop (its delay, its utilization or both). */
   get guarding(): boolean {
-    return this.overloadDelayMs > 0 || this.overloadUtilizationPercent > 0;
+    return this.overloadDelayMs > 0 || this.overloadUtilizationPercent > 0 || this.overloadEncoderLagMs > 0;
   }
 
   /** Starts watching the event loop (when the guard is on). Idempotent. */
@@ -125,15 +143,17 @@ export class Admission {
   }
 
   /**
-   * One period's median delay in ms and the loop's utilization (0-1): measured, or given (tests
-   * drive it directly).
+   * One period's median delay in ms, the loop's utilization (0-1) and how far behind the
+   * encoder workers are (ms): measured, or given (tests drive it directly).
    */
-  observe(delayP50Ms: number, utilization = 0): void {
+  observe(delayP50Ms: number, utilization = 0, encoderLagMs = 0): void {
     this.#delayP50Ms = delayP50Ms;
     this.#utilization = utilization;
+    this.#encoderLagMs = encoderLagMs;
     const late = this.overloadDelayMs > 0 && delayP50Ms >= this.overloadDelayMs;
     const busy = this.overloadUtilizationPercent > 0 && utilization * 100 >= this.overloadUtilizationPercent;
-    if (!late && !busy) {
+    const behind = this.overloadEncoderLagMs > 0 && encoderLagMs >= this.overloadEncoderLagMs;
+    if (!late && !busy && !behind) {
       this.#run = 0;
       return;
     }
@@ -150,7 +170,7 @@ export class Admission {
     const now = performance.eventLoopUtilization();
     const utilization = this.#elu === null ? 0 : performance.eventLoopUtilization(now, this.#elu).utilization;
     this.#elu = now;
-    this.observe(p50, utilization);
+    this.observe(p50, utilization, this.#encoderLag?.() ?? 0);
   }
 
   get overloaded(): boolean {
@@ -177,6 +197,8 @@ export class Admission {
       overloaded: this.overloaded,
       delayP50Ms: this.#delayP50Ms,
       utilization: this.#utilization,
+      overloadEncoderLagMs: this.overloadEncoderLagMs,
+      encoderLagMs: this.#encoderLagMs,
       overloadedPeriods: this.#overloadedPeriods,
     };
   }

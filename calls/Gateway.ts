@@ -135,7 +135,13 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
     this.store = services.store ?? SqliteStore.open(path.join(config.dataDir, 'recgate.db'), { checkpoint: 'worker' });
     this.recordings = services.recordings ?? new RecordingService({ store: this.store, dataDir: config.dataDir, minFreeBytes: config.minFreeMb * 1024 * 1024, opusComplexity: config.opusComplexity, encoderThreads: config.encoderThreads });
     this.ports = new PortAllocator(config.rtpPorts.min, config.rtpPorts.max);
-    this.admission = new Admission({ maxCalls: config.maxCalls, overloadDelayMs: config.overloadDelayMs, overloadUtilizationPercent: config.overloadUtilization });
+    this.admission = new Admission({
+      maxCalls: config.maxCalls,
+      overloadDelayMs: config.overloadDelayMs,
+      overloadUtilizationPercent: config.overloadUtilization,
+      overloadEncoderLagMs: config.overloadEncoderLagMs,
+      encoderLagMs: () => this.recordings.encoderLagMs(),
+    });
     this.transport = new SipTransport({
       port: config.sipPort,
       bindAddress: config.bindAddress,

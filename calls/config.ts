@@ -31,6 +31,8 @@ export interface GatewayConfig {
   overloadDelayMs: number;
   /** Event-loop utilization (%, per second) at which new calls get 503 for a few seconds; 0: no guard. */
   overloadUtilization: number;
+  /** How far behind (ms) the MP3/Opus encoder workers may fall before new calls get 503; 0: not watched. */
+  overloadEncoderLagMs: number;
   /** MiB the recordings' disk keeps free: below it new recordings are refused (HTTP 507, SIP 503). */
   minFreeMb: number;
   /** Worker threads that encode MP3 and Opus recordings (0: on the media thread). */
@@ -87,6 +89,12 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
     flag: '--overload-utilization',
     help: "the event loop's utilization in % (per second, two in a row: the share it spent outside its wait for I/O) at which the media thread counts as overloaded, with the same 503s (0: off; the delay only rises once the loop is saturated, this before)",
     default: '90',
+  },
+  overloadEncoderLagMs: {
+    env: 'RECGATE_OVERLOAD_ENCODER_LAG_MS',
+    flag: '--overload-encoder-lag-ms',
+    help: 'how far behind in ms (two seconds in a row) the MP3/Opus encoder workers may fall before new calls get the same 503s: a worker that cannot keep up holds its recordings\' audio off the disk (0: not watched)',
+    default: '1000',
   },
   minFreeMb: { env: 'RECGATE_MIN_FREE_MB', flag: '--min-free-mb', help: 'MiB to keep free on the recordings disk; below it new recordings are refused', default: '16' },
   encoderThreads: {
@@ -182,6 +190,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Gat
     maxCalls: int('maxCalls', 0, 1_000_000),
     overloadDelayMs: int('overloadDelayMs', 0, 60_000),
     overloadUtilization: int('overloadUtilization', 0, 100),
+    overloadEncoderLagMs: int('overloadEncoderLagMs', 0, 600_000),
     tls: cert === '' ? null : { port: int('tlsPort', 0, 65535), certFile: cert, keyFile: key, httpsPort: int('httpsPort', 0, 65535) },
     log,
     apiToken: get('apiToken'),

@@ -23,9 +23,49 @@ import type { FromWorker, ToWorker } from './encoderWorker.js';
 /** Audio per message to the worker, ms: one message per 250 ms per recording (the file sink's flush interval). */
 export const OFFLOAD_BATCH_MS = 250;
 
+/**
+ * When each message still unanswered went to a worker (ms, performance.now()), oldest first. A
+ * worker answers every message once, in order (encoderWorker.ts), so the oldest time says how
+ * far behind it is: a worker that cannot keep up with its recordings holds their audio in
+ * memory, off the disk, and the backlog only grows.
+ */
+class SendTimes {
+  #times = new Float64Array(256);
+  #head = 0;
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(t: number): void {
+    if (this.#length === this.#times.length) {
+      const grown = new Float64Array(this.#times.length * 2);
+      for (let i = 0; i < this.#length; i++) grown[i] = this.#times[(this.#head + i) % this.#times.length]!;
+      this.#times = grown;
+      this.#head = 0;
+    }
+    this.#times[(this.#head + this.#length) % this.#times.length] = t;
+    this.#length++;
+  }
+
+  shift(): void {
+    if (this.#length === 0) return;
+    this.#head = (this.#head + 1) % this.#times.length;
+    this.#length--;
+  }
+
+  /** The oldest time, or NaN when none is waiting. */
+  oldest(): number {
+    return this.#length === 0 ? NaN : this.#times[this.#head]!;
+  }
+}
+
 interface PoolWorker {
   worker: Worker;
   encoders: Map<number, OffloadEncoder>;
+  /** The messages it has not answered yet. */
+  waiting: SendTimes;
 }
 
 export class EncoderPool {
@@ -48,12 +88,35 @@ export class EncoderPool {
     const o = validateEncoderOptions(options); // bad options throw here, at once, as createEncoder does
     const w = this.#pick();
     const id = this.#nextId++;
-    const enc = new OffloadEncoder(o, sink, id, (m) => w.worker.postMessage(m, m.op === 'pcm' ? [m.pcm.buffer as ArrayBuffer] : []), () => this.#release(w, id));
+    const enc = new OffloadEncoder(o, sink, id, (m) => this.#post(w, m), () => this.#release(w, id));
     if (w.encoders.size === 0) w.worker.ref();
     w.encoders.set(id, enc);
     this.opened++;
-    w.worker.postMessage({ op: 'open', id, options: o } satisfies ToWorker);
+    this.#post(w, { op: 'open', id, options: o });
     return enc;
+  }
+
+  /**
+   * How far behind the most loaded worker is, in ms at `now`: the age of the oldest message it
+   * has not answered (0 when every worker is idle or keeping up within a batch).
+   */
+  lagMs(now = performance.now()): number {
+    let lag = 0;
+    for (const w of this.#workers) {
+      const t = w.waiting.oldest();
+      if (t === t && now - t > lag) lag = now - t;
+    }
+    return lag;
+  }
+
+  /** Messages the workers have not answered yet (batches of audio, opens and closes). */
+  backlog(): number {
+    return this.#workers.reduce((n, w) => n + w.waiting.length, 0);
+  }
+
+  #post(w: PoolWorker, m: ToWorker): void {
+    w.waiting.push(performance.now());
+    w.worker.postMessage(m, m.op === 'pcm' ? [m.pcm.buffer as ArrayBuffer] : []);
   }
 
   /** Encoders open now, per worker. */
@@ -74,8 +137,11 @@ export class EncoderPool {
     for (const w of this.#workers) if (best === null || w.encoders.size < best.encoders.size) best = w;
     if (best !== null && (best.encoders.size === 0 || this.#workers.length >= this.size)) return best;
     const worker = new Worker(new URL('./encoderWorker.mjs', import.meta.url));
-    const w: PoolWorker = { worker, encoders: new Map() };
-    worker.on('message', (m: FromWorker) => w.encoders.get(m.id)?.receive(m));
+    const w: PoolWorker = { worker, encoders: new Map(), waiting: new SendTimes() };
+    worker.on('message', (m: FromWorker) => {
+      w.waiting.shift();
+      w.encoders.get(m.id)?.receive(m);
+    });
     worker.on('error', (err) => {
       // The worker died (a bug, or out of memory): its recordings fail, the others go on.
       for (const e of w.encoders.values()) e.fail(new IoError(`encoder worker failed: ${err.message}`, err));

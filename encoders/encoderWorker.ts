@@ -73,7 +73,9 @@ port.on('message', (m: ToWorker) => {
       encoders.set(m.id, { encoder, sink });
       reply(m.id, { encoder, sink });
     } else if (e === undefined) {
-      return; // failed earlier: the error was sent then
+      // Failed earlier (the error was sent then): an empty answer, as every message gets one
+      // (the pool measures how far behind the worker is by them).
+      port.postMessage({ id: m.id, appends: null, patches: [], samples: 0, bytes: 0 } satisfies FromWorker);
     } else if (m.op === 'pcm') {
       e.encoder.write(m.pcm);
       reply(m.id, e);

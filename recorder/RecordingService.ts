@@ -153,6 +153,11 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     return this.#encoderPool;
   }
 
+  /** How far behind the encoder workers are, in ms (0 without any: EncoderPool.lagMs). */
+  encoderLagMs(): number {
+    return this.#encoderPool?.lagMs() ?? 0;
+  }
+
   /** The pool, made on first use (its workers start with the first MP3 or Opus recording; Recording keeps WAV in-line). */
   #pool(): EncoderPool | null {
     if (this.#encoderThreads === 0) return null;

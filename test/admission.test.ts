@@ -120,6 +120,38 @@ test('utilization: two periods in a row at overloadUtilizationPercent refuse new
   assert.ok(new Admission({ maxCalls: 0, overloadDelayMs: 0, overloadUtilizationPercent: 90 }).guarding, 'utilization alone');
 });
 
+test('encoder lag: two periods in a row with the encoder workers overloadEncoderLagMs behind refuse new calls, whatever the loop; 0 is off', async () => {
+  let t = 0;
+  let lag = 0;
+  const a = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 90, overloadEncoderLagMs: 1000, encoderLagMs: () => lag, holdMs: 5000, now: () => t });
+  assert.ok(a.guarding);
+  a.observe(10, 0.3, 1500);
+  assert.is(a.check(0), null, 'one period behind is not overload');
+  t += 1000;
+  a.observe(10, 0.3, 2500); // a loop with room, the workers 2.5 s behind
+  assert.is(a.check(0), 'overload');
+  assert.equal([a.stats().encoderLagMs, a.stats().overloadEncoderLagMs], [2500, 1000]);
+  t += 5000;
+  a.observe(10, 0.3, 900);
+  assert.is(a.check(0), null, 'caught up to within the limit');
+  assert.ok(new Admission({ maxCalls: 0, overloadDelayMs: 0, overloadEncoderLagMs: 1000 }).guarding, 'the encoder lag alone');
+  const off = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadEncoderLagMs: 0, now: () => t });
+  off.observe(10, 0.3, 60_000);
+  off.observe(10, 0.3, 60_000);
+  assert.is(off.check(0), null, 'not watched');
+  // start() reads the probe each period.
+  const real = new Admission({ maxCalls: 0, overloadDelayMs: 0, overloadEncoderLagMs: 1000, encoderLagMs: () => lag, periodMs: 100 });
+  lag = 3000;
+  real.start();
+  try {
+    await new Promise((r) => setTimeout(r, 350));
+    assert.ok(real.overloaded, JSON.stringify(real.stats()));
+    assert.is(real.stats().encoderLagMs, 3000);
+  } finally {
+    real.close();
+  }
+});
+
 test('start() samples the real loop\'s utilization: busy 80 % of every 10 ms is overload at 70 % while its median delay stays under 60 ms', async () => {
   const a = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 70, periodMs: 500 });
   a.start();

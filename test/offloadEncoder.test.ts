@@ -94,6 +94,29 @@ test('many encoders at once spread over the workers; each file is its own', asyn
   assert.not.equal(sinks[0]!.bytes(), sinks[1]!.bytes());
 });
 
+test('lagMs and backlog: the age of the oldest batch a worker has not answered; 0 once it caught up', async () => {
+  const own = new EncoderPool(1);
+  try {
+    assert.is(own.lagMs(), 0, 'no worker yet');
+    const fr = frames();
+    const t0 = performance.now();
+    const encs = Array.from({ length: 8 }, () => own.open({ format: 'mp3', inputRate: 16000, sampleRate: 16000, channels: 2 }, new MemorySink()));
+    // 3 s of audio each, sent in one turn: 12 batches per encoder wait for the worker.
+    for (const f of fr) for (const e of encs) e.write(f);
+    for (const e of encs) e.close();
+    const waiting = own.backlog();
+    assert.ok(waiting >= 8 * (12 + 2) - 1, `opens, batches and closes unanswered: ${waiting}`);
+    // Nothing was answered inside this turn: the oldest was sent at or after t0.
+    const later = performance.now() + 5000;
+    assert.ok(own.lagMs(later) >= 5000 && own.lagMs(later) <= later - t0, `${own.lagMs(later)}`);
+    await Promise.all(encs.map((e) => e.drained()));
+    assert.is(own.backlog(), 0);
+    assert.is(own.lagMs(performance.now() + 5000), 0, 'caught up: no lag however late it is asked');
+  } finally {
+    await own.close();
+  }
+});
+
 test('bad options are refused at open(), as by createEncoder; write after close throws', async () => {
   assert.throws(() => pool.open({ format: 'mp3', inputRate: 16000, sampleRate: 44100 as 16000, channels: 2 }, new MemorySink()), /sampleRate/);
   const e = pool.open({ format: 'mp3', inputRate: 8000, sampleRate: 8000, channels: 1 }, new MemorySink());

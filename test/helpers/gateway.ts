@@ -51,6 +51,7 @@ export async function startGateway(
     // the guard turn it on).
     overloadDelayMs: 0,
     overloadUtilization: 0,
+    overloadEncoderLagMs: 0,
     log: 'off',
     apiToken: '',
     publicUrl: '',
