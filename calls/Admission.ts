@@ -36,7 +36,9 @@
  * One that cannot keep up holds its recordings' audio in memory, off the disk (a kill -9 loses
  * it), and the backlog only grows. At 800 Opus calls on one worker (bench:load, 2-core Xeon)
  * the files closed up to 38 s after their calls while the loop was 0.58 busy; at 150 MP3
- * calls, 8 s. So a period also counts when the workers are `overloadEncoderLagMs` behind.
+ * calls, 8 s. So a period also counts when the busiest worker's utilization reaches
+ * `overloadUtilizationPercent` (it is about to fall behind), or when the workers are
+ * `overloadEncoderLagMs` behind (they have).
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization } from 'node:perf_hooks';
@@ -53,8 +55,12 @@ export interface AdmissionOptions {
   overloadUtilizationPercent?: number;
   /** How far behind the encoder workers may fall (ms) before a period counts as overloaded; 0 or absent: not watched. */
   overloadEncoderLagMs?: number;
-  /** How far behind the encoder workers are now, in ms (RecordingService.encoderLagMs). */
-  encoderLagMs?: () => number;
+  /**
+   * The MP3/Opus encoder workers now: how far behind they are (ms) and the busiest one's
+   * utilization since the last call (0-1), which counts against overloadUtilizationPercent
+   * like the event loop's (RecordingService.encoderLoad).
+   */
+  encoders?: () => { lagMs: number; utilization: number };
   /** Sampling period in ms; default 1000. */
   periodMs?: number;
   /** Periods in a row over the delay before new calls are refused; default 2. */
@@ -81,6 +87,8 @@ export interface AdmissionStats {
   utilization: number;
   /** How far behind the encoder workers were at the last period's end, in ms. */
   encoderLagMs: number;
+  /** The busiest encoder worker's utilization over the last period (0-1). */
+  encoderUtilization: number;
   /** Periods found overloaded since start. */
   overloadedPeriods: number;
 }
@@ -101,7 +109,8 @@ export class Admission {
   #delayP50Ms = 0;
   #utilization = 0;
   #encoderLagMs = 0;
-  readonly #encoderLag: (() => number) | null;
+  #encoderUtilization = 0;
+  readonly #encoders: (() => { lagMs: number; utilization: number }) | null;
   #elu: EventLoopUtilization | null = null;
   #overloadedPeriods = 0;
   /** Periods in a row over the delay, up to now. */
@@ -112,7 +121,7 @@ export class Admission {
     this.overloadDelayMs = options.overloadDelayMs;
     this.overloadUtilizationPercent = options.overloadUtilizationPercent ?? 0;
     this.overloadEncoderLagMs = options.overloadEncoderLagMs ?? 0;
-    this.#encoderLag = options.encoderLagMs ?? null;
+    this.#encoders = options.encoders ?? null;
     this.periodMs = options.periodMs ?? 1000;
     this.holdMs = options.holdMs ?? 5000;
     this.sustainedPeriods = Math.max(1, options.sustainedPeriods ?? 2);
@@ -143,15 +152,17 @@ export class Admission {
   }
 
   /**
-   * One period's median delay in ms, the loop's utilization (0-1) and how far behind the
-   * encoder workers are (ms): measured, or given (tests drive it directly).
+   * One period's median delay in ms, the loop's utilization (0-1), how far behind the encoder
+   * workers are (ms) and the busiest one's utilization (0-1): measured, or given (tests drive
+   * it directly).
    */
-  observe(delayP50Ms: number, utilization = 0, encoderLagMs = 0): void {
+  observe(delayP50Ms: number, utilization = 0, encoderLagMs = 0, encoderUtilization = 0): void {
     this.#delayP50Ms = delayP50Ms;
     this.#utilization = utilization;
     this.#encoderLagMs = encoderLagMs;
+    this.#encoderUtilization = encoderUtilization;
     const late = this.overloadDelayMs > 0 && delayP50Ms >= this.overloadDelayMs;
-    const busy = this.overloadUtilizationPercent > 0 && utilization * 100 >= this.overloadUtilizationPercent;
+    const busy = this.overloadUtilizationPercent > 0 && Math.max(utilization, encoderUtilization) * 100 >= this.overloadUtilizationPercent;
     const behind = this.overloadEncoderLagMs > 0 && encoderLagMs >= this.overloadEncoderLagMs;
     if (!late && !busy && !behind) {
       this.#run = 0;
@@ -170,7 +181,8 @@ export class Admission {
     const now = performance.eventLoopUtilization();
     const utilization = this.#elu === null ? 0 : performance.eventLoopUtilization(now, this.#elu).utilization;
     this.#elu = now;
-    this.observe(p50, utilization, this.#encoderLag?.() ?? 0);
+    const encoders = this.#encoders?.() ?? { lagMs: 0, utilization: 0 };
+    this.observe(p50, utilization, encoders.lagMs, encoders.utilization);
   }
 
   get overloaded(): boolean {
@@ -199,6 +211,7 @@ export class Admission {
       utilization: this.#utilization,
       overloadEncoderLagMs: this.overloadEncoderLagMs,
       encoderLagMs: this.#encoderLagMs,
+      encoderUtilization: this.#encoderUtilization,
       overloadedPeriods: this.#overloadedPeriods,
     };
   }

@@ -140,7 +140,7 @@ export class Gateway extends SafeEmitter<GatewayEvents> implements UserAgentDele
       overloadDelayMs: config.overloadDelayMs,
       overloadUtilizationPercent: config.overloadUtilization,
       overloadEncoderLagMs: config.overloadEncoderLagMs,
-      encoderLagMs: () => this.recordings.encoderLagMs(),
+      encoders: () => this.recordings.encoderLoad(),
     });
     this.transport = new SipTransport({
       port: config.sipPort,

@@ -13,6 +13,7 @@
  * - close() is asynchronous: await drained() before closing the sink (Recording does).
  */
 import os from 'node:os';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { InvalidStateError, IoError } from '../common/index.js';
 import type { AudioFormat, ByteSink, ChannelCount, Encoder, EncoderOptions, SampleRate } from './Encoder.js';
@@ -66,6 +67,8 @@ interface PoolWorker {
   encoders: Map<number, OffloadEncoder>;
   /** The messages it has not answered yet. */
   waiting: SendTimes;
+  /** Its event loop's utilization when utilization() last read it. */
+  elu: EventLoopUtilization;
 }
 
 export class EncoderPool {
@@ -109,6 +112,22 @@ export class EncoderPool {
     return lag;
   }
 
+  /**
+   * The busiest worker's utilization (0-1) since the last call: the share of that time its
+   * event loop spent encoding rather than waiting for a message. A worker near 1 is about to
+   * fall behind; lagMs() says when it has.
+   */
+  utilization(): number {
+    let most = 0;
+    for (const w of this.#workers) {
+      const now = w.worker.performance.eventLoopUtilization();
+      const u = w.worker.performance.eventLoopUtilization(now, w.elu).utilization;
+      w.elu = now;
+      if (u > most) most = u;
+    }
+    return most;
+  }
+
   /** Messages the workers have not answered yet (batches of audio, opens and closes). */
   backlog(): number {
     return this.#workers.reduce((n, w) => n + w.waiting.length, 0);
@@ -137,7 +156,7 @@ export class EncoderPool {
     for (const w of this.#workers) if (best === null || w.encoders.size < best.encoders.size) best = w;
     if (best !== null && (best.encoders.size === 0 || this.#workers.length >= this.size)) return best;
     const worker = new Worker(new URL('./encoderWorker.mjs', import.meta.url));
-    const w: PoolWorker = { worker, encoders: new Map(), waiting: new SendTimes() };
+    const w: PoolWorker = { worker, encoders: new Map(), waiting: new SendTimes(), elu: worker.performance.eventLoopUtilization() };
     worker.on('message', (m: FromWorker) => {
       w.waiting.shift();
       w.encoders.get(m.id)?.receive(m);

@@ -158,6 +158,15 @@ export class RecordingService extends SafeEmitter<RecordingServiceEvents> {
     return this.#encoderPool?.lagMs() ?? 0;
   }
 
+  /**
+   * The encoder workers' lag (ms) and the busiest one's utilization since the last call (0-1;
+   * EncoderPool.utilization): for the overload guard, the one caller.
+   */
+  encoderLoad(): { lagMs: number; utilization: number } {
+    const pool = this.#encoderPool;
+    return pool === null ? { lagMs: 0, utilization: 0 } : { lagMs: pool.lagMs(), utilization: pool.utilization() };
+  }
+
   /** The pool, made on first use (its workers start with the first MP3 or Opus recording; Recording keeps WAV in-line). */
   #pool(): EncoderPool | null {
     if (this.#encoderThreads === 0) return null;

@@ -123,7 +123,7 @@ test('utilization: two periods in a row at overloadUtilizationPercent refuse new
 test('encoder lag: two periods in a row with the encoder workers overloadEncoderLagMs behind refuse new calls, whatever the loop; 0 is off', async () => {
   let t = 0;
   let lag = 0;
-  const a = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 90, overloadEncoderLagMs: 1000, encoderLagMs: () => lag, holdMs: 5000, now: () => t });
+  const a = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 90, overloadEncoderLagMs: 1000, holdMs: 5000, now: () => t });
   assert.ok(a.guarding);
   a.observe(10, 0.3, 1500);
   assert.is(a.check(0), null, 'one period behind is not overload');
@@ -139,8 +139,14 @@ test('encoder lag: two periods in a row with the encoder workers overloadEncoder
   off.observe(10, 0.3, 60_000);
   off.observe(10, 0.3, 60_000);
   assert.is(off.check(0), null, 'not watched');
+  // A busy encoder worker counts against the utilization threshold like the loop.
+  const worker = new Admission({ maxCalls: 0, overloadDelayMs: 60, overloadUtilizationPercent: 90, now: () => t });
+  worker.observe(10, 0.3, 0, 0.95);
+  worker.observe(10, 0.3, 0, 0.97);
+  assert.is(worker.check(0), 'overload', 'the busiest worker at 95-97 %, the loop at 30 %');
+  assert.is(worker.stats().encoderUtilization, 0.97);
   // start() reads the probe each period.
-  const real = new Admission({ maxCalls: 0, overloadDelayMs: 0, overloadEncoderLagMs: 1000, encoderLagMs: () => lag, periodMs: 100 });
+  const real = new Admission({ maxCalls: 0, overloadDelayMs: 0, overloadEncoderLagMs: 1000, encoders: () => ({ lagMs: lag, utilization: 0.1 }), periodMs: 100 });
   lag = 3000;
   real.start();
   try {

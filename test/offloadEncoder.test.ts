@@ -112,6 +112,17 @@ test('lagMs and backlog: the age of the oldest batch a worker has not answered; 
     await Promise.all(encs.map((e) => e.drained()));
     assert.is(own.backlog(), 0);
     assert.is(own.lagMs(performance.now() + 5000), 0, 'caught up: no lag however late it is asked');
+    // utilization(): the busiest worker's share of the time since the last call spent encoding.
+    own.utilization();
+    await new Promise((r) => setTimeout(r, 400));
+    const idle = own.utilization();
+    assert.ok(idle < 0.2, `idle ${idle}`);
+    const more = Array.from({ length: 8 }, () => own.open({ format: 'mp3', inputRate: 16000, sampleRate: 16000, channels: 2 }, new MemorySink()));
+    for (const f of fr) for (const e of more) e.write(f);
+    for (const e of more) e.close();
+    await Promise.all(more.map((e) => e.drained()));
+    const busy = own.utilization();
+    assert.ok(busy > 0.5 && busy <= 1, `busy ${busy} (idle ${idle})`);
   } finally {
     await own.close();
   }

@@ -36,7 +36,7 @@ export interface GatewayChild {
     sip: Record<string, unknown>;
     rejected: Record<string, number>;
     /** The overload guard: the last period's median event-loop delay and utilization, and periods at or over its threshold so far. */
-    admission: { delayP50Ms: number; utilization: number; overloadedPeriods: number };
+    admission: { delayP50Ms: number; utilization: number; encoderLagMs: number; overloadedPeriods: number };
   }>;
   /** SIGTERM (calls get BYE, recordings are finalised, a --cpu-prof profile is written). */
   stop(): Promise<void>;

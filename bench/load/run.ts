@@ -137,6 +137,8 @@ interface GuardSample {
   calls: number;
   delayP50Ms: number;
   utilization: number;
+  /** How far behind the MP3/Opus encoder workers were, ms. */
+  encoderLagMs: number;
 }
 
 interface GatewayResult {
@@ -352,7 +354,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       rampDelayP50Max = Math.max(rampDelayP50Max, h.admission.delayP50Ms);
       const last = rampSamples[rampSamples.length - 1];
       if (last === undefined || last.delayP50Ms !== h.admission.delayP50Ms || last.utilization !== h.admission.utilization) {
-        rampSamples.push({ calls: h.activeCalls, delayP50Ms: h.admission.delayP50Ms, utilization: h.admission.utilization });
+        rampSamples.push({ calls: h.activeCalls, delayP50Ms: h.admission.delayP50Ms, utilization: h.admission.utilization, encoderLagMs: h.admission.encoderLagMs });
       }
       // Every call arrived (up, or refused): with refusals the accepted ones need not all be up at once.
       if (h.activeCalls + refusedAtUp >= n || (refusedAtUp > 0 && h.callsTotal + refusedAtUp >= n)) break;
@@ -709,7 +711,8 @@ async function main(): Promise<void> {
   const step = Math.max(1, Math.ceil(gw.guard.rampSamples.length / 12));
   const shown = gw.guard.rampSamples.filter((_, i) => i % step === 0 || i === gw.guard.rampSamples.length - 1);
   if (shown.length > 0) {
-    console.log(`  the guard's periods during the ramp (calls up: loop utilization, median delay): ${shown.map((g) => `${g.calls}: ${g.utilization.toFixed(2)}, ${g.delayP50Ms.toFixed(0)} ms`).join('; ')}`);
+    const lag = (g: GuardSample): string => (g.encoderLagMs > 0 ? `, encoders ${(g.encoderLagMs / 1000).toFixed(1)} s behind` : '');
+    console.log(`  the guard's periods during the ramp (calls up: loop utilization, median delay): ${shown.map((g) => `${g.calls}: ${g.utilization.toFixed(2)}, ${g.delayP50Ms.toFixed(0)} ms${lag(g)}`).join('; ')}`);
   }
   console.log(
     `- sipp: UAC exit ${gw.sipp.uac.code} (${gw.sipp.uac.successful} ok, ${gw.sipp.uac.failed} failed), UAS exit ${gw.sipp.uas.code} ` +
