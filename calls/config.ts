@@ -87,7 +87,7 @@ export const SETTINGS: Record<keyof Omit<GatewayConfig, 'rtpPorts' | 'tls'> | 'r
   overloadUtilization: {
     env: 'RECGATE_OVERLOAD_UTILIZATION',
     flag: '--overload-utilization',
-    help: "the event loop's utilization in % (per second, two in a row: the share it spent outside its wait for I/O) at which the media thread counts as overloaded, with the same 503s (0: off; the delay only rises once the loop is saturated, this before)",
+    help: "the event loop's utilization in % (per second, two in a row: the share it spent outside its wait for I/O), or the busiest MP3/Opus encoder worker's, at which the gateway counts as overloaded, with the same 503s (0: off; the delay only rises once the loop is saturated, this before)",
     default: '90',
   },
   overloadEncoderLagMs: {
