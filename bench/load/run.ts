@@ -323,8 +323,8 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const ti0 = performance.now();
     await sleep(2000);
     const ci1 = cpuSample(gw.pid);
-    const ti1 = performance.now();
-    const idleCpuPercent = ((ci1.sched - ci0.sched) / 1e3 / (ti1 - ti0)) * 100;
+    // The idle gateway's CPU per second (all threads and the main one).
+    const idleRate = rateOf(ci0, ci1, (performance.now() - ti0) / 1000);
     const idle = await gw.metrics();
     const rssIdleKiB = rssKiB(gw.pid);
 
@@ -433,8 +433,7 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
     const packetsInWindow = inWindow('recgate_rtp_packets_received_total', NaN);
     const rssSteadyKiB = rss.length > 0 ? rss.reduce((s, v) => s + v, 0) / rss.length : rssKiB(gw.pid);
     const counts = (c: Child): { successful: number; failed: number } => sippCounts(c.stdout);
-    // Per call-second of media (the window, less the idle gateway) and per second idle.
-    const idleRate = rateOf(ci0, ci1, (ti1 - ti0) / 1000);
+    // Per call-second of media: the window, less the idle gateway.
     const windowRate = rateOf(c0, c1, windowS);
     const mediaRate = {
       all: (windowRate.all - idleRate.all) / Math.max(1, callsUpAtStart),
@@ -447,9 +446,9 @@ async function runGateway(a: Args, dir: string): Promise<{ gw: GatewayResult; ch
       gw: {
         usPerPacket: (c1.sched - c0.sched) / packetsInWindow,
         usPerPacketStat: (c1.stat - c0.stat) / packetsInWindow,
-        cpuPercent: ((c1.sched - c0.sched) / 1e6 / windowS) * 100,
-        idleCpuPercent,
-        mainThreadPercent: ((c1.main - c0.main) / 1e6 / windowS) * 100,
+        cpuPercent: windowRate.all * 100,
+        idleCpuPercent: idleRate.all * 100,
+        mainThreadPercent: windowRate.main * 100,
         recvThreadPercent: threadPercent(c0, c1, NATIVE_THREAD_NAMES.recv, windowS),
         sendThreadPercent: threadPercent(c0, c1, NATIVE_THREAD_NAMES.send, windowS),
         runQueueWaitPercent: ((c1.wait - c0.wait) / 1e6 / windowS) * 100,
