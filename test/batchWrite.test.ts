@@ -64,7 +64,13 @@ test('300 sinks flushing in one turn: 2 threadpool jobs, not 300 writes each its
   await Promise.all(sinks.map((s) => s.close()));
   const s2 = batchWriteStats();
   assert.is(s2.writes - s1.writes, n * 4);
-  assert.is(s2.jobs - s1.jobs, 4 * 2, 'four rounds of 300 writes, two jobs each');
+  // Four rounds of 300 writes: two jobs each as a rule (256 + 44). A sink's next write waits
+  // for its last, so rounds cannot share a job, but a completion that lands in another turn
+  // than its round's other job (or a close's last write after its await) can split a round:
+  // one full-suite run counted 9. What the batching guarantees is far fewer jobs than writes.
+  const jobs = s2.jobs - s1.jobs;
+  assert.ok(jobs >= 4 && jobs <= 12, `four rounds of 300 writes in ${jobs} jobs (8 as a rule)`);
+  assert.ok(s2.largestJob <= 256, `at most 256 writes a job: ${s2.largestJob}`);
   assert.is(s2.inFlight, 0);
   for (let i = 0; i < n; i++) {
     const bytes = fs.readFileSync(path.join(dir, `s${i}.bin`));
